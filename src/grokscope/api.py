@@ -1,0 +1,51 @@
+"""The library entry points: `run(config)`, `resume(path)`, `load_run(path)`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grokscope.config import RunConfig
+from grokscope.errors import RunDirError
+from grokscope.store.run import Run, load_run
+from grokscope.store.rundir import RunWriter, load_resume, read_config
+from grokscope.train.loop import train
+
+log = logging.getLogger(__name__)
+RowCallback = Callable[[dict[str, Any]], None]
+
+
+def run(
+    cfg: RunConfig,
+    out: str | Path = "runs",
+    *,
+    name: str | None = None,
+    force: bool = False,
+    on_row: RowCallback | None = None,
+) -> Run:
+    """Train one model (the engine with K = 1) into `out/<name or run_id>/` and return the run.
+
+    A finished run of the same config is returned as it is (nothing retrained) unless `force`.
+    """
+    path = Path(out) / (name or cfg.run_id)
+    if (path / "summary.json").exists() and not force:
+        if read_config(path) != cfg:
+            raise RunDirError(f"{path} holds a different run; choose another --out/--name or pass --force")
+        log.info("run %s is already finished; returning it (pass force=True to retrain)", path)
+        return load_run(path)
+    writer = RunWriter.create(path, cfg, force=force, on_row=on_row)
+    train([cfg], [writer])
+    return load_run(path)
+
+
+def resume(path: str | Path, *, on_row: RowCallback | None = None) -> Run:
+    """Continue an interrupted run from its newest checkpoint; the result equals an uninterrupted run."""
+    path = Path(path)
+    cfg, state = load_resume(path)
+    train([cfg], [RunWriter(path, cfg, on_row=on_row)], resume=[state])
+    return load_run(path)
+
+
+__all__ = ["Run", "load_run", "resume", "run"]

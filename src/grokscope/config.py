@@ -1,0 +1,275 @@
+"""Run configuration: frozen dataclasses, strict parsing, `--set` overrides, stable run ids.
+
+A run is fully determined by its `RunConfig`; `run_id` hashes the canonical JSON so the same
+config always lands in the same directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from grokscope.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """What is learned: the operation, modulus, split and label noise."""
+
+    op: str = "add"  # a key of grokscope.tasks.OPS
+    p: int = 97  # modulus (ignored by the S5 ops, which have 120 elements)
+    frac_train: float = 0.3
+    split: str = "stratified"  # random | stratified (by answer)
+    symmetric: bool = False  # keep only pairs with a <= b (PAIR explorable)
+    noise: float = 0.0  # fraction of training labels corrupted
+    noise_kind: str = "uniform_wrong"  # uniform_wrong (a random other class) | uniform_any
+    data_seed: int = 0  # split and noise
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture; MLP fields are ignored by transformers and vice versa."""
+
+    arch: str = "mlp"  # mlp | transformer
+    # --- MLP family
+    input: str = "two_hot"  # two_hot (W_a, W_b) | embed_concat (W_E then W_in) | shared (one W_in)
+    d_embed: int = 32  # embed_concat only
+    d_mlp: int = 256  # hidden width (also the transformer MLP width)
+    act: str = "relu"  # relu | gelu | quadratic
+    bias: bool = True
+    init: str = "default"  # default (PyTorch Linear: U(±1/sqrt(fan_in))) | normal (std = init_std)
+    init_std: float = 0.0
+    init_scale: float = 1.0  # multiplies every initial weight (Omnigrok-style large init)
+    # --- transformer family
+    n_layers: int = 1
+    d_model: int = 128
+    n_heads: int = 4
+    layer_norm: bool = False
+    attention_rate: float = 1.0  # 1 = softmax attention, 0 = uniform attention (Zhong's knob)
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimizer: AdamW (decoupled wd), Adam (coupled L2) or SGD (coupled L2, momentum)."""
+
+    name: str = "adamw"  # adamw | adam | sgd
+    lr: float = 1e-3
+    weight_decay: float = 1.0
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    momentum: float = 0.0  # sgd only
+    warmup_steps: int = 0  # linear warmup from lr/warmup_steps to lr
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The loop: budget, batch, loss, stopping, evaluation and checkpoint schedules."""
+
+    steps: int = 100_000  # hard cap on optimizer steps
+    batch_size: int = 0  # 0 = full batch
+    loss: str = "ce"  # ce | mse (one-hot targets, Doshi)
+    loss_dtype: str = "float32"  # float32 | float64 (log-softmax precision, Nanda)
+    seed: int = 0  # parameter initialisation (and minibatch order)
+    stop_test_acc: float = 0.999  # stop once test accuracy >= this; > 1 disables
+    patience: int = 0  # stop when max test acc has not improved by 1e-4 for this many steps; 0 = off
+    eval_every: int = 100
+    eval_log_points: int = 40  # extra log-spaced evaluations (dense early, where things move)
+    checkpoint_every: int = 1000
+    checkpoint_log_points: int = 10
+    save_saturation: bool = True  # checkpoint the first step with train acc >= 99% (Swaroop)
+    device: str = "cpu"  # cpu | cuda
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run."""
+
+    preset: str = ""
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys) — the basis of `run_id`."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2)
+
+    @property
+    def run_id(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        return f"{self.preset or 'custom'}-{digest[:10]}"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Build and validate a config; unknown keys and wrong types raise ConfigError."""
+        cfg = _build(cls, data, "")
+        validate(cfg)
+        return cfg
+
+    def override(self, assignments: list[str]) -> RunConfig:
+        """Apply `section.key=value` strings (the CLI's --set), parsing values by field type."""
+        data = self.to_dict()
+        for item in assignments:
+            key, sep, raw = item.partition("=")
+            if not sep:
+                raise ConfigError(f"--set expects key=value, got {item!r}")
+            path = key.strip().split(".")
+            target_type = _field_type(RunConfig, path)
+            node = data
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = _parse_value(raw.strip(), target_type, key)
+        return RunConfig.from_dict(data)
+
+
+SECTIONS = {"task": TaskConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
+
+
+def _resolved_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} must be a table, got {type(data).__name__}")
+    hints = _resolved_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {where}{unknown[0]!r}; valid keys: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        key = f"{where}{name}"
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, key + ".")
+        else:
+            kwargs[name] = _check_type(value, hint, key)
+    return cls(**kwargs)
+
+
+def _check_type(value: Any, hint: type, key: str) -> Any:
+    ok = (
+        (hint is bool and isinstance(value, bool))
+        or (hint is int and isinstance(value, int) and not isinstance(value, bool))
+        or (hint is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (hint is str and isinstance(value, str))
+    )
+    if not ok:
+        raise ConfigError(f"{key} must be {hint.__name__}, got {value!r}")
+    return float(value) if hint is float else value
+
+
+def _field_type(cls: type, path: list[str]) -> type:
+    hints = _resolved_hints(cls)
+    head = path[0]
+    if head not in hints:
+        where = "" if cls is RunConfig else f"{cls.__name__} "
+        raise ConfigError(
+            f"unknown config key {'.'.join(path)!r} {where}(valid: {', '.join(sorted(hints))})"
+        )
+    hint = hints[head]
+    if dataclasses.is_dataclass(hint):
+        if len(path) == 1:
+            raise ConfigError(f"--set {head} needs a key inside it, e.g. {head}.<name>=value")
+        return _field_type(hint, path[1:])
+    if len(path) > 1:
+        raise ConfigError(f"{head} is not a section")
+    return hint
+
+
+def _parse_value(raw: str, hint: type, key: str) -> Any:
+    try:
+        if hint is bool:
+            low = raw.lower()
+            if low not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError
+            return low in {"true", "1", "yes"}
+        if hint is int:
+            try:
+                return int(raw)
+            except ValueError:
+                as_float = float(raw)  # accept 2e4
+                if not as_float.is_integer():
+                    raise
+                return int(as_float)
+        if hint is float:
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ConfigError(f"{key} must be {hint.__name__}, got {raw!r}") from None
+
+
+CHOICES = {
+    "task.split": ("random", "stratified"),
+    "task.noise_kind": ("uniform_wrong", "uniform_any"),
+    "model.arch": ("mlp", "transformer"),
+    "model.input": ("two_hot", "embed_concat", "shared"),
+    "model.act": ("relu", "gelu", "quadratic"),
+    "model.init": ("default", "normal"),
+    "optim.name": ("adamw", "adam", "sgd"),
+    "train.loss": ("ce", "mse"),
+    "train.loss_dtype": ("float32", "float64"),
+    "train.device": ("cpu", "cuda"),
+}
+
+
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
+
+
+def validate(cfg: RunConfig) -> None:
+    """Check values (not just types); raise ConfigError naming the first problem."""
+    from grokscope.tasks.ops import OPS  # local: tasks imports nothing from config
+
+    for dotted, allowed in CHOICES.items():
+        section, name = dotted.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value not in allowed:
+            raise ConfigError(f"{dotted} must be one of {', '.join(allowed)}, got {value!r}")
+    t, m, o, tr = cfg.task, cfg.model, cfg.optim, cfg.train
+    if t.op not in OPS:
+        raise ConfigError(f"unknown op {t.op!r}; valid ops: {', '.join(OPS)}")
+    op = OPS[t.op]
+    if not op.group:
+        if t.p < 3:
+            raise ConfigError(f"task.p must be >= 3, got {t.p}")
+        if op.needs_prime and not _is_prime(t.p):
+            raise ConfigError(f"task.p must be prime for op {t.op!r} (it divides), got {t.p}")
+    checks = [
+        (0.0 < t.frac_train < 1.0, f"task.frac_train must be in (0, 1), got {t.frac_train}"),
+        (0.0 <= t.noise < 1.0, f"task.noise must be in [0, 1), got {t.noise}"),
+        (m.d_mlp > 0, f"model.d_mlp (width) must be > 0, got {m.d_mlp}"),
+        (m.d_embed > 0, f"model.d_embed must be > 0, got {m.d_embed}"),
+        (m.d_model > 0, f"model.d_model must be > 0, got {m.d_model}"),
+        (m.n_heads > 0 and m.d_model % m.n_heads == 0,
+         f"model.n_heads must divide d_model ({m.d_model}), got {m.n_heads}"),
+        (m.n_layers in (1, 2), f"model.n_layers must be 1 or 2, got {m.n_layers}"),
+        (0.0 <= m.attention_rate <= 1.0,
+         f"model.attention_rate must be in [0, 1], got {m.attention_rate}"),
+        (m.init != "normal" or m.init_std > 0, "model.init = 'normal' needs model.init_std > 0"),
+        (m.init_scale > 0, f"model.init_scale must be > 0, got {m.init_scale}"),
+        (o.lr > 0, f"optim.lr must be > 0, got {o.lr}"),
+        (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),
+        (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)"),
+        (o.warmup_steps >= 0, f"optim.warmup_steps must be >= 0, got {o.warmup_steps}"),
+        (tr.steps > 0, f"train.steps must be > 0, got {tr.steps}"),
+        (tr.batch_size >= 0, f"train.batch_size must be >= 0, got {tr.batch_size}"),
+        (tr.eval_every > 0, f"train.eval_every must be > 0, got {tr.eval_every}"),
+        (tr.checkpoint_every > 0, f"train.checkpoint_every must be > 0, got {tr.checkpoint_every}"),
+        (tr.patience >= 0, f"train.patience must be >= 0, got {tr.patience}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)

@@ -1,0 +1,87 @@
+"""What every model shares: stacked parameters with a leading ensemble axis K, seeded init.
+
+A model object holds no tensors. `init(seeds)` returns a dict of parameters, each [K, ...], and
+`forward(params, a, b)` maps operand indices to logits [K, B, n_out]. Model k of a stack is
+initialised from its own generator, so it is identical whatever K it is trained in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from grokscope.config import ModelConfig
+
+Params = dict[str, torch.Tensor]
+# name -> (shape without K, init std or None for default U(±1/sqrt(fan_in)), fan_in)
+Spec = dict[str, tuple[tuple[int, ...], float | None, int]]
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "gelu": F.gelu,
+    "quadratic": torch.square,
+}
+
+
+class StackedModel:
+    """Base class: subclasses define `spec()` and `forward()`."""
+
+    def __init__(self, cfg: ModelConfig, n: int, n_out: int):
+        self.cfg = cfg
+        self.n = n  # operand vocabulary (p, or 120 for S5)
+        self.n_out = n_out
+        self.act = ACTIVATIONS[cfg.act]
+
+    def spec(self) -> Spec:
+        raise NotImplementedError
+
+    def forward(
+        self, params: Params, a: torch.Tensor, b: torch.Tensor, cache: dict | None = None
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+    def init(self, seeds: Sequence[int], device: str | torch.device = "cpu") -> Params:
+        """Parameters for len(seeds) models, stacked on a leading axis."""
+        per_model = [self._init_one(seed) for seed in seeds]
+        return {
+            name: torch.stack([p[name] for p in per_model]).to(device).requires_grad_(True)
+            for name in per_model[0]
+        }
+
+    def _init_one(self, seed: int) -> Params:
+        gen = torch.Generator().manual_seed(int(seed))
+        out = {}
+        for name, (shape, std, fan_in) in self.spec().items():
+            if name.endswith(("ln.w", "ln1.w", "ln2.w", "ln_final.w")):
+                out[name] = torch.ones(shape)
+                continue
+            if name.endswith(("ln.b", "ln1.b", "ln2.b", "ln_final.b")):
+                out[name] = torch.zeros(shape)
+                continue
+            if self.cfg.init == "normal":
+                std = self.cfg.init_std
+            if std is None:
+                bound = 1.0 / math.sqrt(fan_in)
+                t = torch.empty(shape).uniform_(-bound, bound, generator=gen)
+            elif std == 0.0:
+                t = torch.zeros(shape)
+            else:
+                t = torch.randn(shape, generator=gen) * std
+            out[name] = t * self.cfg.init_scale
+        return out
+
+
+def gather_rows(W: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Per-model row lookup: W [K, n, d], idx [K, B] or [B] -> [K, B, d].
+
+    This is the fast path for one-hot inputs: a two-hot matmul is two row lookups. It goes
+    through F.embedding on the flattened stack because its backward is a dense index-add.
+    """
+    K, n, d = W.shape
+    if idx.dim() == 1:
+        idx = idx.unsqueeze(0).expand(K, -1)
+    offsets = (torch.arange(K, device=W.device) * n).unsqueeze(1)  # [K, 1]
+    return F.embedding(idx + offsets, W.reshape(K * n, d))

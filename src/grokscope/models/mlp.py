@@ -1,0 +1,60 @@
+"""One-hidden-layer MLPs on two operands (Swaroop, Gromov/Doshi, PAIR).
+
+input = two_hot:      h = act(W_a[a] + W_b[b] + b_in)        (one-hot(a) ⊕ one-hot(b) @ [W_a; W_b])
+input = embed_concat: h = act(W_E[a] @ W_in_a + W_E[b] @ W_in_b + b_in)
+input = shared:       h = act(W_in[a] + W_in[b] + b_in)       (PAIR: one W_in for both operands)
+logits = h @ W_out + b_out
+"""
+
+from __future__ import annotations
+
+import torch
+
+from grokscope.models.base import Params, Spec, StackedModel, gather_rows
+
+
+class MLP(StackedModel):
+    def spec(self) -> Spec:
+        c, n, d = self.cfg, self.n, self.cfg.d_mlp
+        bias = c.bias
+        if c.input == "two_hot":
+            fan_in = 2 * n  # the dense layer this replaces takes 2n inputs
+            spec: Spec = {"W_a": ((n, d), None, fan_in), "W_b": ((n, d), None, fan_in)}
+        elif c.input == "shared":
+            fan_in = n
+            spec = {"W_in": ((n, d), None, fan_in)}
+        else:
+            fan_in = 2 * c.d_embed
+            spec = {
+                "W_E": ((n, c.d_embed), 1.0, n),  # nn.Embedding's N(0, 1)
+                "W_in_a": ((c.d_embed, d), None, fan_in),
+                "W_in_b": ((c.d_embed, d), None, fan_in),
+            }
+        if bias:
+            spec["b_in"] = ((d,), None, fan_in)
+        spec["W_out"] = ((d, self.n_out), None, d)
+        if bias:
+            spec["b_out"] = ((self.n_out,), None, d)
+        return spec
+
+    def forward(
+        self, params: Params, a: torch.Tensor, b: torch.Tensor, cache: dict | None = None
+    ) -> torch.Tensor:
+        """a, b: [K, B] or [B] operand indices -> logits [K, B, n_out]."""
+        kind = self.cfg.input
+        if kind == "two_hot":
+            pre = gather_rows(params["W_a"], a) + gather_rows(params["W_b"], b)  # [K, B, d_mlp]
+        elif kind == "shared":
+            pre = gather_rows(params["W_in"], a) + gather_rows(params["W_in"], b)
+        else:
+            e_a = gather_rows(params["W_E"], a)  # [K, B, d_embed]
+            e_b = gather_rows(params["W_E"], b)
+            pre = torch.bmm(e_a, params["W_in_a"]) + torch.bmm(e_b, params["W_in_b"])
+        if "b_in" in params:
+            pre = pre + params["b_in"].unsqueeze(1)
+        hidden = self.act(pre)
+        if cache is not None:
+            cache["pre"], cache["hidden"] = pre, hidden
+        if "b_out" in params:
+            return torch.baddbmm(params["b_out"].unsqueeze(1), hidden, params["W_out"])
+        return torch.bmm(hidden, params["W_out"])

@@ -1,0 +1,110 @@
+"""Decoder-only transformers on the tokens `a b =` (Nanda 2023, Power 2022, Zhong 2023).
+
+The answer is read at the last position only, so the last layer computes queries, attention
+output, MLP and unembedding at that position alone (keys/values still at every position): the
+loss never looks at the other positions, so the dynamics are unchanged and the work is ~1/3.
+
+`attention_rate` r blends the attention pattern: r * softmax + (1 - r) * uniform over the
+positions a query may see (Zhong et al.: r = 1 clock, r = 0 pizza).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from grokscope.models.base import Params, Spec, StackedModel
+
+N_CTX = 3  # a, b, =
+
+
+class Transformer(StackedModel):
+    @property
+    def d_head(self) -> int:
+        return self.cfg.d_model // self.cfg.n_heads
+
+    @property
+    def d_vocab(self) -> int:
+        return self.n + 1  # operands plus the '=' token
+
+    def spec(self) -> Spec:
+        c = self.cfg
+        dm, dh, H, dmlp = c.d_model, self.d_head, c.n_heads, c.d_mlp
+        s_model = 1.0 / math.sqrt(dm)
+        spec: Spec = {
+            "W_E": ((self.d_vocab, dm), s_model, dm),
+            "W_pos": ((N_CTX, dm), s_model, dm),
+        }
+        for layer in range(c.n_layers):
+            pre = f"blocks.{layer}."
+            if c.layer_norm:
+                spec[pre + "ln1.w"] = ((dm,), None, 1)
+                spec[pre + "ln1.b"] = ((dm,), None, 1)
+                spec[pre + "ln2.w"] = ((dm,), None, 1)
+                spec[pre + "ln2.b"] = ((dm,), None, 1)
+            spec[pre + "attn.W_Q"] = ((H, dm, dh), s_model, dm)
+            spec[pre + "attn.W_K"] = ((H, dm, dh), s_model, dm)
+            spec[pre + "attn.W_V"] = ((H, dm, dh), s_model, dm)
+            spec[pre + "attn.W_O"] = ((H, dh, dm), s_model, dm)
+            spec[pre + "mlp.W_in"] = ((dm, dmlp), s_model, dm)
+            spec[pre + "mlp.b_in"] = ((dmlp,), 0.0, dm)
+            spec[pre + "mlp.W_out"] = ((dmlp, dm), 1.0 / math.sqrt(dmlp), dmlp)
+            spec[pre + "mlp.b_out"] = ((dm,), 0.0, dmlp)
+        if c.layer_norm:
+            spec["ln_final.w"] = ((dm,), None, 1)
+            spec["ln_final.b"] = ((dm,), None, 1)
+        spec["W_U"] = ((dm, self.n_out), 1.0 / math.sqrt(self.d_vocab), dm)
+        return spec
+
+    def _ln(self, params: Params, name: str, x: torch.Tensor) -> torch.Tensor:
+        if not self.cfg.layer_norm:
+            return x
+        w = params[name + ".w"][:, None, None, :]  # [K, 1, 1, d_model]
+        b = params[name + ".b"][:, None, None, :]
+        return F.layer_norm(x, x.shape[-1:]) * w + b
+
+    def forward(
+        self, params: Params, a: torch.Tensor, b: torch.Tensor, cache: dict | None = None
+    ) -> torch.Tensor:
+        """a, b: [K, B] or [B] -> logits [K, B, n_out] read at the '=' position."""
+        K = params["W_E"].shape[0]
+        if a.dim() == 1:
+            a, b = a.unsqueeze(0).expand(K, -1), b.unsqueeze(0).expand(K, -1)
+        eq = torch.full_like(a, self.n)
+        tokens = torch.stack([a, b, eq], dim=-1)  # [K, B, 3]
+        offsets = (torch.arange(K, device=a.device) * self.d_vocab).view(K, 1, 1)
+        W_E = params["W_E"]
+        x = F.embedding(tokens + offsets, W_E.reshape(-1, W_E.shape[-1]))  # [K, B, 3, d_model]
+        x = x + params["W_pos"].unsqueeze(1)
+        rate = self.cfg.attention_rate
+        for layer in range(self.cfg.n_layers):
+            pre = f"blocks.{layer}."
+            last_only = layer == self.cfg.n_layers - 1
+            xn = self._ln(params, pre + "ln1", x)
+            xq = xn[:, :, -1:] if last_only else xn  # [K, B, Pq, d_model]
+            q = torch.einsum("kbpd,khde->kbhpe", xq, params[pre + "attn.W_Q"])
+            k = torch.einsum("kbpd,khde->kbhpe", xn, params[pre + "attn.W_K"])
+            v = torch.einsum("kbpd,khde->kbhpe", xn, params[pre + "attn.W_V"])
+            scores = q @ k.transpose(-1, -2) / math.sqrt(self.d_head)  # [K, B, H, Pq, 3]
+            q_pos = torch.arange(N_CTX - q.shape[-2], N_CTX, device=x.device)
+            allowed = torch.arange(N_CTX, device=x.device)[None, :] <= q_pos[:, None]  # causal
+            pattern = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+            if rate < 1.0:
+                uniform = allowed / allowed.sum(dim=-1, keepdim=True)
+                pattern = rate * pattern + (1.0 - rate) * uniform
+            z = pattern @ v  # [K, B, H, Pq, d_head]
+            attn_out = torch.einsum("kbhpe,khed->kbpd", z, params[pre + "attn.W_O"])
+            x = (x[:, :, -1:] if last_only else x) + attn_out
+            xn = self._ln(params, pre + "ln2", x)
+            pre_act = torch.einsum("kbpd,kdm->kbpm", xn, params[pre + "mlp.W_in"])
+            hidden = self.act(pre_act + params[pre + "mlp.b_in"][:, None, None, :])
+            if cache is not None:
+                cache[pre + "pattern"], cache[pre + "hidden"] = pattern, hidden
+            mlp_out = torch.einsum("kbpm,kmd->kbpd", hidden, params[pre + "mlp.W_out"])
+            x = x + mlp_out + params[pre + "mlp.b_out"][:, None, None, :]
+        x = self._ln(params, "ln_final", x)[:, :, -1]  # [K, B, d_model]
+        if cache is not None:
+            cache["resid_final"] = x
+        return torch.bmm(x, params["W_U"])

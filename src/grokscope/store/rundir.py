@@ -1,0 +1,149 @@
+"""The run directory: the on-disk sink of the training engine, and resuming from it.
+
+runs/<run_id>/
+  config.json                       resolved config (written first)
+  metrics.jsonl                     one row per evaluation while running
+  metrics.parquet                   the same rows, written at the end
+  checkpoints/step_0001000.safetensors   weights (no ensemble axis), metadata: step, kind
+  checkpoints/state.safetensors     newest resumable state: weights, optimizer, bookkeeping
+  curves.png                        accuracy and loss against step
+  summary.json                      events and final values; written last, atomically
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import safe_open
+
+from grokscope.config import RunConfig
+from grokscope.errors import ConfigError, RunDirError
+from grokscope.store.files import write_json, write_safetensors, write_text
+from grokscope.train.loop import Resume
+
+log = logging.getLogger(__name__)
+
+CONFIG, METRICS_JSONL, METRICS_PARQUET, SUMMARY = (
+    "config.json", "metrics.jsonl", "metrics.parquet", "summary.json")
+STATE = "checkpoints/state.safetensors"
+
+
+def checkpoint_name(step: int) -> str:
+    return f"checkpoints/step_{step:07d}.safetensors"
+
+
+def read_config(path: Path) -> RunConfig:
+    try:
+        data = json.loads((path / CONFIG).read_text())
+    except FileNotFoundError:
+        raise RunDirError(f"{path} is not a run directory (no {CONFIG})") from None
+    except json.JSONDecodeError as e:
+        raise RunDirError(f"{path / CONFIG} is not valid JSON ({e.msg})") from None
+    try:
+        return RunConfig.from_dict(data)
+    except ConfigError as e:
+        raise RunDirError(f"{path / CONFIG}: {e}") from None
+
+
+class RunWriter:
+    """Writes one run's directory as the engine reports (implements `train.Sink`)."""
+
+    def __init__(self, path: Path, cfg: RunConfig, on_row: Callable[[dict], None] | None = None):
+        self.path, self.cfg, self.on_row = Path(path), cfg, on_row
+        self.checkpoint_kinds: dict[int, list[str]] = {}
+
+    @classmethod
+    def create(cls, path: Path, cfg: RunConfig, force: bool = False, **kw: Any) -> RunWriter:
+        """Start a fresh run directory; refuse to overwrite a different or unfinished run."""
+        path = Path(path)
+        if path.exists() and any(path.iterdir()):
+            if force:
+                shutil.rmtree(path)
+            else:
+                existing = read_config(path)
+                if existing != cfg:
+                    raise RunDirError(f"{path} holds a different run ({existing.run_id}); choose another --out/--name or pass --force")
+                raise RunDirError(f"{path} holds an unfinished run of this config; continue it with --resume {path} or restart with --force")
+        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        write_text(path / CONFIG, cfg.to_json() + "\n")
+        return cls(path, cfg, **kw)
+
+    # ------------------------------------------------------------ Sink API
+    def on_eval(self, row: dict[str, Any]) -> None:
+        with open(self.path / METRICS_JSONL, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        if self.on_row:
+            self.on_row(row)
+
+    def on_checkpoint(self, step: int, params: dict[str, torch.Tensor], kind: str) -> None:
+        kinds = self.checkpoint_kinds.setdefault(step, [])
+        if kind in kinds:
+            return
+        kinds.append(kind)
+        meta = {"step": str(step), "kind": ",".join(kinds), "run_id": self.cfg.run_id}
+        write_safetensors(self.path / checkpoint_name(step), params, meta)
+
+    def on_state(self, step: int, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
+        meta = {"step": str(step), "info": json.dumps(info), "run_id": self.cfg.run_id}
+        write_safetensors(self.path / STATE, tensors, meta)
+
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from grokscope.report.curves import plot_curves
+
+        rows = read_rows(self.path)
+        pq.write_table(pa.Table.from_pylist(rows), self.path / METRICS_PARQUET)
+        summary = {"run_id": self.cfg.run_id, "preset": self.cfg.preset, **summary}
+        try:
+            plot_curves(rows, summary, self.path / "curves.png")
+        except Exception as e:  # a figure must never cost the run
+            log.warning("could not draw curves.png: %s", e)
+        (self.path / STATE).unlink(missing_ok=True)
+        write_json(self.path / SUMMARY, summary)
+
+
+def read_rows(path: Path, max_step: int | None = None) -> list[dict[str, Any]]:
+    """Metrics rows from metrics.jsonl, skipping a torn last line."""
+    rows = []
+    file = Path(path) / METRICS_JSONL
+    if not file.exists():
+        return rows
+    for line in file.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+        if max_step is None or row["step"] <= max_step:
+            rows.append(row)
+    return rows
+
+
+def load_resume(path: Path) -> tuple[RunConfig, Resume]:
+    """Config and newest training state of an unfinished run directory."""
+    path = Path(path)
+    cfg = read_config(path)
+    if (path / SUMMARY).exists():
+        raise RunDirError(f"{path} is already finished (summary.json exists); nothing to resume")
+    state = path / STATE
+    if not state.exists():
+        raise RunDirError(f"{path} has no resumable checkpoint ({STATE}); start it again with --force")
+    try:
+        with safe_open(str(state), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        step, info = int(meta["step"]), json.loads(meta["info"])
+    except (SafetensorError, OSError, KeyError, ValueError) as e:
+        raise RunDirError(f"checkpoint {state} is corrupt or truncated ({type(e).__name__})") from None
+    rows = read_rows(path, max_step=step)
+    # Drop rows logged after the state was saved: the resumed run logs them again.
+    write_text(path / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))
+    return cfg, Resume(step=step, tensors=tensors, info=info, history=rows)

@@ -1,0 +1,97 @@
+"""All pairs of a task, the train/test split, and label noise on the training split.
+
+Everything is numpy and seeded by `data_seed`, so a split is the same on every machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from grokscope.config import TaskConfig
+from grokscope.errors import ConfigError
+from grokscope.tasks.ops import OPS, n_elements
+
+
+@dataclass(frozen=True)
+class Task:
+    """Every (a, b) -> c triple of an operation, in row-major order over (a, b)."""
+
+    a: np.ndarray  # [N] int64
+    b: np.ndarray  # [N] int64
+    c: np.ndarray  # [N] int64, clean answers
+    n: int  # operands and answers are in 0..n-1
+    full_grid: bool  # True when the triples are all n*n pairs in row-major order
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.a)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/test split with (possibly noisy) training labels."""
+
+    train_idx: np.ndarray  # [n_train] indices into the task's pairs
+    test_idx: np.ndarray  # [n_test]
+    train_labels: np.ndarray  # [n_train] labels the model is trained on (noisy where corrupted)
+    corrupted: np.ndarray  # [n_train] bool, True where the label was changed or resampled
+
+
+def make_task(cfg: TaskConfig) -> Task:
+    """All triples in the op's domain (and a <= b when `symmetric`)."""
+    op = OPS[cfg.op]
+    n = n_elements(op, cfg.p)
+    a, b = (x.ravel().astype(np.int64) for x in np.meshgrid(np.arange(n), np.arange(n), indexing="ij"))
+    keep = np.ones_like(a, dtype=bool)
+    if op.domain is not None:
+        keep &= op.domain(a, b, cfg.p)
+    if cfg.symmetric:
+        keep &= a <= b
+    a, b = a[keep], b[keep]
+    return Task(a=a, b=b, c=op.fn(a, b, cfg.p).astype(np.int64), n=n, full_grid=bool(keep.all()))
+
+
+def split_counts(cfg: TaskConfig, task: Task) -> tuple[int, int]:
+    """(n_train, n_test) that `make_split` produces — equal for every data_seed."""
+    if cfg.split == "stratified":
+        counts = np.bincount(task.c, minlength=task.n)
+        n_train = int(np.round(cfg.frac_train * counts).sum())
+    else:
+        n_train = int(round(cfg.frac_train * task.n_pairs))
+    return n_train, task.n_pairs - n_train
+
+
+def make_split(cfg: TaskConfig, task: Task) -> Split:
+    """Split by `frac_train` (random, or stratified: round(frac * count) pairs of each answer),
+    then corrupt exactly floor(noise * n_train) training labels."""
+    rng = np.random.default_rng(cfg.data_seed)
+    if cfg.split == "stratified":
+        chosen = []
+        for label in range(task.n):
+            members = np.flatnonzero(task.c == label)
+            k = int(np.round(cfg.frac_train * len(members)))
+            chosen.append(rng.permutation(members)[:k])
+        train_idx = np.sort(np.concatenate(chosen))
+    else:
+        n_train = int(round(cfg.frac_train * task.n_pairs))
+        train_idx = np.sort(rng.permutation(task.n_pairs)[:n_train])
+    if len(train_idx) == 0 or len(train_idx) == task.n_pairs:
+        raise ConfigError(
+            f"task.frac_train={cfg.frac_train} leaves an empty split of {task.n_pairs} pairs"
+        )
+    test_idx = np.setdiff1d(np.arange(task.n_pairs), train_idx)
+
+    labels = task.c[train_idx].copy()
+    corrupted = np.zeros(len(train_idx), dtype=bool)
+    n_noisy = int(np.floor(cfg.noise * len(train_idx)))
+    if n_noisy:
+        where = rng.choice(len(train_idx), size=n_noisy, replace=False)
+        if cfg.noise_kind == "uniform_wrong":
+            # a uniformly random *other* class: shift by 1..n-1
+            labels[where] = (labels[where] + rng.integers(1, task.n, size=n_noisy)) % task.n
+        else:
+            labels[where] = rng.integers(0, task.n, size=n_noisy)
+        corrupted[where] = True
+    return Split(train_idx=train_idx, test_idx=test_idx, train_labels=labels, corrupted=corrupted)

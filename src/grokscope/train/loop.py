@@ -1,0 +1,311 @@
+"""The one training engine: K same-shape models trained together with stacked parameters.
+
+`train()` takes K configs that differ only in per-model settings (init seed, data seed, noise,
+learning rate, weight decay) and reports to one `Sink` per model. A single run is K = 1.
+
+Order of work at step t (parameters after t updates):
+  evaluate (if t is on the schedule) -> stop checks -> checkpoints -> update t -> t+1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from grokscope.analysis.events import summarize
+from grokscope.config import RunConfig
+from grokscope.errors import ConfigError
+from grokscope.models import Params, StackedModel, build_model
+from grokscope.tasks import Split, Task, make_split, make_task
+from grokscope.train.losses import per_model_accuracy, per_model_loss
+from grokscope.train.optim import StackedOptimizer
+from grokscope.train.schedule import log_spaced_steps
+
+log = logging.getLogger(__name__)
+
+SATURATION_ACC = 0.99  # Swaroop's saturation checkpoint: first step with train acc >= 99%
+PER_MODEL_FIELDS = {("task", "data_seed"), ("task", "noise"), ("train", "seed"),
+                    ("optim", "lr"), ("optim", "weight_decay"), ("preset",)}
+
+
+class Sink(Protocol):
+    """Receives one model's results; `store.RunWriter` is the on-disk implementation."""
+
+    def on_eval(self, row: dict[str, Any]) -> None: ...
+    def on_checkpoint(self, step: int, params: Params, kind: str) -> None: ...
+    def on_state(self, step: int, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None: ...
+    def on_finish(self, summary: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Resume:
+    """A model's saved training state (see `RunWriter.load_state`)."""
+
+    step: int
+    tensors: dict[str, torch.Tensor]  # param.<name>, opt.<kind>.<name>, opt.step_count
+    info: dict[str, Any]  # bookkeeping of `_Member`
+    history: list[dict[str, Any]]  # metrics rows with step <= `step`
+
+
+@dataclass
+class _Member:
+    """Per-model bookkeeping (saved with the resume state)."""
+
+    best_test_acc: float = -1.0
+    best_step: int = 0
+    saturation_step: int | None = None
+    stop_reason: str | None = None
+    wall_s: float = 0.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def info(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in
+                ("best_test_acc", "best_step", "saturation_step", "stop_reason", "wall_s")}
+
+
+def stack_key(cfg: RunConfig) -> str:
+    """Configs with equal keys can be trained in one ensemble."""
+    d = cfg.to_dict()
+    for path in PER_MODEL_FIELDS:
+        node = d
+        for part in path[:-1]:
+            node = node[part]
+        node.pop(path[-1])
+    return json.dumps(d, sort_keys=True)
+
+
+class Engine:
+    """Data, model, parameters and optimizer of one ensemble; `run()` trains it."""
+
+    def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink]):
+        if not cfgs or len(cfgs) != len(sinks):
+            raise ValueError("need one sink per config")
+        if len({stack_key(c) for c in cfgs}) != 1:
+            raise ConfigError("configs in one ensemble may differ only in per-model settings")
+        self.cfgs, self.sinks = list(cfgs), list(sinks)
+        self.cfg = base = cfgs[0]
+        self.K = K = len(cfgs)
+        if base.train.device == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("train.device = 'cuda' but no CUDA device is available")
+        self.device = dev = torch.device(base.train.device)
+        self.task: Task = make_task(base.task)
+        self.splits: list[Split] = [make_split(c.task, self.task) for c in cfgs]
+        self.model: StackedModel = build_model(base.model, self.task.n)
+        self.params: Params = self.model.init([c.train.seed for c in cfgs], dev)
+        f32 = dict(dtype=torch.float32, device=dev)
+        self.opt = StackedOptimizer(
+            base.optim, self.params,
+            lr=torch.tensor([c.optim.lr for c in cfgs], **f32),
+            weight_decay=torch.tensor([c.optim.weight_decay for c in cfgs], **f32),
+        )
+        # Data lives on the device as index tensors.
+        self.a_all = torch.from_numpy(self.task.a).to(dev)  # [N]
+        self.b_all = torch.from_numpy(self.task.b).to(dev)
+        self.c_all = torch.from_numpy(self.task.c).to(dev)
+        stack = lambda xs: torch.from_numpy(np.stack(xs)).to(dev)  # noqa: E731
+        self.train_idx = stack([s.train_idx for s in self.splits])  # [K, n_train]
+        self.test_idx = stack([s.test_idx for s in self.splits])  # [K, n_test]
+        self.y_train = stack([s.train_labels for s in self.splits])  # [K, n_train] (noisy)
+        self.a_train, self.b_train = self.a_all[self.train_idx], self.b_all[self.train_idx]
+        self.active = torch.ones(K, **f32)
+        self.members = [_Member() for _ in range(K)]
+        self.step = 0
+        self._resumed_at = -1
+        n_train = self.train_idx.shape[1]
+        bs = base.train.batch_size
+        self.batch_size = n_train if bs == 0 or bs >= n_train else bs
+        self._perm_epoch, self._perms = -1, None
+        t = base.train
+        self.eval_steps = log_spaced_steps(t.steps, t.eval_every, t.eval_log_points)
+        self.ckpt_steps = log_spaced_steps(t.steps, t.checkpoint_every, t.checkpoint_log_points)
+
+    # ------------------------------------------------------------------ state
+    def load(self, resumes: Sequence[Resume]) -> None:
+        """Continue from saved states (all at the same step)."""
+        steps = {r.step for r in resumes}
+        if len(steps) != 1:
+            raise ConfigError("all models of an ensemble must resume from the same step")
+        self.step = steps.pop()
+        self._resumed_at = self.step  # already evaluated before the interruption
+        opt_state: dict[str, list[torch.Tensor]] = {}
+        with torch.no_grad():
+            for k, r in enumerate(resumes):
+                for name, p in self.params.items():
+                    p[k].copy_(r.tensors[f"param.{name}"])
+                for key, t in r.tensors.items():
+                    if key.startswith("opt."):
+                        opt_state.setdefault(key[4:], []).append(t)
+                m = self.members[k]
+                for key, value in r.info.items():
+                    setattr(m, key, value)
+                m.history = list(r.history)
+                if m.stop_reason:
+                    self.active[k] = 0.0
+        self.opt.load_state_tensors(
+            {key: torch.stack(ts) if key != "step_count" else ts[0] for key, ts in opt_state.items()}
+        )
+
+    def _member_params(self, k: int) -> Params:
+        return {name: p[k].detach().clone().cpu() for name, p in self.params.items()}
+
+    def _member_state(self, k: int) -> dict[str, torch.Tensor]:
+        out = {f"param.{n}": t for n, t in self._member_params(k).items()}
+        for key, t in self.opt.state_tensors().items():
+            out[f"opt.{key}"] = t.clone().cpu() if key == "step_count" else t[k].detach().clone().cpu()
+        return out
+
+    # ------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, torch.Tensor]:
+        """Full train and test splits of every model -> metrics, each [K]."""
+        tcfg = self.cfg.train
+        log_dtype = "float64" if tcfg.loss == "ce" else tcfg.loss_dtype
+        out: dict[str, list[torch.Tensor]] = {}
+        n_pairs, C = len(self.a_all), self.model.n_out
+        chunk = max(1, (1 << 24) // (n_pairs * C))  # bound the [Kc, N, C] logits to ~64 MB
+        for lo in range(0, self.K, chunk):
+            sl = slice(lo, lo + chunk)
+            logits = self.model.forward({n: p[sl] for n, p in self.params.items()}, self.a_all, self.b_all)
+            rows = torch.arange(logits.shape[0], device=self.device).unsqueeze(1)
+            tr = logits[rows, self.train_idx[sl]]  # [Kc, n_train, C]
+            te = logits[rows, self.test_idx[sl]]
+            clean_tr, clean_te = self.c_all[self.train_idx[sl]], self.c_all[self.test_idx[sl]]
+            parts = {
+                "train_loss": per_model_loss(tr, self.y_train[sl], tcfg.loss, log_dtype),
+                "test_loss": per_model_loss(te, clean_te, tcfg.loss, log_dtype),
+                "train_acc": per_model_accuracy(tr, self.y_train[sl]),
+                "test_acc": per_model_accuracy(te, clean_te),
+                "train_clean_acc": per_model_accuracy(tr, clean_tr),
+            }
+            for key, v in parts.items():
+                out.setdefault(key, []).append(v.double())
+        metrics = {k: torch.cat(v) for k, v in out.items()}
+        sq = sum(p.detach().double().square().flatten(1).sum(1) for p in self.params.values())
+        metrics["weight_norm"] = sq.sqrt()
+        metrics["lr"] = self.opt.lr_at(self.step).double()
+        return metrics
+
+    # --------------------------------------------------------------- training
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Operands and labels of this step's batch, each [K, B].
+
+        Minibatches walk a fresh permutation each epoch; the permutation is a pure function of
+        (seed, epoch), so resuming needs no RNG state.
+        """
+        if self.batch_size == self.train_idx.shape[1]:
+            return self.a_train, self.b_train, self.y_train
+        n_train = self.train_idx.shape[1]
+        per_epoch = n_train // self.batch_size
+        epoch, j = divmod(self.step, per_epoch)
+        if epoch != self._perm_epoch:
+            gens = [torch.Generator().manual_seed(c.train.seed * 1_000_003 + epoch) for c in self.cfgs]
+            self._perms = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(self.device)
+            self._perm_epoch = epoch
+        idx = self._perms[:, j * self.batch_size : (j + 1) * self.batch_size]
+        return self.a_train.gather(1, idx), self.b_train.gather(1, idx), self.y_train.gather(1, idx)
+
+    def train_step(self, check_saturation: bool) -> None:
+        a, b, y = self._batch()
+        for p in self.params.values():
+            p.grad = None
+        logits = self.model.forward(self.params, a, b)  # [K, B, C]
+        tcfg = self.cfg.train
+        per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype).sum().backward()
+        if check_saturation:
+            # Full batch: these logits are the whole training set at the current weights, so the
+            # saturation checkpoint lands on the exact step (before this update).
+            acc = per_model_accuracy(logits.detach(), y)
+            for k in torch.nonzero((acc >= SATURATION_ACC) & (self.active > 0)).flatten().tolist():
+                self._saturated(k)
+        self.opt.step(self.params, self.active)
+        self.step += 1
+
+    def _saturated(self, k: int) -> None:
+        m = self.members[k]
+        if m.saturation_step is None:
+            m.saturation_step = self.step
+            if self.cfgs[k].train.save_saturation:
+                self.sinks[k].on_checkpoint(self.step, self._member_params(k), "saturation")
+
+    def _after_eval(self, k: int, row: dict[str, Any]) -> None:
+        """Stop rules of model k at an evaluated step."""
+        m, t = self.members[k], self.cfgs[k].train
+        if not all(math.isfinite(row[key]) for key in ("train_loss", "test_loss", "weight_norm")):
+            m.stop_reason = "diverged"
+            return
+        if row["train_acc"] >= SATURATION_ACC:
+            self._saturated(k)
+        if row["test_acc"] > m.best_test_acc + 1e-4:
+            m.best_test_acc, m.best_step = row["test_acc"], self.step
+        if row["test_acc"] >= t.stop_test_acc:
+            m.stop_reason = "test_acc_reached"
+        elif t.patience and self.step - m.best_step >= t.patience:
+            m.stop_reason = "patience"
+        elif self.step >= t.steps:
+            m.stop_reason = "max_steps"
+
+    def run(self) -> list[dict[str, Any]]:
+        """Train until every model has stopped; returns each model's summary."""
+        tcfg = self.cfg.train
+        full_batch = self.batch_size == self.train_idx.shape[1]
+        t0 = time.perf_counter() - self.members[0].wall_s
+        while True:
+            wall = time.perf_counter() - t0
+            if self.step in self.eval_steps and self.step != self._resumed_at:
+                metrics = {k: v.tolist() for k, v in self.evaluate().items()}
+                for k in torch.nonzero(self.active).flatten().tolist():
+                    row = {"step": self.step, **{key: v[k] for key, v in metrics.items()}, "wall_s": wall}
+                    m = self.members[k]
+                    m.history.append(row)
+                    m.wall_s = wall
+                    self.sinks[k].on_eval(row)
+                    self._after_eval(k, row)
+            for k in torch.nonzero(self.active).flatten().tolist():
+                m = self.members[k]
+                if m.stop_reason:
+                    self._finish(k)
+                elif self.step in self.ckpt_steps:
+                    self.sinks[k].on_checkpoint(self.step, self._member_params(k), "scheduled")
+                    self.sinks[k].on_state(self.step, self._member_state(k), m.info())
+            if not bool(self.active.any()):
+                break
+            need_sat = (
+                full_batch
+                and tcfg.save_saturation
+                and any(m.saturation_step is None for m, a in zip(self.members, self.active) if a > 0)
+            )
+            self.train_step(check_saturation=need_sat)
+        return [m.summary for m in self.members]
+
+    def _finish(self, k: int) -> None:
+        m = self.members[k]
+        self.active[k] = 0.0
+        if m.stop_reason != "diverged":
+            self.sinks[k].on_checkpoint(self.step, self._member_params(k), "final")
+        else:
+            log.warning("model %d diverged at step %d (non-finite loss)", k, self.step)
+        m.summary = summarize(
+            m.history,
+            stop_reason=m.stop_reason,
+            saturation_step=m.saturation_step,
+            steps=self.step,
+            wall_s=m.wall_s,
+        )
+        self.sinks[k].on_finish(m.summary)
+
+
+def train(cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None) -> list[dict[str, Any]]:
+    """Train K stackable configs together; one sink per config. Returns per-model summaries."""
+    engine = Engine(cfgs, sinks)
+    if resume:
+        engine.load(resume)
+    return engine.run()
