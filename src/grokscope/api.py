@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.config import RunConfig
-from grokscope.errors import RunDirError
+from grokscope.errors import RunDirError, TrainingDiverged
 from grokscope.store.run import Run, load_run
 from grokscope.store.rundir import RunWriter, load_resume, read_config
 from grokscope.train.loop import train
@@ -36,15 +36,22 @@ def run(
         log.info("run %s is already finished; returning it (pass force=True to retrain)", path)
         return load_run(path)
     writer = RunWriter.create(path, cfg, force=force, on_row=on_row)
-    train([cfg], [writer])
-    return load_run(path)
+    return _finished(path, train([cfg], [writer])[0])
 
 
 def resume(path: str | Path, *, on_row: RowCallback | None = None) -> Run:
     """Continue an interrupted run from its newest checkpoint; the result equals an uninterrupted run."""
     path = Path(path)
     cfg, state = load_resume(path)
-    train([cfg], [RunWriter(path, cfg, on_row=on_row)], resume=[state])
+    summary = train([cfg], [RunWriter(path, cfg, on_row=on_row)], resume=[state])[0]
+    return _finished(path, summary)
+
+
+def _finished(path: Path, summary: dict[str, Any]) -> Run:
+    if summary.get("stop_reason") == "diverged":
+        raise TrainingDiverged(
+            f"loss became NaN/inf by step {summary['steps']}; the last good checkpoint is kept in {path}/checkpoints"
+        )
     return load_run(path)
 
 

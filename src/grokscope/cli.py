@@ -116,6 +116,62 @@ def presets() -> None:
     Console().print(table)
 
 
+@app.command()
+def analyze(
+    path: Annotated[Path, typer.Argument(help="A run directory.")],
+    measure: Annotated[list[str] | None, typer.Option(help="progress|neurons|idealized|numerics|algorithms (repeatable; default: all that apply).")] = None,
+    step: Annotated[list[int] | None, typer.Option(help="Only these checkpoint steps (repeatable).")] = None,
+    figures: Annotated[bool, typer.Option(help="Write figures/*.png.")] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Mechanistic measures over every checkpoint -> analysis.parquet, analysis.json, figures/."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from grokscope.analysis.series import analyze_run
+    from grokscope.errors import GrokscopeError
+
+    try:
+        if quiet:
+            result = analyze_run(path, measures=measure or None, steps=step or None, figures=figures)
+        else:
+            with Progress(TextColumn("checkpoints"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                          console=console) as bar:
+                task = bar.add_task("analyze", total=None)
+                result = analyze_run(path, measures=measure or None, steps=step or None, figures=figures,
+                                     on_step=lambda i, n: bar.update(task, completed=i, total=n))
+    except GrokscopeError as e:
+        _fail(str(e))
+    s = result.summary
+    table = Table(title=f"analysis {s.get('run_id', path.name)}", show_header=False)
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    keys = s.get("key_freqs")
+    if isinstance(keys, str) and keys.count(",") > 11:
+        keys = ",".join(keys.split(",")[:12]) + f",… ({keys.count(',') + 1})"
+    rows = [("key frequencies (W_L ≥ max/4)", keys),
+            ("structured neurons", f"{s.get('n_structured')} / {s.get('n_neurons')}" if "n_structured" in s else None),
+            ("frequency agreement (all / structured)",
+             f"{fmt(s['freq_agreement'])} / {fmt(s.get('freq_agreement_structured'))}" if "freq_agreement" in s else None),
+            ("phase-sum r (structured, Jammalamadaka–Sarma)", s.get("phase_sum_r_structured")),
+            ("square-vs-cosine t (structured)", s.get("sq_vs_cos_t_structured"))]
+    for label in ("final", "saturation", "first"):
+        if f"ideal_sq_cos_test_nu_{label}" in s:
+            rows.append((f"idealized Sq→Cos test acc, {label} (φ_out at ν / own bin)",
+                         f"{fmt(s[f'ideal_sq_cos_test_nu_{label}'])} / {fmt(s[f'ideal_sq_cos_test_own_{label}'])}"))
+    if "algorithm" in s:
+        rows.append(("algorithm (clock / pizza)", f"{s['algorithm']}  (gradsym {fmt(s['gradient_symmetricity'])}, "
+                                                  f"DI {fmt(s['distance_irrelevance'])})"))
+    rows += [("phase (Liu / Doshi)", f"{s.get('liu_phase')} / {s.get('doshi_phase')}"),
+             ("events t_train99 / t_circuit / t_cleanup / t_val99",
+              f"{s.get('t_train99')} / {s.get('t_circuit')} / {s.get('t_cleanup')} / {s.get('t_val99')}"),
+             ("checkpoints analysed", s.get("n_checkpoints")), ("wall s", s.get("analysis_wall_s")),
+             ("written", ", ".join(f.name for f in result.files[:3]) + (" + figures" if figures else ""))]
+    for key, value in rows:
+        if value is not None:
+            table.add_row(key, fmt(value))
+    Console().print(table)
+
+
 def main() -> None:
     app()
 

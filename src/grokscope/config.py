@@ -146,7 +146,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(
-            f"unknown config key {where}{unknown[0]!r}; valid keys: {', '.join(sorted(names))}"
+            f"unknown config key '{where}{unknown[0]}'; valid keys: {', '.join(sorted(names))}"
         )
     kwargs = {}
     for name, value in data.items():

@@ -1,0 +1,147 @@
+"""Clock versus pizza (Zhong et al. 2023): gradient symmetricity, distance irrelevance,
+circularity, and logit fraction of variance explained by clock / pizza templates.
+
+- gradient symmetricity: mean over sampled triples (a, b, c), a ≠ b, of cos(∂Q_c/∂E_a, ∂Q_c/∂E_b),
+  Q_c the logit of class c and E_a, E_b the input embeddings of the two operands (transformer and
+  embed_concat: rows of W_E; two_hot: W_a[a] and W_b[b]; shared: W_in rows). Pizza ≈ 1.
+- distance irrelevance: L[s, d] = correct-class logit at s = a+b, d = a−b (mod p);
+  DI = mean_d std_s L[·, d] / std(L). Clock ≈ 1 (no dependence on a−b), pizza lower.
+- circularity: for each of the top 4 principal components of the (centred) operand embeddings,
+  the largest fraction of its power at one frequency (one-sided DFT, DC excluded); averaged.
+- logit FVE: least-squares fit of the logits, centred over classes, by one template per key
+  frequency — clock cos(w_k(a+b−c)), pizza |cos(w_k(a−b)/2)|·cos(w_k(a+b−c)) — FVE = 1 − RSS/TSS.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from grokscope.analysis.fourier import (
+    AnalysisError,
+    Array,
+    embedding_matrix,
+    key_frequencies,
+    unembed_freq_norms,
+    unstack,
+)
+from grokscope.analysis.progress import grid_logits
+from grokscope.models import StackedModel
+from grokscope.tasks import Task
+
+log = logging.getLogger(__name__)
+
+
+def _input_tables(model: StackedModel) -> tuple[str, str]:
+    """Parameter names whose rows a and b are the operands' input embeddings."""
+    cfg = model.cfg
+    if cfg.arch == "transformer" or cfg.input == "embed_concat":
+        return "W_E", "W_E"
+    if cfg.input == "two_hot":
+        return "W_a", "W_b"
+    return "W_in", "W_in"
+
+
+def gradient_symmetricity(
+    model: StackedModel, params: Mapping[str, torch.Tensor], n: int, n_samples: int = 100, seed: int = 0
+) -> float:
+    """Mean cos(∂Q_c/∂E_a, ∂Q_c/∂E_b) over `n_samples` random triples with a ≠ b (fixed seed)."""
+    rng = np.random.default_rng(seed)
+    name_a, name_b = _input_tables(model)
+    p = {k: v.detach().clone().requires_grad_(k in (name_a, name_b)) for k, v in params.items()}
+    sims = []
+    for _ in range(n_samples):
+        a, b = rng.choice(n, size=2, replace=False)  # a ≠ b so W_E rows a and b are distinct inputs
+        c = int(rng.integers(model.n_out))
+        logit = model.forward(p, torch.tensor([a]), torch.tensor([b]))[0, 0, c]
+        grads = torch.autograd.grad(logit, [p[name_a]] if name_a == name_b else [p[name_a], p[name_b]])
+        g_a = grads[0][0, a]
+        g_b = (grads[0] if name_a == name_b else grads[1])[0, b]
+        denom = g_a.norm() * g_b.norm()
+        sims.append(float((g_a @ g_b) / denom) if denom > 0 else 0.0)
+    return float(np.mean(sims))
+
+
+def distance_irrelevance(L: Array) -> float:
+    """Zhong's DI from grid logits L [p, p, p] of (a + b) mod p."""
+    p = L.shape[0]
+    a, b = np.meshgrid(np.arange(p), np.arange(p), indexing="ij")
+    correct = L[a, b, (a + b) % p]  # [p, p] correct-class logit
+    M = np.empty((p, p))
+    M[(a + b) % p, (a - b) % p] = correct  # (a, b) -> (s, d) is a bijection for odd p
+    total = correct.std()
+    return float(M.std(axis=0).mean() / total) if total > 0 else float("nan")
+
+
+def circularity(E: Array, n_components: int = 4) -> float:
+    """Mean over the top principal components of E [p, d] of the largest single-frequency power
+    fraction (1 = each component is a pure sinusoid over the residues)."""
+    E = np.asarray(E, dtype=np.float64)
+    E = E - E.mean(axis=0, keepdims=True)
+    U, S, _ = np.linalg.svd(E, full_matrices=False)
+    scores = []
+    for i in range(min(n_components, len(S))):
+        x = U[:, i] * S[i]  # projection of each residue on component i
+        power = np.abs(np.fft.rfft(x))[1:] ** 2
+        scores.append(float(np.clip(power.max() / power.sum(), 0, 1)) if power.sum() > 0 else 0.0)
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def template_fve(L: Array, keys: Sequence[int], kind: str = "clock") -> float:
+    """FVE of logits L [p, p, p] (centred over classes) by one template per key frequency."""
+    p = L.shape[0]
+    if not keys:
+        return float("nan")
+    a, b, c = np.meshgrid(np.arange(p), np.arange(p), np.arange(p), indexing="ij")
+    Y = (L - L.mean(axis=2, keepdims=True)).ravel()
+    cols = []
+    for k in keys:
+        w = 2 * np.pi * k / p
+        t = np.cos(w * (a + b - c))
+        if kind == "pizza":
+            t = np.abs(np.cos(w * (a - b) / 2)) * t
+        elif kind != "clock":
+            raise AnalysisError(f"template must be 'clock' or 'pizza', got {kind!r}")
+        cols.append((t - t.mean(axis=2, keepdims=True)).ravel())
+    X = np.stack(cols, axis=1)
+    coef, *_ = np.linalg.lstsq(X, Y, rcond=None)
+    tss = (Y**2).sum()
+    return float(1 - ((Y - X @ coef) ** 2).sum() / tss) if tss > 0 else float("nan")
+
+
+def classify_algorithm(
+    gradient_sym: float, dist_irrelevance: float, di_clock: float = 0.8, gs_pizza: float = 0.9
+) -> str:
+    """'clock' if DI ≥ di_clock; 'pizza' if DI < di_clock and gradient symmetricity ≥ gs_pizza;
+    otherwise 'mixed'. Thresholds are ours (Zhong et al. show the two clusters, not cut-offs)."""
+    if dist_irrelevance >= di_clock:
+        return "clock"
+    if gradient_sym >= gs_pizza:
+        return "pizza"
+    return "mixed"
+
+
+def algorithm_measures(
+    model: StackedModel, params: Mapping[str, torch.Tensor], task: Task,
+    keys: Sequence[int] | None = None, key_threshold: float = 0.25, n_samples: int = 100,
+) -> dict[str, Any]:
+    """All clock/pizza measures of a stack-of-one `params` on an (a + b) mod p task."""
+    if model.n_out != task.n:
+        raise AnalysisError("clock/pizza measures need n_out == p")
+    one = unstack(params)
+    if keys is None:
+        keys = key_frequencies(unembed_freq_norms(one, model.cfg), key_threshold)
+    L = grid_logits(model, params, task)
+    out = {
+        "gradient_symmetricity": gradient_symmetricity(model, params, task.n, n_samples),
+        "distance_irrelevance": distance_irrelevance(L),
+        "circularity": circularity(embedding_matrix(one, model.cfg, task.n)),
+        "fve_clock": template_fve(L, keys, "clock"),
+        "fve_pizza": template_fve(L, keys, "pizza"),
+    }
+    out["algorithm"] = classify_algorithm(out["gradient_symmetricity"], out["distance_irrelevance"])
+    return out

@@ -1,0 +1,211 @@
+"""Fourier analysis over Z_p: an orthonormal real basis, 1-D/2-D transforms, per-frequency norms,
+key frequencies, and the weight views (embeddings, W_L) the other analysis modules share.
+
+Basis (Nanda et al. 2023): row 0 is the constant 1/sqrt(p); then for k = 1..(p-1)//2 the rows
+cos_k(x) = cos(2πkx/p)·sqrt(2/p) and sin_k(x) = sin(2πkx/p)·sqrt(2/p); for even p a last row
+cos_{p/2}(x) = (-1)^x / sqrt(p). The p×p matrix B is orthogonal (B Bᵀ = I), so `B @ x` is the
+orthonormal transform of a vector x indexed by residue and `B.T @ X` inverts it.
+
+Conventions shared by the analysis package: functions take plain tensors / numpy arrays of one
+model (no ensemble axis K); `unstack(params, k)` takes model k out of a stacked dict.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from grokscope.config import ModelConfig
+from grokscope.errors import GrokscopeError
+
+log = logging.getLogger(__name__)
+
+Array = np.ndarray
+
+
+class AnalysisError(GrokscopeError):
+    """An analysis cannot be computed for this model, task or input."""
+
+
+# ---------------------------------------------------------------- stacks and conversions
+
+
+def unstack(params: Mapping[str, torch.Tensor], k: int = 0) -> dict[str, torch.Tensor]:
+    """Model k of a stacked parameter dict, without the K axis (detached, on the CPU)."""
+    return {name: t[k].detach().cpu() for name, t in params.items()}
+
+
+def take_model(params: Mapping[str, torch.Tensor], k: int = 0) -> dict[str, torch.Tensor]:
+    """Model k of a stack as a stack of one ([1, ...] tensors), ready for `model.forward`."""
+    return {name: t[k : k + 1].detach() for name, t in params.items()}
+
+
+def to_numpy(x: Array | torch.Tensor) -> Array:
+    """float64 numpy copy of a tensor or array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- the basis
+
+
+def n_freqs(p: int) -> int:
+    """Number of non-constant frequencies: (p-1)//2 for odd p, p//2 for even p."""
+    return p // 2
+
+
+def fourier_basis(p: int) -> tuple[Array, list[str]]:
+    """The orthonormal real Fourier basis over Z_p -> (B [p, p], row names).
+
+    Row names are 'const', 'cos1', 'sin1', 'cos2', ... (and 'cos{p/2}' last for even p).
+    """
+    if p < 2:
+        raise AnalysisError(f"Fourier basis needs p >= 2, got {p}")
+    x = np.arange(p)
+    rows, names = [np.full(p, 1.0 / np.sqrt(p))], ["const"]
+    for k in range(1, (p - 1) // 2 + 1):
+        w = 2 * np.pi * k * x / p
+        rows += [np.cos(w) * np.sqrt(2.0 / p), np.sin(w) * np.sqrt(2.0 / p)]
+        names += [f"cos{k}", f"sin{k}"]
+    if p % 2 == 0:
+        rows.append(np.cos(np.pi * x) / np.sqrt(p))
+        names.append(f"cos{p // 2}")
+    return np.stack(rows), names
+
+
+def freq_rows(p: int, k: int) -> list[int]:
+    """Rows of the basis that belong to frequency k (k = 0 is the constant)."""
+    if k == 0:
+        return [0]
+    if p % 2 == 0 and k == p // 2:
+        return [p - 1]
+    return [2 * k - 1, 2 * k]
+
+
+def fourier_1d(x: Array | torch.Tensor, axis: int = 0) -> Array:
+    """Orthonormal transform of `x` along `axis` (length p) -> same shape, basis order."""
+    x = to_numpy(x)
+    B, _ = fourier_basis(x.shape[axis])
+    return np.moveaxis(np.tensordot(B, np.moveaxis(x, axis, 0), axes=1), 0, axis)
+
+
+def inverse_fourier_1d(X: Array, axis: int = 0) -> Array:
+    """Inverse of `fourier_1d` (Bᵀ along `axis`)."""
+    X = to_numpy(X)
+    B, _ = fourier_basis(X.shape[axis])
+    return np.moveaxis(np.tensordot(B.T, np.moveaxis(X, axis, 0), axes=1), 0, axis)
+
+
+def fourier_2d(x: Array | torch.Tensor) -> Array:
+    """Transform along the first two axes of x [p, p, ...] (the (a, b) grid)."""
+    return fourier_1d(fourier_1d(x, axis=0), axis=1)
+
+
+def inverse_fourier_2d(X: Array) -> Array:
+    return inverse_fourier_1d(inverse_fourier_1d(X, axis=0), axis=1)
+
+
+def freq_norms(x: Array | torch.Tensor, axis: int = 0, include_const: bool = False) -> Array:
+    """Per-frequency norm of x along `axis` (length p): c_k = ‖(B x)_{cos_k, sin_k}‖ over all
+    other axes -> [p//2] for k = 1..p//2 (or [p//2 + 1] with the constant first)."""
+    X = np.moveaxis(fourier_1d(x, axis), axis, 0)
+    p = X.shape[0]
+    sq = (X**2).reshape(p, -1).sum(axis=1)  # energy per basis row
+    ks = range(0 if include_const else 1, n_freqs(p) + 1)
+    return np.sqrt(np.array([sq[freq_rows(p, k)].sum() for k in ks]))
+
+
+def key_frequencies(norms: Array, threshold: float = 0.25, max_keys: int | None = None) -> list[int]:
+    """Key frequencies from per-frequency norms (index 0 = frequency 1).
+
+    Rule: keep every k whose norm is >= `threshold` × the largest norm (the TransformerLens demo
+    uses max/4, our default), largest first, at most `max_keys`.
+    """
+    norms = np.asarray(norms, dtype=np.float64)
+    if norms.size == 0 or not np.isfinite(norms).all() or norms.max() <= 0:
+        return []
+    order = np.argsort(-norms, kind="stable")
+    keys = [int(i) + 1 for i in order if norms[i] >= threshold * norms.max()]
+    return keys[:max_keys] if max_keys else keys
+
+
+# ---------------------------------------------------------------- weight views
+
+
+def embedding_matrix(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> Array:
+    """Operand embeddings as [n, d] (rows indexed by residue), no K axis.
+
+    transformer: W_E[:n] ('=' row dropped); MLP two_hot: [W_a | W_b]; shared: W_in;
+    embed_concat: W_E.
+    """
+    if cfg.arch == "transformer":
+        return to_numpy(params["W_E"][:n])
+    if cfg.input == "two_hot":
+        return np.concatenate([to_numpy(params["W_a"]), to_numpy(params["W_b"])], axis=1)
+    if cfg.input == "shared":
+        return to_numpy(params["W_in"])
+    return to_numpy(params["W_E"])
+
+
+def neuron_input_weights(
+    params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int
+) -> tuple[Array, Array]:
+    """Each hidden neuron's direct weight on operand a and on b -> (W_a [n, d_mlp], W_b [n, d_mlp]).
+
+    Exact for two_hot / shared / embed_concat MLPs. For a transformer this is the direct path
+    W_E[:n] @ W_in of layer 0 (attention mixes a and b before the MLP, so it is an approximation
+    and a and b get the same view).
+    """
+    if cfg.arch == "transformer":
+        w = to_numpy(params["W_E"][:n]) @ to_numpy(params["blocks.0.mlp.W_in"])
+        return w, w
+    if cfg.input == "two_hot":
+        return to_numpy(params["W_a"]), to_numpy(params["W_b"])
+    if cfg.input == "shared":
+        w = to_numpy(params["W_in"])
+        return w, w
+    E = to_numpy(params["W_E"])
+    return E @ to_numpy(params["W_in_a"]), E @ to_numpy(params["W_in_b"])
+
+
+def neuron_output_weights(params: Mapping[str, torch.Tensor], cfg: ModelConfig) -> Array:
+    """W_L: each (last-layer) neuron's effect on the logits -> [d_mlp, n_out].
+
+    MLP: W_out. Transformer: W_out @ W_U of the last block (Nanda's W_L)."""
+    if cfg.arch == "transformer":
+        last = cfg.n_layers - 1
+        return to_numpy(params[f"blocks.{last}.mlp.W_out"]) @ to_numpy(params["W_U"])
+    return to_numpy(params["W_out"])
+
+
+def embedding_freq_norms(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> Array:
+    """Per-frequency norms of the operand embeddings (Fourier over the residue axis) -> [n//2]."""
+    return freq_norms(embedding_matrix(params, cfg, n), axis=0)
+
+
+def unembed_freq_norms(params: Mapping[str, torch.Tensor], cfg: ModelConfig) -> Array:
+    """Per-frequency norms of W_L along the logit axis -> [n_out//2]."""
+    return freq_norms(neuron_output_weights(params, cfg), axis=1)
+
+
+def model_key_frequencies(
+    params: Mapping[str, torch.Tensor],
+    cfg: ModelConfig,
+    n: int,
+    source: str = "W_L",
+    threshold: float = 0.25,
+    max_keys: int | None = None,
+) -> list[int]:
+    """Key frequencies of one model: `key_frequencies` on the norms of W_L (Nanda App. C.2,
+    default) or of the embedding (`source='embed'`)."""
+    if source == "W_L":
+        norms = unembed_freq_norms(params, cfg)
+    elif source == "embed":
+        norms = embedding_freq_norms(params, cfg, n)
+    else:
+        raise AnalysisError(f"key-frequency source must be 'W_L' or 'embed', got {source!r}")
+    return key_frequencies(norms, threshold, max_keys)

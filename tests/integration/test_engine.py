@@ -1,0 +1,127 @@
+"""The engine: an ensemble of K equals K separate runs; determinism; minibatches; saturation."""
+
+import dataclasses
+
+import torch
+
+from grokscope.train.loop import Engine, train
+from tests.conftest import tiny_mlp, tiny_transformer
+
+
+class Memory:
+    """An in-memory sink."""
+
+    def __init__(self):
+        self.rows, self.checkpoints, self.summary = [], {}, None
+
+    def on_eval(self, row):
+        self.rows.append(row)
+
+    def on_checkpoint(self, step, params, kind):
+        self.checkpoints[(step, kind)] = params
+
+    def on_state(self, step, tensors, info):
+        pass
+
+    def on_finish(self, summary):
+        self.summary = summary
+
+
+def _strip_wall(rows):
+    return [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]
+
+
+def _assert_rows_close(rows_a, rows_b, rtol=1e-4):
+    assert [r["step"] for r in rows_a] == [r["step"] for r in rows_b]
+    for ra, rb in zip(_strip_wall(rows_a), _strip_wall(rows_b)):
+        for key in ra:
+            assert abs(ra[key] - rb[key]) <= rtol * max(1.0, abs(rb[key])), (key, ra["step"], ra[key], rb[key])
+
+
+def _ensemble_vs_singles(cfgs):
+    ensemble = [Memory() for _ in cfgs]
+    train(cfgs, ensemble)
+    for cfg, member in zip(cfgs, ensemble):
+        alone = Memory()
+        train([cfg], [alone])
+        _assert_rows_close(member.rows, alone.rows)
+        final = max(member.checkpoints)
+        for name, t in member.checkpoints[final].items():
+            torch.testing.assert_close(t, alone.checkpoints[final][name], rtol=1e-4, atol=1e-5)
+
+
+def test_mlp_ensemble_equals_separate_runs_with_per_model_seed_split_noise_lr_wd():
+    base = tiny_mlp("train.steps=150", "train.stop_test_acc=1.1")
+    cfgs = [
+        base,
+        base.override(["train.seed=1", "task.data_seed=2", "optim.lr=2e-3"]),
+        base.override(["task.noise=0.2", "optim.weight_decay=0.1", "train.seed=3"]),
+    ]
+    _ensemble_vs_singles(cfgs)
+
+
+def test_transformer_ensemble_equals_separate_runs():
+    base = tiny_transformer("train.steps=40")
+    _ensemble_vs_singles([base, base.override(["train.seed=4", "optim.lr=3e-3"])])
+
+
+def test_per_model_early_stop_freezes_only_that_model():
+    base = tiny_mlp("train.steps=300")
+    cfgs = [base.override(["train.stop_test_acc=0.05"]), base.override(["train.stop_test_acc=1.1"])]
+    # stop thresholds are shared settings; emulate per-model stop with a low threshold run alone
+    sinks = [Memory()]
+    train(cfgs[:1], sinks)
+    assert sinks[0].summary["stop_reason"] == "test_acc_reached"
+    assert sinks[0].summary["steps"] < 300
+
+
+def test_runs_are_deterministic():
+    cfg = tiny_mlp("train.steps=100", "train.batch_size=16")
+    a, b = Memory(), Memory()
+    train([cfg], [a])
+    train([cfg], [b])
+    assert _strip_wall(a.rows) == _strip_wall(b.rows)
+
+
+def test_minibatch_differs_from_full_batch_and_still_learns():
+    full, mini = Memory(), Memory()
+    train([tiny_mlp("train.steps=200", "train.stop_test_acc=1.1")], [full])
+    train([tiny_mlp("train.steps=200", "train.stop_test_acc=1.1", "train.batch_size=16")], [mini])
+    assert full.rows[-1]["train_loss"] != mini.rows[-1]["train_loss"]
+    assert mini.rows[-1]["train_acc"] > 0.5
+
+
+def test_saturation_checkpoint_is_the_first_step_with_train_acc_99():
+    sink = Memory()
+    cfg = tiny_mlp("train.steps=300", "train.eval_every=1000", "train.eval_log_points=0", "train.stop_test_acc=1.1")
+    engine = Engine([cfg], [sink])
+    engine.run()
+    sat = sink.summary["saturation_step"]
+    assert sat is not None and (sat, "saturation") in sink.checkpoints
+    # replay: the saved weights have >= 99% train accuracy and the weights one step before do not
+    replay = Engine([cfg], [Memory()])
+    for _ in range(sat - 1):
+        replay.train_step(check_saturation=False)
+    acc_before = replay.evaluate()["train_acc"][0]
+    replay.train_step(check_saturation=False)
+    acc_at = replay.evaluate()["train_acc"][0]
+    assert acc_before < 0.99 <= acc_at
+    saved = sink.checkpoints[(sat, "saturation")]
+    for name, p in replay.params.items():
+        torch.testing.assert_close(p[0].detach(), saved[name])
+
+
+def test_mse_loss_and_quadratic_activation_train():
+    sink = Memory()
+    cfg = tiny_mlp("train.loss=mse", "model.act=quadratic", "model.bias=false",
+                   "optim.weight_decay=0.0", "optim.lr=1e-2", "train.stop_test_acc=1.1")
+    train([cfg], [sink])
+    assert sink.rows[-1]["train_loss"] < sink.rows[0]["train_loss"]
+
+
+def test_dataclass_replace_configs_stack():
+    base = tiny_mlp("train.steps=20")
+    cfgs = [dataclasses.replace(base, train=dataclasses.replace(base.train, seed=s)) for s in range(4)]
+    sinks = [Memory() for _ in cfgs]
+    train(cfgs, sinks)
+    assert len({s.rows[-1]["train_loss"] for s in sinks}) == 4

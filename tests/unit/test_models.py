@@ -1,0 +1,87 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grokscope.config import ModelConfig
+from grokscope.models import build_model
+
+MLP_INPUTS = ["two_hot", "shared", "embed_concat"]
+
+
+@pytest.mark.parametrize("cfg", [ModelConfig(input=i) for i in MLP_INPUTS]
+                         + [ModelConfig(arch="transformer", d_model=32, n_heads=4, d_mlp=64),
+                            ModelConfig(arch="transformer", n_layers=2, layer_norm=True,
+                                        d_model=32, d_mlp=64, attention_rate=0.3, act="gelu")])
+def test_member_k_of_a_stack_equals_the_model_trained_alone(cfg):
+    model = build_model(cfg, 11)
+    stacked = model.init([5, 6, 7])
+    alone = model.init([6])
+    for name in stacked:
+        assert torch.equal(stacked[name][1], alone[name][0]), name
+    a, b = torch.randint(0, 11, (3, 9)), torch.randint(0, 11, (3, 9))
+    out = model.forward(stacked, a, b)
+    assert out.shape == (3, 9, 11)
+    torch.testing.assert_close(model.forward(alone, a[1:2], b[1:2])[0], out[1])
+
+
+def test_two_hot_gather_equals_dense_two_hot_matmul():
+    p, d = 13, 40
+    model = build_model(ModelConfig(d_mlp=d), p)
+    params = model.init([0])
+    a, b = torch.randint(0, p, (50,)), torch.randint(0, p, (50,))
+    x = torch.cat([F.one_hot(a, p), F.one_hot(b, p)], dim=1).float()  # [B, 2p]
+    W_in = torch.cat([params["W_a"][0], params["W_b"][0]], dim=0)  # [2p, d]
+    dense = torch.relu(x @ W_in + params["b_in"][0]) @ params["W_out"][0] + params["b_out"][0]
+    torch.testing.assert_close(model.forward(params, a, b)[0], dense)
+
+
+def test_default_init_matches_pytorch_linear_bounds():
+    p, d = 97, 256
+    params = build_model(ModelConfig(), p).init([0])
+    bound_in, bound_out = 1 / math.sqrt(2 * p), 1 / math.sqrt(d)
+    assert params["W_a"].abs().max() <= bound_in and params["W_a"].abs().max() > 0.9 * bound_in
+    assert params["W_out"].abs().max() <= bound_out
+
+
+def _reference_transformer(model, params, a, b):
+    """Every position computed, causal mask, answer read at the last position."""
+    c = model.cfg
+    tokens = torch.stack([a, b, torch.full_like(a, model.n)], dim=1)  # [B, 3]
+    x = params["W_E"][0][tokens] + params["W_pos"][0]
+    mask = torch.tril(torch.ones(3, 3, dtype=torch.bool))
+    for layer in range(c.n_layers):
+        pre = f"blocks.{layer}."
+        q = torch.einsum("bpd,hde->bhpe", x, params[pre + "attn.W_Q"][0])
+        k = torch.einsum("bpd,hde->bhpe", x, params[pre + "attn.W_K"][0])
+        v = torch.einsum("bpd,hde->bhpe", x, params[pre + "attn.W_V"][0])
+        scores = (q @ k.transpose(-1, -2) / math.sqrt(model.d_head)).masked_fill(~mask, -1e30)
+        pattern = c.attention_rate * scores.softmax(-1) + (1 - c.attention_rate) * (mask / mask.sum(-1, keepdim=True))
+        x = x + torch.einsum("bhpe,hed->bpd", pattern @ v, params[pre + "attn.W_O"][0])
+        hidden = torch.relu(x @ params[pre + "mlp.W_in"][0] + params[pre + "mlp.b_in"][0])
+        x = x + hidden @ params[pre + "mlp.W_out"][0] + params[pre + "mlp.b_out"][0]
+    return x[:, -1] @ params["W_U"][0]
+
+
+@pytest.mark.parametrize("n_layers, rate", [(1, 1.0), (2, 1.0), (1, 0.0), (2, 0.4)])
+def test_last_position_fast_path_equals_full_computation(n_layers, rate):
+    cfg = ModelConfig(arch="transformer", n_layers=n_layers, d_model=32, n_heads=4, d_mlp=64,
+                      attention_rate=rate)
+    model = build_model(cfg, 13)
+    params = model.init([3])
+    with torch.no_grad():  # non-zero biases so they are exercised
+        for name, p in params.items():
+            if ".b_" in name:
+                p.normal_()
+    a, b = torch.randint(0, 13, (40,)), torch.randint(0, 13, (40,))
+    torch.testing.assert_close(model.forward(params, a, b)[0], _reference_transformer(model, params, a, b),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_zero_attention_rate_gives_uniform_attention():
+    cfg = ModelConfig(arch="transformer", d_model=16, n_heads=2, d_mlp=16, attention_rate=0.0)
+    model = build_model(cfg, 7)
+    params, cache = model.init([0]), {}
+    model.forward(params, torch.arange(7), torch.arange(7), cache=cache)
+    torch.testing.assert_close(cache["blocks.0.pattern"], torch.full_like(cache["blocks.0.pattern"], 1 / 3))

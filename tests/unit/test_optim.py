@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from grokscope.config import OptimConfig
+from grokscope.train.optim import StackedOptimizer
+
+
+def _run_both(cfg: OptimConfig, torch_opt_factory, steps=25):
+    torch.manual_seed(0)
+    shapes = {"W": (6, 5), "b": (5,)}
+    init = {k: torch.randn(s) for k, s in shapes.items()}
+    ours = {k: v.clone().unsqueeze(0).requires_grad_(True) for k, v in init.items()}
+    theirs = {k: v.clone().requires_grad_(True) for k, v in init.items()}
+    opt = StackedOptimizer(cfg, ours, torch.tensor([cfg.lr]), torch.tensor([cfg.weight_decay]))
+    ref = torch_opt_factory(list(theirs.values()))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        ref, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0)
+    x = torch.randn(16, 6)
+    for _ in range(steps):
+        for params, step in ((ours, lambda: opt.step(ours)), (theirs, ref.step)):
+            W, b = (params["W"][0], params["b"][0]) if params is ours else (params["W"], params["b"])
+            loss = ((x @ W + b).tanh() - 0.3).square().mean()
+            for p in params.values():
+                p.grad = None
+            loss.backward()
+            step()
+        sched.step()
+    for k in shapes:
+        torch.testing.assert_close(ours[k][0], theirs[k], rtol=1e-6, atol=1e-7)
+
+
+def test_adamw_step_equals_torch_adamw():
+    cfg = OptimConfig(name="adamw", lr=1e-2, weight_decay=1.0, beta1=0.9, beta2=0.98, warmup_steps=10)
+    _run_both(cfg, lambda ps: torch.optim.AdamW(ps, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                                 weight_decay=cfg.weight_decay, foreach=False))
+
+
+def test_adam_coupled_weight_decay_equals_torch_adam():
+    cfg = OptimConfig(name="adam", lr=3e-3, weight_decay=0.1)
+    _run_both(cfg, lambda ps: torch.optim.Adam(ps, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=False))
+
+
+def test_sgd_momentum_equals_torch_sgd():
+    cfg = OptimConfig(name="sgd", lr=0.1, weight_decay=0.01, momentum=0.9)
+    _run_both(cfg, lambda ps: torch.optim.SGD(ps, lr=cfg.lr, momentum=0.9, weight_decay=0.01, foreach=False))
+
+
+def test_zero_active_freezes_a_model_exactly():
+    cfg = OptimConfig(name="adamw", lr=0.1, weight_decay=1.0)
+    p = {"W": torch.randn(2, 3, requires_grad=True)}
+    opt = StackedOptimizer(cfg, p, torch.tensor([0.1, 0.1]), torch.tensor([1.0, 1.0]))
+    before = p["W"].detach().clone()
+    p["W"].grad = torch.ones_like(p["W"])
+    opt.step(p, active=torch.tensor([1.0, 0.0]))
+    assert torch.equal(p["W"][1], before[1]) and not torch.equal(p["W"][0], before[0])
+
+
+@pytest.mark.parametrize("name", ["adamw", "adam", "sgd"])
+def test_state_roundtrip(name):
+    cfg = OptimConfig(name=name, momentum=0.5)
+    p = {"W": torch.randn(1, 4, requires_grad=True)}
+    opt = StackedOptimizer(cfg, p, torch.tensor([0.1]), torch.tensor([0.0]))
+    p["W"].grad = torch.randn(1, 4)
+    opt.step(p)
+    other = StackedOptimizer(cfg, p, torch.tensor([0.1]), torch.tensor([0.0]))
+    other.load_state_tensors(opt.state_tensors())
+    assert other.step_count == 1
+    for key, t in opt.state_tensors().items():
+        assert torch.equal(t, other.state_tensors()[key])
