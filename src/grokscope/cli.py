@@ -159,8 +159,9 @@ def analyze(
             rows.append((f"idealized Sq→Cos test acc, {label} (φ_out at ν / own bin)",
                          f"{fmt(s[f'ideal_sq_cos_test_nu_{label}'])} / {fmt(s[f'ideal_sq_cos_test_own_{label}'])}"))
     if "algorithm" in s:
-        rows.append(("algorithm (clock / pizza)", f"{s['algorithm']}  (gradsym {fmt(s['gradient_symmetricity'])}, "
-                                                  f"DI {fmt(s['distance_irrelevance'])})"))
+        algo = (f"{s['algorithm']}  (gradsym {fmt(s['gradient_symmetricity'])}, "
+                f"DI {fmt(s['distance_irrelevance'])})")
+        rows.append(("algorithm (clock / pizza)", algo))
     rows += [("phase (Liu / Doshi)", f"{s.get('liu_phase')} / {s.get('doshi_phase')}"),
              ("events t_train99 / t_circuit / t_cleanup / t_val99",
               f"{s.get('t_train99')} / {s.get('t_circuit')} / {s.get('t_cleanup')} / {s.get('t_val99')}"),

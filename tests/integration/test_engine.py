@@ -65,14 +65,21 @@ def test_transformer_ensemble_equals_separate_runs():
     _ensemble_vs_singles([base, base.override(["train.seed=4", "optim.lr=3e-3"])])
 
 
-def test_per_model_early_stop_freezes_only_that_model():
-    base = tiny_mlp("train.steps=300")
-    cfgs = [base.override(["train.stop_test_acc=0.05"]), base.override(["train.stop_test_acc=1.1"])]
-    # stop thresholds are shared settings; emulate per-model stop with a low threshold run alone
-    sinks = [Memory()]
-    train(cfgs[:1], sinks)
-    assert sinks[0].summary["stop_reason"] == "test_acc_reached"
-    assert sinks[0].summary["steps"] < 300
+def test_finished_models_leave_the_stack_and_the_rest_match_their_single_runs():
+    base = tiny_mlp("task.frac_train=0.8", "train.steps=400", "train.stop_test_acc=0.15",
+                    "train.eval_every=10", "optim.lr=1e-2", "model.d_mlp=64")
+    cfgs = [base.override([f"train.seed={s}", f"task.data_seed={s}"]) for s in range(4)]
+    sinks = [Memory() for _ in cfgs]
+    engine = Engine(cfgs, sinks)
+    engine.run()
+    assert engine.rows == []
+    steps = [s.summary["steps"] for s in sinks]
+    assert len(set(steps)) >= 2 and max(steps) == 400  # some stop early, the rest run on
+    for cfg, sink in zip(cfgs, sinks):
+        alone = Memory()
+        train([cfg], [alone])
+        assert alone.summary["steps"] == sink.summary["steps"]
+        _assert_rows_close(sink.rows, alone.rows)
 
 
 def test_runs_are_deterministic():

@@ -52,18 +52,23 @@ def gradient_symmetricity(
     """Mean cos(∂Q_c/∂E_a, ∂Q_c/∂E_b) over `n_samples` random triples with a ≠ b (fixed seed)."""
     rng = np.random.default_rng(seed)
     name_a, name_b = _input_tables(model)
-    p = {k: v.detach().clone().requires_grad_(k in (name_a, name_b)) for k, v in params.items()}
-    sims = []
-    for _ in range(n_samples):
-        a, b = rng.choice(n, size=2, replace=False)  # a ≠ b so W_E rows a and b are distinct inputs
-        c = int(rng.integers(model.n_out))
-        logit = model.forward(p, torch.tensor([a]), torch.tensor([b]))[0, 0, c]
-        grads = torch.autograd.grad(logit, [p[name_a]] if name_a == name_b else [p[name_a], p[name_b]])
-        g_a = grads[0][0, a]
-        g_b = (grads[0] if name_a == name_b else grads[1])[0, b]
-        denom = g_a.norm() * g_b.norm()
-        sims.append(float((g_a @ g_b) / denom) if denom > 0 else 0.0)
-    return float(np.mean(sims))
+    pairs = np.array([rng.choice(n, size=2, replace=False) for _ in range(n_samples)])  # a ≠ b
+    a, b = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
+    c = torch.as_tensor(rng.integers(model.n_out, size=n_samples))
+    # One sample per ensemble member: replicate the model n_samples times along K, so a single
+    # backward pass gives every sample its own gradient (no cross-talk through shared rows).
+    names = {name_a, name_b}
+    rep = {k: v.detach()[:1].expand(n_samples, *v.shape[1:]).clone().requires_grad_(k in names)
+           for k, v in params.items()}
+    logits = model.forward(rep, a.unsqueeze(1), b.unsqueeze(1))[:, 0]  # [n_samples, n_out]
+    q = logits.gather(1, c.unsqueeze(1)).sum()
+    grads = torch.autograd.grad(q, [rep[name] for name in sorted(names)])
+    by_name = dict(zip(sorted(names), grads))
+    idx = torch.arange(n_samples)
+    g_a, g_b = by_name[name_a][idx, a], by_name[name_b][idx, b]  # [n_samples, d]
+    denom = g_a.norm(dim=1) * g_b.norm(dim=1)
+    sims = torch.where(denom > 0, (g_a * g_b).sum(dim=1) / denom.clamp_min(1e-30), torch.zeros_like(denom))
+    return float(sims.double().mean())
 
 
 def distance_irrelevance(L: Array) -> float:

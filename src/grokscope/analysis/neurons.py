@@ -25,7 +25,6 @@ from grokscope.analysis.fourier import (
     Array,
     neuron_input_weights,
     neuron_output_weights,
-    to_numpy,
 )
 from grokscope.config import ModelConfig
 
@@ -333,7 +332,7 @@ def analyze_neurons(
     }
     structured = kind == "structured"
     summary: dict[str, Any] = {
-        "n_neurons": int(len(score)), "n_structured": int(structured.sum()),
+        "n_neurons": len(score), "n_structured": int(structured.sum()),
         "n_unstructured": int((kind == "unstructured").sum()),
         "structured_hi": hi, "unstructured_lo": lo,
         "freq_agreement": float(agree.mean()),

@@ -69,7 +69,7 @@ def _accuracies(model: StackedModel, params: Mapping[str, torch.Tensor], task: T
     pred = model.forward(params, a, b)[0].argmax(dim=-1).numpy()  # [N] over all pairs
     tr, te = pred[split.train_idx], pred[split.test_idx]
     hit_tr = tr == split.train_labels
-    mean = lambda m: float(m.mean()) if m.size else float("nan")  # noqa: E731
+    mean = lambda m: float(m.mean()) if m.size else float("nan")
     return {
         "train_acc": mean(hit_tr), "test_acc": mean(te == task.c[split.test_idx]),
         "corrupted_acc": mean(hit_tr[split.corrupted]), "clean_train_acc": mean(hit_tr[~split.corrupted]),

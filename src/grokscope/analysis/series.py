@@ -31,8 +31,8 @@ import numpy as np
 
 from grokscope.analysis.fourier import (
     AnalysisError,
-    fourier_basis,
     fourier_1d,
+    fourier_basis,
     key_frequencies,
     neuron_input_weights,
     neuron_output_weights,
@@ -326,15 +326,18 @@ def plot_fourier_heatmaps(params: dict, cfg: Any, n: int, fig_dir: Path) -> list
     return paths
 
 
-def plot_neuron_waves(params: dict, cfg: Any, n: int, table: dict, path: Path, n_show: int = 6) -> Path:
-    """The most periodic neurons' W_a, W_b and W_out with ideal square and cosine overlays."""
+def plot_neuron_waves(params: dict, cfg: Any, n: int, table: dict, path: Path, n_show: int = 4) -> Path:
+    """W_a, W_b and W_out of `n_show` periodic neurons with ideal square and cosine overlays
+    (the lowest-frequency among the 4·n_show most periodic, so the shape is readable)."""
     from grokscope.analysis.neurons import dominant_frequency_phase, square_levels, square_wave
 
     plt = _plt()
     W_a, W_b = neuron_input_weights(params, cfg, n)
     W_out = neuron_output_weights(params, cfg)
-    top = np.argsort(-np.asarray(table["periodicity"]))[:n_show]
-    fig, axes = plt.subplots(len(top), 3, figsize=(14, 2.2 * len(top)), constrained_layout=True, squeeze=False)
+    top = np.argsort(-np.asarray(table["periodicity"]))[: 4 * n_show]
+    top = top[np.argsort(np.asarray(table["nu_a"])[top], kind="stable")][:n_show]
+    fig, axes = plt.subplots(len(top), 3, figsize=(14, 2.4 * len(top)), squeeze=False)
+    fig.subplots_adjust(hspace=0.45, wspace=0.2, left=0.05, right=0.98, top=0.95, bottom=0.05)
     j = np.arange(n)
     xs = np.linspace(0, n - 1, 20 * n)
     for r, i in enumerate(top):

@@ -5,6 +5,7 @@ learning rate, weight decay) and reports to one `Sink` per model. A single run i
 
 Order of work at step t (parameters after t updates):
   evaluate (if t is on the schedule) -> stop checks -> checkpoints -> update t -> t+1.
+A model that stops leaves the stack (its rows are sliced out), so finished models cost nothing.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Sink(Protocol):
 
 @dataclass
 class Resume:
-    """A model's saved training state (see `RunWriter.load_state`)."""
+    """A model's saved training state (see `store.rundir.load_resume`)."""
 
     step: int
     tensors: dict[str, torch.Tensor]  # param.<name>, opt.<kind>.<name>, opt.step_count
@@ -84,7 +85,11 @@ def stack_key(cfg: RunConfig) -> str:
 
 
 class Engine:
-    """Data, model, parameters and optimizer of one ensemble; `run()` trains it."""
+    """Data, model, parameters and optimizer of one ensemble; `run()` trains it.
+
+    Members are numbered 0..K-1 for life; `self.rows[r]` is the member held in row r of every
+    stacked tensor (rows shrink as members finish).
+    """
 
     def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink]):
         if not cfgs or len(cfgs) != len(sinks):
@@ -93,7 +98,7 @@ class Engine:
             raise ConfigError("configs in one ensemble may differ only in per-model settings")
         self.cfgs, self.sinks = list(cfgs), list(sinks)
         self.cfg = base = cfgs[0]
-        self.K = K = len(cfgs)
+        K = len(cfgs)
         if base.train.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("train.device = 'cuda' but no CUDA device is available")
         self.device = dev = torch.device(base.train.device)
@@ -116,13 +121,14 @@ class Engine:
         self.test_idx = stack([s.test_idx for s in self.splits])  # [K, n_test]
         self.y_train = stack([s.train_labels for s in self.splits])  # [K, n_train] (noisy)
         self.a_train, self.b_train = self.a_all[self.train_idx], self.b_all[self.train_idx]
-        self.active = torch.ones(K, **f32)
+        self.rows = list(range(K))
         self.members = [_Member() for _ in range(K)]
         self.step = 0
         self._resumed_at = -1
         n_train = self.train_idx.shape[1]
         bs = base.train.batch_size
         self.batch_size = n_train if bs == 0 or bs >= n_train else bs
+        self.full_batch = self.batch_size == n_train
         self._perm_epoch, self._perms = -1, None
         t = base.train
         self.eval_steps = log_spaced_steps(t.steps, t.eval_every, t.eval_log_points)
@@ -130,10 +136,10 @@ class Engine:
 
     # ------------------------------------------------------------------ state
     def load(self, resumes: Sequence[Resume]) -> None:
-        """Continue from saved states (all at the same step)."""
+        """Continue from saved states (one per member, all at the same step)."""
         steps = {r.step for r in resumes}
-        if len(steps) != 1:
-            raise ConfigError("all models of an ensemble must resume from the same step")
+        if len(steps) != 1 or len(resumes) != len(self.members):
+            raise ConfigError("every model of an ensemble must resume from the same step")
         self.step = steps.pop()
         self._resumed_at = self.step  # already evaluated before the interruption
         opt_state: dict[str, list[torch.Tensor]] = {}
@@ -148,36 +154,53 @@ class Engine:
                 for key, value in r.info.items():
                     setattr(m, key, value)
                 m.history = list(r.history)
-                if m.stop_reason:
-                    self.active[k] = 0.0
         self.opt.load_state_tensors(
             {key: torch.stack(ts) if key != "step_count" else ts[0] for key, ts in opt_state.items()}
         )
+        self._drop_finished()
 
     def _member_params(self, k: int) -> Params:
-        return {name: p[k].detach().clone().cpu() for name, p in self.params.items()}
+        r = self.rows.index(k)
+        return {name: p[r].detach().clone().cpu() for name, p in self.params.items()}
 
     def _member_state(self, k: int) -> dict[str, torch.Tensor]:
+        r = self.rows.index(k)
         out = {f"param.{n}": t for n, t in self._member_params(k).items()}
         for key, t in self.opt.state_tensors().items():
-            out[f"opt.{key}"] = t.clone().cpu() if key == "step_count" else t[k].detach().clone().cpu()
+            out[f"opt.{key}"] = t.clone().cpu() if key == "step_count" else t[r].detach().clone().cpu()
         return out
+
+    @torch.no_grad()
+    def _drop_finished(self) -> None:
+        """Slice finished members out of every stacked tensor."""
+        keep = [r for r, k in enumerate(self.rows) if not self.members[k].stop_reason]
+        if len(keep) == len(self.rows):
+            return
+        self.rows = [self.rows[r] for r in keep]
+        if not keep:
+            return
+        idx = torch.tensor(keep, device=self.device)
+        self.params = {n: p[idx].detach().requires_grad_(True) for n, p in self.params.items()}
+        self.opt.select(idx)
+        for name in ("train_idx", "test_idx", "y_train", "a_train", "b_train"):
+            setattr(self, name, getattr(self, name)[idx])
+        self._perm_epoch = -1  # regenerate the minibatch permutations for the kept rows
 
     # ------------------------------------------------------------- evaluation
     @torch.no_grad()
     def evaluate(self) -> dict[str, torch.Tensor]:
-        """Full train and test splits of every model -> metrics, each [K]."""
+        """Full train and test splits of every model in the stack -> metrics, each [rows]."""
         tcfg = self.cfg.train
         log_dtype = "float64" if tcfg.loss == "ce" else tcfg.loss_dtype
         out: dict[str, list[torch.Tensor]] = {}
-        n_pairs, C = len(self.a_all), self.model.n_out
+        n_rows, n_pairs, C = len(self.rows), len(self.a_all), self.model.n_out
         chunk = max(1, (1 << 24) // (n_pairs * C))  # bound the [Kc, N, C] logits to ~64 MB
-        for lo in range(0, self.K, chunk):
+        for lo in range(0, n_rows, chunk):
             sl = slice(lo, lo + chunk)
             logits = self.model.forward({n: p[sl] for n, p in self.params.items()}, self.a_all, self.b_all)
-            rows = torch.arange(logits.shape[0], device=self.device).unsqueeze(1)
-            tr = logits[rows, self.train_idx[sl]]  # [Kc, n_train, C]
-            te = logits[rows, self.test_idx[sl]]
+            pick = torch.arange(logits.shape[0], device=self.device).unsqueeze(1)
+            tr = logits[pick, self.train_idx[sl]]  # [Kc, n_train, C]
+            te = logits[pick, self.test_idx[sl]]
             clean_tr, clean_te = self.c_all[self.train_idx[sl]], self.c_all[self.test_idx[sl]]
             parts = {
                 "train_loss": per_model_loss(tr, self.y_train[sl], tcfg.loss, log_dtype),
@@ -196,37 +219,38 @@ class Engine:
 
     # --------------------------------------------------------------- training
     def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Operands and labels of this step's batch, each [K, B].
+        """Operands and labels of this step's batch, each [rows, B].
 
         Minibatches walk a fresh permutation each epoch; the permutation is a pure function of
         (seed, epoch), so resuming needs no RNG state.
         """
-        if self.batch_size == self.train_idx.shape[1]:
+        if self.full_batch:
             return self.a_train, self.b_train, self.y_train
         n_train = self.train_idx.shape[1]
         per_epoch = n_train // self.batch_size
         epoch, j = divmod(self.step, per_epoch)
         if epoch != self._perm_epoch:
-            gens = [torch.Generator().manual_seed(c.train.seed * 1_000_003 + epoch) for c in self.cfgs]
+            gens = [torch.Generator().manual_seed(self.cfgs[k].train.seed * 1_000_003 + epoch) for k in self.rows]
             self._perms = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(self.device)
             self._perm_epoch = epoch
         idx = self._perms[:, j * self.batch_size : (j + 1) * self.batch_size]
         return self.a_train.gather(1, idx), self.b_train.gather(1, idx), self.y_train.gather(1, idx)
 
     def train_step(self, check_saturation: bool) -> None:
+        """One optimizer update of every model in the stack."""
         a, b, y = self._batch()
         for p in self.params.values():
             p.grad = None
-        logits = self.model.forward(self.params, a, b)  # [K, B, C]
+        logits = self.model.forward(self.params, a, b)  # [rows, B, C]
         tcfg = self.cfg.train
         per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype).sum().backward()
         if check_saturation:
             # Full batch: these logits are the whole training set at the current weights, so the
             # saturation checkpoint lands on the exact step (before this update).
             acc = per_model_accuracy(logits.detach(), y)
-            for k in torch.nonzero((acc >= SATURATION_ACC) & (self.active > 0)).flatten().tolist():
-                self._saturated(k)
-        self.opt.step(self.params, self.active)
+            for r in torch.nonzero(acc >= SATURATION_ACC).flatten().tolist():
+                self._saturated(self.rows[r])
+        self.opt.step(self.params)
         self.step += 1
 
     def _saturated(self, k: int) -> None:
@@ -255,40 +279,35 @@ class Engine:
 
     def run(self) -> list[dict[str, Any]]:
         """Train until every model has stopped; returns each model's summary."""
-        tcfg = self.cfg.train
-        full_batch = self.batch_size == self.train_idx.shape[1]
-        t0 = time.perf_counter() - self.members[0].wall_s
-        while True:
+        t0 = time.perf_counter() - max(m.wall_s for m in self.members)
+        while self.rows:
             wall = time.perf_counter() - t0
             if self.step in self.eval_steps and self.step != self._resumed_at:
-                metrics = {k: v.tolist() for k, v in self.evaluate().items()}
-                for k in torch.nonzero(self.active).flatten().tolist():
-                    row = {"step": self.step, **{key: v[k] for key, v in metrics.items()}, "wall_s": wall}
+                metrics = {key: v.tolist() for key, v in self.evaluate().items()}
+                for r, k in enumerate(self.rows):
+                    row = {"step": self.step, **{key: v[r] for key, v in metrics.items()}, "wall_s": wall}
                     m = self.members[k]
                     m.history.append(row)
                     m.wall_s = wall
                     self.sinks[k].on_eval(row)
                     self._after_eval(k, row)
-            for k in torch.nonzero(self.active).flatten().tolist():
-                m = self.members[k]
-                if m.stop_reason:
+            for k in self.rows:
+                if self.members[k].stop_reason:
                     self._finish(k)
                 elif self.step in self.ckpt_steps:
                     self.sinks[k].on_checkpoint(self.step, self._member_params(k), "scheduled")
-                    self.sinks[k].on_state(self.step, self._member_state(k), m.info())
-            if not bool(self.active.any()):
+                    self.sinks[k].on_state(self.step, self._member_state(k), self.members[k].info())
+            self._drop_finished()
+            if not self.rows:
                 break
-            need_sat = (
-                full_batch
-                and tcfg.save_saturation
-                and any(m.saturation_step is None for m, a in zip(self.members, self.active) if a > 0)
-            )
+            need_sat = self.full_batch and any(
+                self.members[k].saturation_step is None and self.cfgs[k].train.save_saturation
+                for k in self.rows)
             self.train_step(check_saturation=need_sat)
         return [m.summary for m in self.members]
 
     def _finish(self, k: int) -> None:
         m = self.members[k]
-        self.active[k] = 0.0
         if m.stop_reason != "diverged":
             self.sinks[k].on_checkpoint(self.step, self._member_params(k), "final")
         else:
@@ -303,7 +322,9 @@ class Engine:
         self.sinks[k].on_finish(m.summary)
 
 
-def train(cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None) -> list[dict[str, Any]]:
+def train(
+    cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None
+) -> list[dict[str, Any]]:
     """Train K stackable configs together; one sink per config. Returns per-model summaries."""
     engine = Engine(cfgs, sinks)
     if resume:

@@ -82,6 +82,12 @@ class StackedOptimizer:
                 grad = buf
             p.sub_(_per_model(lr, p) * grad)
 
+    @torch.no_grad()
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the models at `rows` (when finished models leave an ensemble)."""
+        self.lr, self.weight_decay = self.lr[rows], self.weight_decay[rows]
+        self.state = {kind: {n: t[rows] for n, t in d.items()} for kind, d in self.state.items()}
+
     def state_tensors(self) -> Tensors:
         """Flat name -> tensor view of the optimizer state (for safetensors)."""
         out = {f"{kind}.{name}": t for kind, d in self.state.items() for name, t in d.items()}

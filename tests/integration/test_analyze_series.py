@@ -1,0 +1,65 @@
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import grokscope
+from grokscope.analysis.series import ANALYSIS_JSON, ANALYSIS_PARQUET, analyze_run
+from grokscope.cli import app
+from grokscope.errors import GrokscopeError
+
+TINY = ["task.p=11", "model.d_mlp=32", "train.steps=300", "train.checkpoint_every=50",
+        "train.eval_every=25", "train.checkpoint_log_points=0", "train.eval_log_points=0",
+        "train.stop_test_acc=2.0", "optim.lr=0.01"]
+
+
+@pytest.fixture(scope="module")
+def tiny_mlp_run(tmp_path_factory):
+    cfg = grokscope.load_preset("swaroop2026").override(TINY)
+    return grokscope.run(cfg, out=tmp_path_factory.mktemp("runs"))
+
+
+def test_series_over_a_tiny_mlp_run_writes_parquet(tiny_mlp_run):
+    steps = tiny_mlp_run.checkpoint_steps()
+    calls = []
+    result = analyze_run(tiny_mlp_run.path, on_step=lambda i, n: calls.append((i, n)))
+    table = pq.read_table(tiny_mlp_run.path / ANALYSIS_PARQUET).to_pandas()
+    assert table["step"].tolist() == steps and calls[-1] == (len(steps), len(steps))
+    for col in ("restricted_loss_test", "excluded_loss_train", "gini_W_L", "sum_sq_weights",
+                "n_structured", "freq_agreement", "phase_sum_r_all", "ideal_sq_cos_test_nu",
+                "sc_fraction_float32", "nlm_alignment", "key_freqs"):
+        assert col in table.columns, col
+    assert table["sum_sq_weights"].notna().all()
+    summary = json.loads((tiny_mlp_run.path / ANALYSIS_JSON).read_text())
+    assert summary["n_checkpoints"] == len(steps) and "ideal_sq_cos_test_nu_first" in summary
+    for name in ("progress.png", "fourier_neurons.png", "neuron_waves.png", "phase_sum.png"):
+        assert (tiny_mlp_run.path / "figures" / name).stat().st_size > 1000
+    assert result.summary["liu_phase"] in ("confusion", "memorization", "comprehension", "grokking")
+
+
+def test_series_selected_steps_and_measures(tiny_mlp_run):
+    result = analyze_run(tiny_mlp_run.path, measures=["progress"], steps=[0, 300], figures=False)
+    assert result.table["step"].tolist() == [0, 300] and "n_structured" not in result.table
+    with pytest.raises(GrokscopeError):
+        analyze_run(tiny_mlp_run.path, measures=["nonsense"])
+
+
+def test_cli_analyze(tiny_mlp_run, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyze", str(tiny_mlp_run.path), "--no-figures", "--quiet", "--step", "300"])
+    assert res.exit_code == 0, res.output
+    assert "structured neurons" in res.output
+    res = runner.invoke(app, ["analyze", str(tmp_path / "missing")])
+    assert res.exit_code == 2
+
+
+def test_series_on_a_tiny_transformer(tmp_path):
+    cfg = grokscope.load_preset("nanda2023").override(
+        ["task.p=7", "model.d_model=16", "model.n_heads=2", "model.d_mlp=32", "train.steps=20",
+         "train.checkpoint_every=20", "train.eval_every=20", "train.checkpoint_log_points=0",
+         "train.eval_log_points=0", "train.stop_test_acc=2.0"])
+    run = grokscope.run(cfg, out=tmp_path)
+    result = analyze_run(run.path, figures=False)
+    assert {"gradient_symmetricity", "distance_irrelevance", "algorithm"} <= set(result.table.columns)
+    assert result.summary["algorithm"] in ("clock", "pizza", "mixed")
