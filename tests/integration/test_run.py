@@ -83,7 +83,7 @@ def test_interrupt_and_resume_gives_bit_identical_weights(tmp_path):
 
 
 def test_kill_9_then_cli_resume_matches_uninterrupted(tmp_path):
-    args = [*TINY, "--set", "train.steps=4000", "--set", "train.stop_test_acc=1.1",
+    args = [*TINY, "--set", "train.steps=2000", "--set", "train.stop_test_acc=1.1",
             "--set", "train.checkpoint_every=200", "--quiet"]
     cmd = [sys.executable, "-m", "grokscope.cli", "run", "--out", str(tmp_path / "k"), *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -106,7 +106,7 @@ def test_kill_9_then_cli_resume_matches_uninterrupted(tmp_path):
     result = runner.invoke(app, ["run", "--out", str(tmp_path / "s"), *args])
     assert result.exit_code == 0, result.output
     straight = tmp_path / "s" / run_dir.name
-    a, b = _weights(straight, 4000), _weights(run_dir, 4000)
+    a, b = _weights(straight, 2000), _weights(run_dir, 2000)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

@@ -1,0 +1,262 @@
+"""Run a sweep: plan the work, hand chunks to a backend, keep a tally, index the results.
+
+Layout of a sweep directory (default `runs/<spec name>/`):
+
+    sweep.json            the spec, resolved: axes, run ids, backend, counts (written first, and at the end)
+    <run_id>/             one RunWriter directory per run (summary.json marks it finished,
+                          error.json marks it failed)
+    grokscope.duckdb      the index (see `grokscope.store.db`), rebuilt from the run directories
+    phase_*.png           phase diagrams (see `grokscope.report.phase`)
+
+Work units are chunks: runs with equal `stack_key` train together as one ensemble, at most
+`chunk` models per engine call. Chunking depends only on the spec and the worker count.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import math
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+from grokscope.config import RunConfig
+from grokscope.errors import GrokscopeError
+from grokscope.store.files import write_json
+from grokscope.store.rundir import SUMMARY
+from grokscope.sweep.spec import SweepSpec, expand, load_spec
+from grokscope.sweep.worker import ERROR, init_worker, run_chunk, set_threads
+from grokscope.train.loop import stack_key
+
+log = logging.getLogger(__name__)
+LOCK = ".sweep.lock"
+
+
+class SweepError(GrokscopeError):
+    """A sweep could not start (bad spec, busy directory, missing backend)."""
+
+
+@dataclass
+class Tally:
+    """What the progress display shows; updated from worker events."""
+
+    total: int = 0
+    skipped: int = 0
+    done: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    diverged: set[str] = field(default_factory=set)
+    running: set[str] = field(default_factory=set)
+
+    def apply(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "start":
+            self.running.update(event[1])
+        elif kind == "requeue":
+            for s in (self.done, self.failed, self.diverged, self.running):
+                s.discard(event[1])
+        elif kind == "done":
+            run_id, status = event[1], event[2]
+            self.running.discard(run_id)
+            self.done.add(run_id)
+            (self.failed if status == "failed" else self.diverged if status == "diverged" else set()).add(run_id)
+
+    @property
+    def completed(self) -> int:
+        return self.skipped + len(self.done)
+
+
+@dataclass
+class SweepResult:
+    path: Path
+    n_runs: int
+    skipped: int
+    finished: int
+    diverged: int
+    failed: int
+    wall_s: float
+    run_ids: list[str]
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def plan_chunks(cfgs: list[RunConfig], chunk: int, workers: int = 1) -> list[list[RunConfig]]:
+    """Group by stack_key (first-seen order), split each group into near-equal chunks of at most
+    `chunk` models, and into at least `workers` chunks when a group is big enough to share."""
+    groups: dict[str, list[RunConfig]] = {}
+    for cfg in cfgs:
+        groups.setdefault(stack_key(cfg), []).append(cfg)
+    out = []
+    for group in groups.values():
+        n_parts = max(math.ceil(len(group) / chunk), min(workers, len(group) // 8 or 1))
+        size = math.ceil(len(group) / n_parts)
+        out += [group[i:i + size] for i in range(0, len(group), size)]
+    return out
+
+
+class _DirLock:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise SweepError(f"{self.path.parent} is in use by another sweep process") from None
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def run_sweep(
+    spec: SweepSpec | str | Path,
+    out: str | Path | None = None,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    chunk: int | None = None,
+    curves: bool = False,
+    on_progress: Callable[[Tally], None] | None = None,
+    index: bool = True,
+) -> SweepResult:
+    """Train every unfinished run of a spec into `out` (default runs/<spec name>).
+
+    workers = 0 runs chunks in this process (no pool). Resumable: finished runs are skipped.
+    """
+    if not isinstance(spec, SweepSpec):
+        spec = load_spec(spec)
+    if backend not in ("local", "ray"):
+        raise SweepError(f"unknown backend {backend!r}; use local or ray")
+    cfgs = expand(spec)  # every error surfaces here, before anything is written
+    workers = default_workers() if workers is None else workers
+    if workers < 0:
+        raise SweepError(f"--workers must be >= 0, got {workers}")
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise SweepError("the ray backend needs ray: pip install 'grokscope[ray]'") from None
+    path = Path(out) if out is not None else Path("runs") / spec.name
+    t0 = time.perf_counter()
+    with _DirLock(path / LOCK):
+        todo = [c for c in cfgs if not (path / c.run_id / SUMMARY).exists()]
+        tally = Tally(total=len(cfgs), skipped=len(cfgs) - len(todo))
+        _write_sweep_json(path, spec, cfgs, backend, tally, None)
+        chunks = plan_chunks(todo, chunk or spec.chunk, max(1, workers))
+        log.info("sweep %s: %d runs (%d to do) in %d chunks -> %s", spec.name, len(cfgs), len(todo), len(chunks), path)
+        if on_progress:
+            on_progress(tally)
+        if chunks:
+            if backend == "ray":
+                from grokscope.sweep.ray_backend import run_ray
+
+                run_ray(path, chunks, tally, workers=max(1, workers), address=address, curves=curves,
+                        on_progress=on_progress)
+            else:
+                _run_local(path, chunks, tally, workers, curves, on_progress)
+        wall = time.perf_counter() - t0
+        _write_sweep_json(path, spec, cfgs, backend, tally, wall)
+    if index:
+        from grokscope.store.db import build_index
+
+        build_index(path)
+    status = _statuses(path, cfgs)
+    return SweepResult(
+        path=path, n_runs=len(cfgs), skipped=tally.skipped,
+        finished=sum(s == "finished" for s in status.values()),
+        diverged=sum(s == "diverged" for s in status.values()),
+        failed=sum(s != "finished" and s != "diverged" for s in status.values()),
+        wall_s=wall, run_ids=[c.run_id for c in cfgs],
+    )
+
+
+def _statuses(path: Path, cfgs: list[RunConfig]) -> dict[str, str]:
+    import json
+
+    out = {}
+    for c in cfgs:
+        d = path / c.run_id
+        if (d / SUMMARY).exists():
+            stop = json.loads((d / SUMMARY).read_text()).get("stop_reason")
+            out[c.run_id] = "diverged" if stop == "diverged" else "finished"
+        else:
+            out[c.run_id] = "failed" if (d / ERROR).exists() else "unfinished"
+    return out
+
+
+def _write_sweep_json(path: Path, spec: SweepSpec, cfgs: list[RunConfig], backend: str, tally: Tally,
+                      wall: float | None) -> None:
+    from grokscope.sweep.spec import axes
+
+    varied = {}
+    for axis in axes(spec):
+        for assignment in axis:
+            for k, v in assignment.items():
+                varied.setdefault(k, [])
+                if v not in varied[k]:
+                    varied[k].append(v)
+    write_json(path / "sweep.json", {
+        "name": spec.name, "spec": spec.to_dict(), "n_runs": len(cfgs), "axes": varied,
+        "backend": backend, "run_ids": [c.run_id for c in cfgs],
+        "finished": wall is not None, "wall_s": wall,
+        "last_session": {"skipped": tally.skipped, "done": len(tally.done), "failed": len(tally.failed),
+                         "diverged": len(tally.diverged)},
+    })
+
+
+def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers: int, curves: bool,
+               on_progress: Callable[[Tally], None] | None) -> None:
+    payloads = [[c.to_dict() for c in ch] for ch in chunks]
+    if workers == 0:
+        def event(item: tuple) -> None:
+            tally.apply(item)
+            if on_progress:
+                on_progress(tally)
+        for payload in payloads:
+            run_chunk(str(path), payload, curves, event=event)
+        return
+    ctx = mp.get_context("spawn")
+    events = ctx.Queue()
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                             initargs=(events, threads)) as pool:
+        pending = {pool.submit(run_chunk, str(path), p, curves) for p in payloads}
+        while pending:
+            finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            _drain(events, tally)
+            for fut in finished:
+                try:
+                    fut.result()
+                except Exception as e:  # a worker died (e.g. OOM-killed): its runs stay unfinished
+                    log.error("a sweep worker failed: %s; re-run the sweep to redo its runs", e)
+            if on_progress:
+                on_progress(tally)
+        time.sleep(0.05)
+        _drain(events, tally)
+        if on_progress:
+            on_progress(tally)
+
+
+def _drain(events: Any, tally: Tally) -> None:
+    while True:
+        try:
+            tally.apply(events.get_nowait())
+        except Empty:
+            return
+
+
+__all__ = ["SweepError", "SweepResult", "Tally", "plan_chunks", "run_sweep", "set_threads"]

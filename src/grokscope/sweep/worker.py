@@ -1,0 +1,127 @@
+"""One unit of sweep work: train a chunk of same-shape runs as one ensemble, into the sweep dir.
+
+`run_chunk` is idempotent, which is what makes sweeps resumable and Ray retries safe: runs whose
+`summary.json` exists are skipped, partial directories (a killed or lost worker) are deleted and
+redone. If the engine raises, the chunk is bisected so one bad run cannot take its neighbours down;
+a run that still fails gets `error.json` in its directory and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from grokscope.config import RunConfig
+from grokscope.store.files import write_json
+from grokscope.store.rundir import METRICS_PARQUET, STATE, SUMMARY, RunWriter, read_rows
+
+log = logging.getLogger(__name__)
+
+ERROR = "error.json"
+Event = Callable[[tuple], None]  # ("start", [run_id, ...]) | ("done", run_id, status)
+
+_events: Any = None  # a multiprocessing queue, set in pool workers by `init_worker`
+
+
+class SweepWriter(RunWriter):
+    """RunWriter without the per-run curves.png (thousands of figures cost more than the training)
+    that also reports each finished run."""
+
+    def __init__(self, path: Path, cfg: RunConfig, event: Event | None = None, curves: bool = False):
+        super().__init__(path, cfg)
+        self.event, self.curves = event, curves
+
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        if self.curves:
+            super().on_finish(summary)
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.Table.from_pylist(read_rows(self.path)), self.path / METRICS_PARQUET)
+            (self.path / STATE).unlink(missing_ok=True)
+            write_json(self.path / SUMMARY, {"run_id": self.cfg.run_id, "preset": self.cfg.preset, **summary})
+        if self.event:
+            self.event(("done", self.cfg.run_id, "diverged" if summary.get("stop_reason") == "diverged" else "finished"))
+
+
+def init_worker(events: Any = None, threads: int = 1) -> None:
+    """Pool-worker initializer: torch threads, the event queue, and die with the parent."""
+    global _events
+    _events = events
+    set_threads(threads)
+    try:  # Linux: a SIGKILLed sweep must not leave orphan workers writing into its directory
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+
+
+def _queue_event(item: tuple) -> None:
+    if _events is not None:
+        _events.put(item)
+
+
+def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = False,
+              event: Event | None = None) -> dict[str, str]:
+    """Train the unfinished runs of one chunk; returns {run_id: finished|diverged|failed|skipped}."""
+    from grokscope.train.loop import train
+
+    event = event or _queue_event
+    root = Path(sweep_dir)
+    cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
+    status: dict[str, str] = {}
+    todo = []
+    for cfg in cfgs:
+        path = root / cfg.run_id
+        if (path / SUMMARY).exists():
+            status[cfg.run_id] = "skipped"
+            continue
+        if path.exists():
+            shutil.rmtree(path)  # partial or failed before: redo from scratch
+        todo.append(cfg)
+
+    def attempt(group: list[RunConfig]) -> None:
+        event(("start", [c.run_id for c in group]))
+        try:
+            writers = [SweepWriter.create(root / c.run_id, c, event=event, curves=curves) for c in group]
+            summaries = train(group, writers)
+            for c, s in zip(group, summaries):
+                status[c.run_id] = "diverged" if s.get("stop_reason") == "diverged" else "finished"
+        except Exception as e:  # noqa: BLE001 — record it and go on with the others
+            if len(group) > 1:
+                log.warning("chunk of %d failed (%s); bisecting", len(group), e)
+                for c in group:
+                    shutil.rmtree(root / c.run_id, ignore_errors=True)
+                    event(("requeue", c.run_id))
+                mid = len(group) // 2
+                attempt(group[:mid])
+                attempt(group[mid:])
+                return
+            c = group[0]
+            write_json(root / c.run_id / ERROR, {
+                "run_id": c.run_id, "error": type(e).__name__, "message": str(e),
+                "traceback": traceback.format_exc(),
+            })
+            status[c.run_id] = "failed"
+            event(("done", c.run_id, "failed"))
+
+    if todo:
+        attempt(todo)
+    return status

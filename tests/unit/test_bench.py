@@ -1,0 +1,130 @@
+"""The benchmark package (bench/): `python -m bench --quick` runs and reports sane numbers.
+
+Wall-clock times are never asserted (the machine is shared and noisy); only that every table has
+its rows and every speed ratio is a positive finite number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # bench/ lives at the repository root, outside the package
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, json.loads(out.read_text())
+
+
+def positive_finite(x) -> bool:
+    return isinstance(x, float) and math.isfinite(x) and x > 0
+
+
+def test_tables_have_expected_rows(quick):
+    stdout, data = quick
+    for title in ("1. Swaroop MLP", "2. Nanda transformer", "3. PAIR ensembles"):
+        assert title in stdout
+    sections = data["sections"]
+    assert set(sections) == {"mlp", "transformer", "ensemble"}
+    for key in ("mlp", "transformer"):
+        impls = [r["impl"] for r in sections[key]["rows"]]
+        assert len(impls) == 2 and impls[0].startswith("eager") and impls[1].startswith("grokscope")
+        for impl in impls:
+            assert impl in stdout
+    ens = [r["impl"] for r in sections["ensemble"]["rows"]]
+    assert ens[0].startswith("eager loop") and ens[1].startswith("grokscope loop")
+    Ks = data["settings"]["ens_Ks"]
+    assert [r["K"] for r in sections["ensemble"]["rows"][2:]] == Ks
+    assert "fresh subprocess" in ens[2 + Ks.index(data["settings"]["rss_K"])]
+    assert "same-init check" in stdout and "peak RSS" in stdout
+
+
+def test_ratios_and_speeds_are_positive_finite(quick):
+    _, data = quick
+    s = data["sections"]
+    for key in ("mlp", "transformer"):
+        base = s[key]["rows"][0]
+        assert base["loop_ratio"] == pytest.approx(1.0) and base["step_ratio"] == pytest.approx(1.0)
+        for row in s[key]["rows"]:
+            for col in ("loop_s_per_step", "loop_ratio", "step_s_per_step", "step_ratio"):
+                assert positive_finite(row[col]), (key, col, row[col])
+    for row in s["transformer"]["rows"]:
+        assert positive_finite(row["gflops"]) and positive_finite(row["pct_peak"])
+    assert positive_finite(s["transformer"]["peak_gflops"])
+    for row in s["ensemble"]["rows"]:
+        for col in ("s_per_model", "models_per_hour", "ratio"):
+            assert positive_finite(row[col]), (col, row)
+    rss = s["ensemble"]["rss"]
+    assert all(positive_finite(v["peak_rss_mb"]) for v in rss.values())
+
+
+def test_same_init_dynamics_match(quick):
+    """Eager and grokscope trained from the same weights agree (the fast paths change no dynamics)."""
+    _, data = quick
+    mlp = data["sections"]["mlp"]["same_init_check"]
+    assert mlp["abs_diff_train_loss"] < 1e-4
+    tf = data["sections"]["transformer"]["same_init_check"]
+    assert tf["rel_diff_train_loss"] < 1e-4
+
+
+def test_flop_formulas_match_torch_flop_counter():
+    """The analytic FLOP counts equal what torch's FlopCounterMode sees in both models."""
+    import torch
+    from bench import transformer as T
+    from bench.common import QUICK, split_data
+    from bench.eager import NandaTransformer
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from grokscope.models import build_model
+
+    s = QUICK
+    cfg = T.config(s, 10)
+    data = split_data(cfg)
+    B = 5
+    a, b = data.a_train[:B], data.b_train[:B]
+    model = build_model(cfg.model, data.p)
+    params = model.init([0])
+    useful = T.useful_forward_flops(s.tf_d_model, s.tf_d_mlp, data.p)
+    with FlopCounterMode(display=False) as fc:
+        model.forward(params, a, b).sum().backward()
+    assert fc.get_total_flops() == 3 * B * useful  # forward + backward = 3 x forward
+    eager = NandaTransformer(data.p, s.tf_d_model, s.tf_heads, s.tf_d_mlp)
+    with FlopCounterMode(display=False) as fc:
+        eager(torch.stack([a, b, torch.full_like(a, data.p)], dim=1))
+    assert fc.get_total_flops() == B * T.eager_forward_flops(s.tf_d_model, s.tf_d_mlp, data.p)
+
+
+def test_weight_copy_makes_models_equal():
+    """`load_mlp_from_stack` maps W_a/W_b/W_out onto nn.Linear so both compute the same logits."""
+    import torch
+    from bench import mlp
+    from bench.common import QUICK, split_data
+    from bench.eager import SwaroopMLP, load_mlp_from_stack, two_hot
+
+    from grokscope.models import build_model
+
+    cfg = mlp.config(QUICK, 10)
+    data = split_data(cfg)
+    model = build_model(cfg.model, data.p)
+    params = model.init([3])
+    eager = SwaroopMLP(data.p, cfg.model.d_mlp)
+    load_mlp_from_stack(eager, params)
+    with torch.no_grad():
+        ours = model.forward(params, data.a_all, data.b_all)[0]
+        theirs = eager(two_hot(data.a_all, data.b_all, data.p))
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
