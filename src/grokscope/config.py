@@ -84,6 +84,7 @@ class TrainConfig:
     checkpoint_log_points: int = 10
     save_saturation: bool = True  # checkpoint the first step with train acc >= 99% (Swaroop)
     device: str = "cpu"  # cpu | cuda
+    compile: bool = False  # torch.compile the forward + loss (fuses elementwise work; costs a warm-up)
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,7 @@ class Engine:
         self.full_batch = self.batch_size == n_train
         self._perm_epoch, self._perms = -1, None
         t = base.train
+        self._loss = torch.compile(self._loss_fn) if t.compile else self._loss_fn
         self.eval_steps = log_spaced_steps(t.steps, t.eval_every, t.eval_log_points)
         self.ckpt_steps = log_spaced_steps(t.steps, t.checkpoint_every, t.checkpoint_log_points)
 
@@ -236,14 +237,22 @@ class Engine:
         idx = self._perms[:, j * self.batch_size : (j + 1) * self.batch_size]
         return self.a_train.gather(1, idx), self.b_train.gather(1, idx), self.y_train.gather(1, idx)
 
+    def _loss_fn(self, params: Params, a: torch.Tensor, b: torch.Tensor, y: torch.Tensor):
+        """(sum over models of each model's mean loss, logits [rows, B, C]).
+
+        Summing per-model means keeps every model's gradient independent of the others.
+        """
+        logits = self.model.forward(params, a, b)
+        tcfg = self.cfg.train
+        return per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype).sum(), logits
+
     def train_step(self, check_saturation: bool) -> None:
         """One optimizer update of every model in the stack."""
         a, b, y = self._batch()
         for p in self.params.values():
             p.grad = None
-        logits = self.model.forward(self.params, a, b)  # [rows, B, C]
-        tcfg = self.cfg.train
-        per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype).sum().backward()
+        loss, logits = self._loss(self.params, a, b, y)
+        loss.backward()
         if check_saturation:
             # Full batch: these logits are the whole training set at the current weights, so the
             # saturation checkpoint lands on the exact step (before this update).
