@@ -1,0 +1,304 @@
+"""Shared pieces of the benchmark: settings, a no-op sink, timing, the matmul peak, tables."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+# ----------------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes and step counts of one benchmark invocation (default, --quick or --full)."""
+
+    mode: str = "default"
+    repeats: int = 3  # MLP timings are the best of this many (eager and grokscope interleaved)
+    # Swaroop MLP
+    mlp_p: int = 97
+    mlp_width: int = 256
+    mlp_warmup: int = 50  # untimed steps first (allocator, caches)
+    mlp_steps: int = 300  # timed steps
+    mlp_eval_every: int = 100
+    check_steps: int = 100  # correctness check: train both from the same weights this long
+    grok_max_steps: int = 0  # --full: time-to-grok cap (0 = not measured)
+    grok_threshold: float = 0.99
+    # Nanda transformer
+    tf_p: int = 113
+    tf_d_model: int = 128
+    tf_heads: int = 4
+    tf_d_mlp: int = 512
+    tf_repeats: int = 1
+    tf_warmup: int = 2
+    tf_steps: int = 100
+    tf_eval_every: int = 100
+    tf_check_steps: int = 10
+    peak_n: int = 2048
+    # PAIR ensembles
+    ens_p: int = 67
+    ens_width: int = 24
+    ens_steps: int = 100
+    ens_eval_every: int = 100
+    ens_loop_models: int = 8  # single runs timed in the Python-loop baselines
+    ens_Ks: tuple[int, ...] = (1, 8, 64, 512)
+    rss_K: int = 512  # this K runs in a fresh subprocess: its wall time and peak RSS
+
+
+DEFAULT = Settings()
+QUICK = Settings(
+    mode="quick", repeats=1,
+    mlp_p=23, mlp_width=32, mlp_warmup=4, mlp_steps=8, mlp_eval_every=4, check_steps=10,
+    tf_p=23, tf_d_model=32, tf_heads=4, tf_d_mlp=64, tf_warmup=2, tf_steps=4, tf_eval_every=2,
+    tf_check_steps=4, peak_n=256,
+    ens_p=23, ens_width=8, ens_steps=8, ens_eval_every=4, ens_loop_models=2, ens_Ks=(1, 4), rss_K=4,
+)
+FULL = Settings(mode="full", grok_max_steps=50_000, tf_repeats=2, ens_steps=200)
+
+
+# ------------------------------------------------------------------------------------ engine sink
+
+
+class MemorySink:
+    """A `grokscope.train.loop.Sink` that keeps the eval rows in memory and drops the rest."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.summary: dict[str, Any] = {}
+        self.final: dict[str, torch.Tensor] = {}  # the model's weights at its last step
+
+    def on_eval(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+
+    def on_checkpoint(self, step: int, params: Any, kind: str) -> None:
+        if kind == "final":
+            self.final = params
+
+    def on_state(self, step: int, tensors: Any, info: Any) -> None:
+        pass
+
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+
+    def wall_at(self, step: int) -> float:
+        """The engine's wall clock at `step`, taken before that step's evaluation."""
+        for row in self.rows:
+            if row["step"] == step:
+                return float(row["wall_s"])
+        raise KeyError(f"step {step} was not evaluated")
+
+
+# ------------------------------------------------------------------------------------- timing
+
+
+def best_of(fns: dict[str, Callable[[], tuple[float, float]]], repeats: int) -> dict[str, dict[str, Any]]:
+    """Call each timing function (-> (loop s/step, update s/step)) `repeats` times, interleaved
+    with the order flipped every round so slow drifts of a shared machine hit both sides alike.
+    -> name -> {"loop": best, "step": best, "runs": [[loop, step], ...]} (best = minimum)."""
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for name in names if r % 2 == 0 else names[::-1]:
+            runs[name].append(tuple(fns[name]()))
+    return {
+        name: {"loop": min(x[0] for x in v), "step": min(x[1] for x in v), "runs": [list(x) for x in v]}
+        for name, v in runs.items()
+    }
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """Measured fp32 matmul throughput of this process (GFLOP/s): best of `repeats` n×n @ n×n."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)  # warm up (thread pool, BLAS buffers)
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def ratio(baseline: float, value: float) -> float:
+    """Speed-up of `value` over `baseline` for times (larger = faster than the baseline)."""
+    return baseline / value
+
+
+# ------------------------------------------------------------------------------------- tables
+
+
+@dataclass
+class Section:
+    """One printed table: the rows of one setup, plus notes (correctness checks, settings)."""
+
+    key: str  # mlp | transformer | ensemble
+    title: str
+    columns: list[tuple[str, str]]  # (row key, header)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)  # numbers for --json only
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "rows": self.rows, "notes": self.notes, **self.extra}
+
+
+def fmt(value: Any, kind: str = "") -> str:
+    """Table text of a value; `kind` is the column's unit: ratio (×), pct, s, or plain."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if kind == "ratio":
+            return f"{value:.2f}×"
+        if kind == "pct":
+            return f"{value:.1f}%"
+        if kind == "s":
+            return f"{value:.3g}"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def column_kind(key: str) -> str:
+    if key.endswith("ratio"):
+        return "ratio"
+    if key.startswith("pct"):
+        return "pct"
+    if key.endswith(("_s", "_s_per_step", "s_per_model")):
+        return "s"
+    return ""
+
+
+def print_section(section: Section, console: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print(f"[bold]{escape(section.title)}[/bold]")
+    table = Table(header_style="bold")
+    for i, (_, header) in enumerate(section.columns):
+        table.add_column(escape(header), justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in section.rows:
+        table.add_row(*(escape(fmt(row.get(key), column_kind(key))) for key, _ in section.columns))
+    console.print(table)
+    for note in section.notes:
+        console.print(f"  {escape(note)}")
+    console.print()
+
+
+# --------------------------------------------------------------------------------------- data
+
+
+@dataclass
+class Data:
+    """One split as tensors (the same pairs grokscope trains on: `make_task` + `make_split`)."""
+
+    p: int
+    a_all: torch.Tensor
+    b_all: torch.Tensor
+    c_all: torch.Tensor
+    a_train: torch.Tensor
+    b_train: torch.Tensor
+    y_train: torch.Tensor
+    a_test: torch.Tensor
+    b_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def split_data(cfg: Any) -> Data:
+    """The train/test split of `cfg.task`, exactly as the engine builds it."""
+    from grokscope.tasks import make_split, make_task
+
+    task = make_task(cfg.task)
+    split = make_split(cfg.task, task)
+    a, b, c = (torch.from_numpy(x) for x in (task.a, task.b, task.c))
+    tr, te = torch.from_numpy(split.train_idx), torch.from_numpy(split.test_idx)
+    return Data(
+        p=task.n, a_all=a, b_all=b, c_all=c,
+        a_train=a[tr], b_train=b[tr], y_train=torch.from_numpy(split.train_labels),
+        a_test=a[te], b_test=b[te], y_test=c[te],
+    )
+
+
+def preset(name: str, *assignments: str) -> Any:
+    """A preset with `--set`-style overrides (validated by grokscope's config)."""
+    from grokscope.presets import load_preset
+
+    return load_preset(name).override(list(assignments))
+
+
+def bench_schedule(steps: int, eval_every: int) -> list[str]:
+    """Overrides for a timing window: `steps` in all, evaluation every `eval_every` steps only
+    (no extra log-spaced evaluations or checkpoints, so the windows of both sides hold the same
+    number of evaluations)."""
+    return [
+        f"train.steps={steps}", f"train.eval_every={eval_every}", "train.eval_log_points=0",
+        f"train.checkpoint_every={steps}", "train.checkpoint_log_points=0",
+    ]
+
+
+class StepClock:
+    """Times an `Engine` from outside: wraps the instance's `train_step` (start and end of every
+    update, keyed by the step it starts from). src/ is untouched; `Engine.run` calls
+    `self.train_step`, so an instance attribute takes its place."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.start: dict[int, float] = {}
+        self.spent: dict[int, float] = {}
+        inner = engine.train_step
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            step, t0 = engine.step, time.perf_counter()
+            self.start[step] = t0
+            out = inner(*args, **kwargs)
+            self.spent[step] = time.perf_counter() - t0
+            return out
+
+        engine.train_step = timed
+
+    def window(self, n_warm: int, n_steps: int) -> tuple[float, float]:
+        """(loop s/step, update-only s/step) over updates n_warm .. n_warm + n_steps - 1; the loop
+        figure is start-to-start, so it also holds the evaluations at steps n_warm+1 .. n_warm+n_steps."""
+        loop = (self.start[n_warm + n_steps] - self.start[n_warm]) / n_steps
+        step = sum(self.spent[t] for t in range(n_warm, n_warm + n_steps)) / n_steps
+        return loop, step
+
+
+def engine_timing(cfg: Any, n_warm: int, n_steps: int) -> tuple[float, float]:
+    """(loop s/step, update s/step) of `Engine([cfg]).run()`; cfg.train.steps must be
+    n_warm + n_steps + 1 (the update at n_warm + n_steps closes the window)."""
+    from grokscope.train.loop import Engine
+
+    assert cfg.train.steps == n_warm + n_steps + 1
+    engine = Engine([cfg], [MemorySink()])
+    clock = StepClock(engine)
+    engine.run()
+    return clock.window(n_warm, n_steps)
+
+
+def eager_timing(step: Callable[[], Any], evaluate: Callable[[], Any], n_warm: int, n_steps: int,
+                 eval_every: int) -> tuple[float, float]:
+    """The same window for an eager script: (loop s/step, update s/step)."""
+    start: dict[int, float] = {}
+    spent = 0.0
+    end = n_warm + n_steps
+    for t in range(end + 1):
+        if t % eval_every == 0:
+            evaluate()
+        t0 = time.perf_counter()
+        start[t] = t0
+        if t == end:
+            break
+        step()
+        if t >= n_warm:
+            spent += time.perf_counter() - t0
+    return (start[end] - start[n_warm]) / n_steps, spent / n_steps

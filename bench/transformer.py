@@ -1,0 +1,172 @@
+"""Setup 2: the Nanda 2023 one-layer transformer, eager (every position) vs grokscope."""
+
+from __future__ import annotations
+
+import torch
+
+from bench.common import (
+    Data,
+    MemorySink,
+    Section,
+    Settings,
+    bench_schedule,
+    best_of,
+    eager_timing,
+    engine_timing,
+    matmul_peak,
+    preset,
+    ratio,
+    split_data,
+)
+from bench.eager import NandaTransformer, load_transformer_from_stack, nanda_loss
+
+PRESET = "nanda2023"
+N_CTX = 3
+
+
+def config(s: Settings, steps: int, *extra: str):
+    return preset(
+        PRESET, f"task.p={s.tf_p}", f"model.d_model={s.tf_d_model}", f"model.n_heads={s.tf_heads}",
+        f"model.d_mlp={s.tf_d_mlp}", *bench_schedule(steps, s.tf_eval_every), *extra,
+    )
+
+
+def useful_forward_flops(d_model: int, d_mlp: int, n_out: int) -> int:
+    """Forward FLOPs per example of the work the loss needs (a matmul [m,k]@[k,n] = 2·m·k·n).
+
+    The loss reads only the '=' position, so keys and values are needed at all 3 positions and
+    everything else at the last one (H·d_head = d_model):
+      K, V projections, 3 positions:   2 · 3 · 2·d_model²          = 12·d_model²
+      Q projection, 1 position:        2·d_model²
+      scores q·k (3 keys) + pattern·V: 2 · 3 · 2·d_model           = 12·d_model
+      W_O, 1 position:                 2·d_model²
+      MLP W_in and W_out, 1 position:  2 · 2·d_model·d_mlp         = 4·d_model·d_mlp
+      unembed W_U, 1 position:         2·d_model·n_out
+      total = 16·d_model² + 12·d_model + 4·d_model·d_mlp + 2·d_model·n_out
+    A training step costs ≈ 3 × forward (backward ≈ 2 × forward) × n_train. Embedding lookups,
+    softmax, ReLU, the loss and the optimizer are elementwise and not counted.
+    """
+    dm = d_model
+    return 16 * dm * dm + 12 * dm + 4 * dm * d_mlp + 2 * dm * n_out
+
+
+def eager_forward_flops(d_model: int, d_mlp: int, n_out: int) -> int:
+    """What the eager transcription executes per example: every matmul at all 3 positions
+    (Q, K, V, O: 3 · 4 · 2·d_model²; 3×3 scores and pattern·V: 2 · 9 · 2·d_model; MLP and
+    unembedding at 3 positions)."""
+    dm = d_model
+    return 24 * dm * dm + 36 * dm + N_CTX * (4 * dm * d_mlp + 2 * dm * n_out)
+
+
+class EagerRun:
+    """The researcher's script: tokens `a b =`, full-sequence forward, float64 loss at the last
+    position, torch.optim.AdamW β=(0.9, 0.98) with a 10-step linear warm-up (LambdaLR)."""
+
+    def __init__(self, cfg, data: Data, seed: int = 0):
+        torch.manual_seed(seed)
+        p, m, o = data.p, cfg.model, cfg.optim
+        self.model = NandaTransformer(p, m.d_model, m.n_heads, m.d_mlp)
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=o.lr, weight_decay=o.weight_decay,
+            betas=(o.beta1, o.beta2), eps=o.eps,
+        )
+        warm = o.warmup_steps
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda step: min((step + 1) / warm, 1.0) if warm else 1.0
+        )
+        eq = lambda x: torch.full_like(x, p)
+        self.tok_train = torch.stack([data.a_train, data.b_train, eq(data.a_train)], dim=1)
+        self.tok_test = torch.stack([data.a_test, data.b_test, eq(data.a_test)], dim=1)
+        self.y_train, self.y_test = data.y_train, data.y_test
+
+    def step(self) -> None:
+        loss = nanda_loss(self.model(self.tok_train), self.y_train)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+
+    @torch.no_grad()
+    def test_acc(self) -> float:
+        return (self.model(self.tok_test)[:, -1].argmax(-1) == self.y_test).float().mean().item()
+
+    @torch.no_grad()
+    def train_loss64(self) -> float:
+        return nanda_loss(self.model(self.tok_train), self.y_train).item()
+
+    def timing(self, n_warm: int, n_steps: int, eval_every: int) -> tuple[float, float]:
+        return eager_timing(self.step, self.test_acc, n_warm, n_steps, eval_every)
+
+
+def same_init_check(s: Settings) -> dict:
+    """Eager (all positions) and grokscope (last-position fast path) from the same weights."""
+    from grokscope.train.loop import Engine
+
+    n = s.tf_check_steps
+    cfg = config(s, n, f"train.eval_every={n}")
+    data = split_data(cfg)
+    sink = MemorySink()
+    engine = Engine([cfg], [sink])
+    eager = EagerRun(cfg, data)
+    load_transformer_from_stack(eager.model, engine.params)
+    engine.run()
+    for _ in range(n):
+        eager.step()
+    ours = sink.rows[-1]
+    assert ours["step"] == n
+    eager_loss = eager.train_loss64()
+    return {"steps": n, "train_loss_eager": eager_loss, "train_loss_grokscope": ours["train_loss"],
+            "abs_diff_train_loss": abs(eager_loss - ours["train_loss"]),
+            "rel_diff_train_loss": abs(eager_loss - ours["train_loss"]) / abs(eager_loss)}
+
+
+def run(s: Settings) -> Section:
+    W, N, E = s.tf_warmup, s.tf_steps, s.tf_eval_every
+    cfg = config(s, W + N + 1)
+    data = split_data(cfg)
+    peak = matmul_peak(s.peak_n)
+    t = best_of({
+        "eager": lambda: EagerRun(cfg, data).timing(W, N, E),
+        "grokscope": lambda: engine_timing(cfg, W, N),
+    }, s.tf_repeats)
+    n_train, p = len(data.y_train), data.p
+    useful = 3 * useful_forward_flops(s.tf_d_model, s.tf_d_mlp, p) * n_train  # per training step
+    executed = 3 * eager_forward_flops(s.tf_d_model, s.tf_d_mlp, p) * n_train
+    names = {"eager": "eager: nn.Module, every op at all 3 positions + torch AdamW",
+             "grokscope": "grokscope Engine, K=1"}
+    rows = []
+    for key in ("eager", "grokscope"):
+        lt, st = t[key]["loop"], t[key]["step"]
+        gflops = useful / st / 1e9
+        rows.append({
+            "impl": names[key], "loop_s_per_step": lt, "loop_ratio": ratio(t["eager"]["loop"], lt),
+            "step_s_per_step": st, "step_ratio": ratio(t["eager"]["step"], st),
+            "gflops": gflops, "pct_peak": 100 * gflops / peak,
+        })
+    section = Section(
+        key="transformer",
+        title=(f"2. Nanda transformer  (a+b) mod {p}, d_model {s.tf_d_model}, {s.tf_heads} heads, "
+               f"d_mlp {s.tf_d_mlp}, full batch {n_train}, float64 loss"),
+        columns=[("impl", "implementation"),
+                 ("loop_s_per_step", "loop s/step"), ("loop_ratio", "loop × eager"),
+                 ("step_s_per_step", "update s/step"), ("step_ratio", "update × eager"),
+                 ("gflops", "useful GFLOP/s"), ("pct_peak", "% of peak")],
+        rows=rows,
+        extra={"timings": t, "peak_gflops": peak, "useful_flops_per_step": useful,
+               "eager_executed_flops_per_step": executed},
+    )
+    section.notes.append(
+        f"loop = {N} steps after {W} warm-up steps, evaluation every {E}; update = training step "
+        f"alone; best of {s.tf_repeats}. Useful work = {useful / 1e9:.2f} GFLOP/step (3 × forward of "
+        f"the last-position computation, formula in bench/transformer.py); eager executes "
+        f"{executed / 1e9:.2f}. Peak = {peak:.1f} GFLOP/s (best {s.peak_n}² fp32 torch.mm, "
+        f"{torch.get_num_threads()} thread(s))."
+    )
+    chk = same_init_check(s)
+    section.extra["same_init_check"] = chk
+    section.notes.append(
+        f"same-init check: after {chk['steps']} steps from identical weights, train loss eager "
+        f"{chk['train_loss_eager']:.8f} vs grokscope {chk['train_loss_grokscope']:.8f} "
+        f"(|Δ| = {chk['abs_diff_train_loss']:.1e}, relative {chk['rel_diff_train_loss']:.1e})"
+    )
+    return section
