@@ -133,3 +133,18 @@ def test_dataclass_replace_configs_stack():
     sinks = [Memory() for _ in cfgs]
     train(cfgs, sinks)
     assert len({s.rows[-1]["train_loss"] for s in sinks}) == 4
+
+
+def test_chunked_forward_backward_over_models_gives_the_same_training(monkeypatch):
+    import grokscope.train.loop as loop
+
+    base = tiny_mlp("train.steps=30", "train.stop_test_acc=1.1")
+    cfgs = [base.override([f"train.seed={s}", f"task.data_seed={s}"]) for s in range(5)]
+    whole = [Memory() for _ in cfgs]
+    train(cfgs, whole)
+    monkeypatch.setattr(loop, "MODEL_CHUNK_ELEMENTS", 1)  # one model per chunk
+    chunked = [Memory() for _ in cfgs]
+    train(cfgs, chunked)
+    for w, c in zip(whole, chunked):
+        _assert_rows_close(c.rows, w.rows, rtol=1e-5)
+        assert w.summary["saturation_step"] == c.summary["saturation_step"]

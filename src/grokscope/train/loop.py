@@ -26,13 +26,14 @@ from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
-from grokscope.train.losses import per_model_accuracy, per_model_loss
+from grokscope.train.losses import pair_cross_entropy, pair_mse, per_model_loss
 from grokscope.train.optim import StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
 
 log = logging.getLogger(__name__)
 
 SATURATION_ACC = 0.99  # Swaroop's saturation checkpoint: first step with train acc >= 99%
+MODEL_CHUNK_ELEMENTS = 1 << 20  # logits per forward/backward chunk of a large stack (4 MB fp32)
 PER_MODEL_FIELDS = {("task", "data_seed"), ("task", "noise"), ("train", "seed"),
                     ("optim", "lr"), ("optim", "weight_decay"), ("preset",)}
 
@@ -121,6 +122,8 @@ class Engine:
         self.test_idx = stack([s.test_idx for s in self.splits])  # [K, n_test]
         self.y_train = stack([s.train_labels for s in self.splits])  # [K, n_train] (noisy)
         self.a_train, self.b_train = self.a_all[self.train_idx], self.b_all[self.train_idx]
+        # every pair's label as each model sees it: clean, except its corrupted training pairs
+        self.y_all = self.c_all.repeat(K, 1).scatter_(1, self.train_idx, self.y_train)  # [K, N]
         self.rows = list(range(K))
         self.members = [_Member() for _ in range(K)]
         self.step = 0
@@ -183,35 +186,44 @@ class Engine:
         idx = torch.tensor(keep, device=self.device)
         self.params = {n: p[idx].detach().requires_grad_(True) for n, p in self.params.items()}
         self.opt.select(idx)
-        for name in ("train_idx", "test_idx", "y_train", "a_train", "b_train"):
+        for name in ("train_idx", "test_idx", "y_train", "y_all", "a_train", "b_train"):
             setattr(self, name, getattr(self, name)[idx])
         self._perm_epoch = -1  # regenerate the minibatch permutations for the kept rows
 
     # ------------------------------------------------------------- evaluation
     @torch.no_grad()
     def evaluate(self) -> dict[str, torch.Tensor]:
-        """Full train and test splits of every model in the stack -> metrics, each [rows]."""
+        """Full train and test splits of every model in the stack -> metrics, each [rows].
+
+        The forward runs once over all pairs; per-pair loss and correctness are then averaged
+        over each model's own train and test indices.
+        """
         tcfg = self.cfg.train
-        log_dtype = "float64" if tcfg.loss == "ce" else tcfg.loss_dtype
         out: dict[str, list[torch.Tensor]] = {}
         n_rows, n_pairs, C = len(self.rows), len(self.a_all), self.model.n_out
         chunk = max(1, (1 << 24) // (n_pairs * C))  # bound the [Kc, N, C] logits to ~64 MB
         for lo in range(0, n_rows, chunk):
             sl = slice(lo, lo + chunk)
             logits = self.model.forward({n: p[sl] for n, p in self.params.items()}, self.a_all, self.b_all)
-            pick = torch.arange(logits.shape[0], device=self.device).unsqueeze(1)
-            tr = logits[pick, self.train_idx[sl]]  # [Kc, n_train, C]
-            te = logits[pick, self.test_idx[sl]]
-            clean_tr, clean_te = self.c_all[self.train_idx[sl]], self.c_all[self.test_idx[sl]]
+            y_all = self.y_all[sl]  # [Kc, N] labels trained on (noisy at corrupted train pairs)
+            clean = self.c_all.expand_as(y_all)
+            pred = logits.argmax(dim=-1)  # [Kc, N]
+            if tcfg.loss == "ce":
+                loss_y, loss_clean = pair_cross_entropy(logits, pred, (y_all, clean))
+            else:
+                loss_y = pair_mse(logits, y_all)
+                loss_clean = pair_mse(logits, clean)
+            tr, te = self.train_idx[sl], self.test_idx[sl]
+            hit_y, hit_clean = (pred == y_all).double(), (pred == clean).double()
             parts = {
-                "train_loss": per_model_loss(tr, self.y_train[sl], tcfg.loss, log_dtype),
-                "test_loss": per_model_loss(te, clean_te, tcfg.loss, log_dtype),
-                "train_acc": per_model_accuracy(tr, self.y_train[sl]),
-                "test_acc": per_model_accuracy(te, clean_te),
-                "train_clean_acc": per_model_accuracy(tr, clean_tr),
+                "train_loss": loss_y.gather(1, tr).mean(1),
+                "test_loss": loss_clean.gather(1, te).mean(1),
+                "train_acc": hit_y.gather(1, tr).mean(1),
+                "test_acc": hit_clean.gather(1, te).mean(1),
+                "train_clean_acc": hit_clean.gather(1, tr).mean(1),
             }
             for key, v in parts.items():
-                out.setdefault(key, []).append(v.double())
+                out.setdefault(key, []).append(v)
         metrics = {k: torch.cat(v) for k, v in out.items()}
         sq = sum(p.detach().double().square().flatten(1).sum(1) for p in self.params.values())
         metrics["weight_norm"] = sq.sqrt()
@@ -247,20 +259,45 @@ class Engine:
         return per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype).sum(), logits
 
     def train_step(self, check_saturation: bool) -> None:
-        """One optimizer update of every model in the stack."""
+        """One optimizer update of every model in the stack.
+
+        Large stacks run forward/backward in chunks of models whose logits fit in cache
+        (`MODEL_CHUNK_ELEMENTS`); models are independent, so the gradients are the same.
+        """
         a, b, y = self._batch()
-        for p in self.params.values():
-            p.grad = None
-        loss, logits = self._loss(self.params, a, b, y)
-        loss.backward()
-        if check_saturation:
-            # Full batch: these logits are the whole training set at the current weights, so the
-            # saturation checkpoint lands on the exact step (before this update).
-            acc = per_model_accuracy(logits.detach(), y)
-            for r in torch.nonzero(acc >= SATURATION_ACC).flatten().tolist():
-                self._saturated(self.rows[r])
+        n_rows = len(self.rows)
+        chunk = max(1, MODEL_CHUNK_ELEMENTS // (a.shape[1] * self.model.n_out))
+        if chunk >= n_rows:
+            for p in self.params.values():
+                p.grad = None
+            loss, logits = self._loss(self.params, a, b, y)
+            loss.backward()
+            if check_saturation:
+                self._check_saturation(logits.detach(), y, 0)
+        else:
+            grads = {n: torch.empty_like(p) for n, p in self.params.items()}
+            for lo in range(0, n_rows, chunk):
+                sl = slice(lo, lo + chunk)
+                views = {n: p[sl].detach().requires_grad_(True) for n, p in self.params.items()}
+                loss, logits = self._loss(views, a[sl], b[sl], y[sl])
+                loss.backward()
+                for n, v in views.items():
+                    grads[n][sl] = v.grad
+                if check_saturation:
+                    self._check_saturation(logits.detach(), y[sl], lo)
+            for n, p in self.params.items():
+                p.grad = grads[n]
         self.opt.step(self.params)
         self.step += 1
+
+    def _check_saturation(self, logits: torch.Tensor, y: torch.Tensor, first_row: int) -> None:
+        """Full batch: these logits are the whole training set at the current weights, so the
+        saturation checkpoint lands on the exact step (before this update)."""
+        # label logit >= max logit  <=>  argmax hit (up to exact ties), without an argmax pass
+        hit = logits.gather(-1, y.unsqueeze(-1)).squeeze(-1) >= logits.amax(dim=-1)
+        acc = hit.float().mean(dim=1)
+        for r in torch.nonzero(acc >= SATURATION_ACC).flatten().tolist():
+            self._saturated(self.rows[first_row + r])
 
     def _saturated(self, k: int) -> None:
         m = self.members[k]

@@ -1,0 +1,24 @@
+import torch
+
+from grokscope.train.losses import pair_cross_entropy, pair_mse, per_model_loss
+
+
+def _reference(logits, y):
+    return -logits.double().log_softmax(-1).gather(-1, y.unsqueeze(-1)).squeeze(-1)
+
+
+def test_pair_cross_entropy_matches_float64_log_softmax_from_large_to_tiny_losses():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 50, 13) * torch.tensor([1.0, 10.0, 40.0]).view(3, 1, 1)
+    y = torch.randint(0, 13, (3, 50))
+    pred = logits.argmax(-1)
+    ours, at_pred = pair_cross_entropy(logits, pred, (y, pred))
+    torch.testing.assert_close(ours, _reference(logits, y), rtol=1e-6, atol=1e-6)
+    # confident, correct predictions: losses far below float32 resolution of 1.0
+    torch.testing.assert_close(at_pred, _reference(logits, pred), rtol=1e-5, atol=1e-15)
+    assert (at_pred[2] < 1e-6).any() and (at_pred[2] > 0).all()  # float32 log_softmax gives 0 here
+
+
+def test_pair_mse_averages_to_the_training_mse():
+    logits, y = torch.randn(2, 7, 5), torch.randint(0, 5, (2, 7))
+    torch.testing.assert_close(pair_mse(logits, y).mean(1), per_model_loss(logits, y, "mse", "float64"))
