@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from grokscope.models.base import Params, Spec, StackedModel
+from grokscope.models.base import Params, Spec, StackedModel, gather_rows
 
 N_CTX = 3  # a, b, =
 
@@ -74,9 +74,7 @@ class Transformer(StackedModel):
             a, b = a.unsqueeze(0).expand(K, -1), b.unsqueeze(0).expand(K, -1)
         eq = torch.full_like(a, self.n)
         tokens = torch.stack([a, b, eq], dim=-1)  # [K, B, 3]
-        offsets = (torch.arange(K, device=a.device) * self.d_vocab).view(K, 1, 1)
-        W_E = params["W_E"]
-        x = F.embedding(tokens + offsets, W_E.reshape(-1, W_E.shape[-1]))  # [K, B, 3, d_model]
+        x = gather_rows(params["W_E"], tokens.reshape(K, -1)).view(*tokens.shape, -1)  # [K, B, 3, d_model]
         x = x + params["W_pos"].unsqueeze(1)
         rate = self.cfg.attention_rate
         for layer in range(self.cfg.n_layers):
