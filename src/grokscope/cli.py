@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,7 +63,7 @@ class _progress:
     """A rich progress bar fed by the engine's evaluation rows."""
 
     def __init__(self, cfg: Any, quiet: bool):
-        self.total, self.quiet = cfg.train.steps, quiet or not sys.stderr.isatty() and False
+        self.total, self.quiet = cfg.train.steps, quiet
 
     def __enter__(self):
         if self.quiet:
@@ -73,7 +72,7 @@ class _progress:
 
         self.bar = Progress(
             TextColumn("step {task.completed:>7.0f}"), BarColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+            TimeElapsedColumn(), TextColumn("eta at max steps"), TimeRemainingColumn(), console=console,
         )
         self.task = self.bar.add_task("train", total=self.total, stats="")
         self.bar.__enter__()
@@ -106,13 +105,14 @@ def _print_summary(summary: dict, path: Path) -> None:
 @app.command()
 def presets() -> None:
     """List the presets (published recipes) with one-line descriptions."""
+    from rich.markup import escape
     from rich.table import Table
 
     from grokscope.presets import DEFAULT, describe
 
     table = Table("preset", "description")
     for preset_name, text in describe().items():
-        table.add_row(preset_name + (" (default)" if preset_name == DEFAULT else ""), text)
+        table.add_row(preset_name + (" (default)" if preset_name == DEFAULT else ""), escape(text))
     Console().print(table)
 
 
@@ -171,6 +171,155 @@ def analyze(
         if value is not None:
             table.add_row(key, fmt(value))
     Console().print(table)
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Path, typer.Argument(help="Sweep spec TOML (see sweeps/pair_phase.toml).")],
+    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option(help="Worker processes / Ray CPUs (default: min(2, cores)); 0 = in this process.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Sweep directory (default: runs/<spec name>).")] = None,
+    address: Annotated[str | None, typer.Option(help="Ray cluster address to join (ray backend).")] = None,
+    chunk: Annotated[int | None, typer.Option(help="Most models per ensemble (default: the spec's chunk, 256).")] = None,
+    dry_run: Annotated[bool, typer.Option(help="Expand the spec, print the plan, train nothing.")] = False,
+    plots: Annotated[bool, typer.Option(help="Write phase-diagram PNGs at the end.")] = True,
+    x: Annotated[str | None, typer.Option(help="Phase-diagram x axis (config key).")] = None,
+    y: Annotated[str | None, typer.Option(help="Phase-diagram y axis (config key).")] = None,
+    facet: Annotated[str | None, typer.Option(help="Phase-diagram facet (config key).")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Train every run of a sweep spec (resumable) -> runs/<name>/, grokscope.duckdb, phase_*.png."""
+    import logging
+
+    from rich.table import Table
+
+    from grokscope.errors import GrokscopeError
+    from grokscope.sweep.runner import default_workers, plan_chunks, run_sweep
+    from grokscope.sweep.spec import expand, load_spec
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    path = out
+    try:
+        parsed = load_spec(spec)
+        cfgs = expand(parsed)
+        if backend not in ("local", "ray"):
+            _fail(f"unknown backend {backend!r}; use local or ray")
+        path = out or Path("runs") / parsed.name
+        n_workers = default_workers() if workers is None else workers
+        chunks = plan_chunks(cfgs, chunk or parsed.chunk, max(1, n_workers))
+        console.print(f"[bold]grokscope sweep[/bold] {parsed.name}: {len(cfgs)} runs in {len(chunks)} chunks "
+                      f"(<= {chunk or parsed.chunk} models each), backend {backend}, workers {n_workers} -> {path}", highlight=False)
+        if dry_run:
+            return
+        with _SweepProgress(len(cfgs), quiet) as on_progress:
+            result = run_sweep(parsed, path, backend=backend, workers=workers, address=address,
+                               chunk=chunk, on_progress=on_progress)
+        paths: list = []
+        if plots:
+            from grokscope.report.phase import summary_rows, sweep_phase_diagrams
+
+            paths, df, (_, _, fcol) = sweep_phase_diagrams(result.path, x, y, facet)
+            if len(df):
+                header, rows = summary_rows(df, fcol)
+                table = Table(*header, title=f"sweep {parsed.name}: Liu phases")
+                for row in rows:
+                    table.add_row(*row)
+                Console().print(table)
+    except GrokscopeError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; re-run the same command to resume ({path})", code=130)
+    console.print(
+        f"{result.n_runs} runs: {result.skipped} already done, {result.finished} finished, "
+        f"{result.diverged} diverged, {result.failed} failed/unfinished; {result.wall_s:.1f} s -> {result.path}"
+        + (f"; {len(paths)} phase diagrams" if paths else ""), highlight=False)
+
+
+class _SweepProgress:
+    """One aggregate bar for a sweep: runs done / running / failed, elapsed, ETA."""
+
+    def __init__(self, total: int, quiet: bool):
+        self.total, self.quiet = total, quiet
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+                            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console)
+        self.task = self.bar.add_task("sweep", total=self.total, stats="")
+        self.bar.__enter__()
+
+        def on_progress(t) -> None:
+            stats = f"running {len(t.running)}  failed {len(t.failed)}  diverged {len(t.diverged)}"
+            self.bar.update(self.task, completed=t.completed, stats=stats)
+
+        return on_progress
+
+    def __exit__(self, *exc: Any) -> None:
+        if not self.quiet:
+            self.bar.__exit__(*exc)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="SQL over the tables runs and metrics (see grokscope.store.db).")],
+    db: Annotated[Path | None, typer.Option(help="An existing grokscope.duckdb file.")] = None,
+    root: Annotated[Path, typer.Option(help="Directory of runs / sweeps to index (refreshed if stale).")] = Path("runs"),
+    limit: Annotated[int, typer.Option(help="Most rows to print.")] = 50,
+) -> None:
+    """Query the DuckDB index of a runs directory; prints a table."""
+    from rich.table import Table
+
+    from grokscope.errors import GrokscopeError
+    from grokscope.store.db import query as run_query
+
+    try:
+        df = run_query(sql, root=None if db else root, db=db)
+    except GrokscopeError as e:
+        _fail(str(e))
+    table = Table(*[str(c) for c in df.columns], caption=f"{len(df)} rows" + (f" (first {limit} shown)" if len(df) > limit else ""))
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+    for row in df.head(limit).itertuples(index=False):
+        table.add_row(*[fmt(v) for v in row])
+    Console().print(table)
+
+
+@app.command()
+def report(
+    path: Annotated[Path, typer.Argument(help="A run directory (or a sweep directory with sweep.json).")],
+    out: Annotated[Path | None, typer.Option(help="Write the HTML here (default: <path>/report.html).")] = None,
+    frames: Annotated[int, typer.Option(help="Most checkpoints in the slider.")] = 60,
+    png: Annotated[bool, typer.Option(help="Also write static PNGs into <path>/report_figures/.")] = True,
+    run_reports: Annotated[bool, typer.Option(help="Sweep: also write a report for every finished run (~5 MB each).")] = False,
+) -> None:
+    """Self-contained HTML report (opens offline): curves, events, Fourier weights, checkpoint slider."""
+    import time
+
+    from grokscope.errors import GrokscopeError
+
+    t0 = time.perf_counter()
+    try:
+        if (path / "sweep.json").exists():
+            from grokscope.report.sweep_html import write_sweep_report
+
+            written = write_sweep_report(path, out=out, run_reports=run_reports)
+        else:
+            from grokscope.report.html import write_run_report
+
+            written = write_run_report(path, out=out, max_frames=frames, png=png)
+    except GrokscopeError as e:
+        _fail(str(e))
+    console.print(f"report {written} ({written.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s)",
+                  highlight=False)
 
 
 def main() -> None:

@@ -55,8 +55,10 @@ def read_config(path: Path) -> RunConfig:
 class RunWriter:
     """Writes one run's directory as the engine reports (implements `train.Sink`)."""
 
-    def __init__(self, path: Path, cfg: RunConfig, on_row: Callable[[dict], None] | None = None):
-        self.path, self.cfg, self.on_row = Path(path), cfg, on_row
+    def __init__(
+        self, path: Path, cfg: RunConfig, on_row: Callable[[dict], None] | None = None, curves: bool = True
+    ):
+        self.path, self.cfg, self.on_row, self.curves = Path(path), cfg, on_row, curves
         self.checkpoint_kinds: dict[int, list[str]] = {}
 
     @classmethod
@@ -103,10 +105,11 @@ class RunWriter:
         rows = read_rows(self.path)
         pq.write_table(pa.Table.from_pylist(rows), self.path / METRICS_PARQUET)
         summary = {"run_id": self.cfg.run_id, "preset": self.cfg.preset, **summary}
-        try:
-            plot_curves(rows, summary, self.path / "curves.png")
-        except Exception as e:  # a figure must never cost the run
-            log.warning("could not draw curves.png: %s", e)
+        if self.curves:
+            try:
+                plot_curves(rows, summary, self.path / "curves.png")
+            except Exception as e:  # a figure must never cost the run
+                log.warning("could not draw curves.png: %s", e)
         (self.path / STATE).unlink(missing_ok=True)
         write_json(self.path / SUMMARY, summary)
 

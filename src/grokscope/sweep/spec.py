@@ -10,7 +10,7 @@
     chunk = 256                    # most models per engine call (one ensemble)
     sparse_checkpoints = true      # default; see SPARSE_DEFAULTS
 
-    [set]                          # fixed overrides, applied to every run
+    [set]                          # fixed overrides, applied to every run (an axis may override them)
     train.steps = 3000
     [grid]                         # cartesian product of every axis
     model.d_mlp = [16, 24, 32]
@@ -208,7 +208,7 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
         if _field_hint(key, "random") not in (int, float):
             raise ConfigError(f"[random] {key} is not a numeric config key")
 
-    sections = {"set": spec.set, "grid": spec.grid, "zip": spec.zip, "random": spec.random,
+    sections = {"grid": spec.grid, "zip": spec.zip, "random": spec.random,
                 "seeds": dict.fromkeys(spec.seed_keys if spec.seeds else ())}
     seen: dict[str, str] = {}
     for section, keys in sections.items():

@@ -18,7 +18,7 @@ from typing import Any
 
 from grokscope.config import RunConfig
 from grokscope.store.files import write_json
-from grokscope.store.rundir import METRICS_PARQUET, STATE, SUMMARY, RunWriter, read_rows
+from grokscope.store.rundir import SUMMARY, RunWriter
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +33,11 @@ class SweepWriter(RunWriter):
     that also reports each finished run."""
 
     def __init__(self, path: Path, cfg: RunConfig, event: Event | None = None, curves: bool = False):
-        super().__init__(path, cfg)
-        self.event, self.curves = event, curves
+        super().__init__(path, cfg, curves=curves)
+        self.event = event
 
     def on_finish(self, summary: dict[str, Any]) -> None:
-        if self.curves:
-            super().on_finish(summary)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            pq.write_table(pa.Table.from_pylist(read_rows(self.path)), self.path / METRICS_PARQUET)
-            (self.path / STATE).unlink(missing_ok=True)
-            write_json(self.path / SUMMARY, {"run_id": self.cfg.run_id, "preset": self.cfg.preset, **summary})
+        super().on_finish(summary)
         if self.event:
             self.event(("done", self.cfg.run_id, "diverged" if summary.get("stop_reason") == "diverged" else "finished"))
 

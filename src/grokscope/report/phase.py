@@ -1,0 +1,252 @@
+"""Phase diagrams of a sweep: heatmaps over two config axes, faceted by a third.
+
+For every cell (x, y[, facet]) the runs in it (seeds, and any other varied keys) are reduced to:
+  phase_liu.png      the most common Liu phase (comprehension / grokking / memorization / confusion;
+                     threshold and delay configurable, default 90% and 10³ steps), categorical colours,
+                     with the share of runs carrying that label printed in the cell
+  phase_doshi.png    the most common Doshi phase, when any run has task.noise > 0
+  phase_t_val99.png  median t_val99 over the runs that reached 99% test accuracy (log colour scale)
+  phase_grokked.png  fraction of runs that reached 99% test accuracy ("grokked")
+`summary_rows` gives the table the CLI prints (label counts per facet value).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm  # noqa: E402
+
+LIU = {"comprehension": "#2ca02c", "grokking": "#1f77b4", "memorization": "#ff7f0e", "confusion": "#7f7f7f"}
+DOSHI = {"coexistence": "#2ca02c", "partial_inversion": "#17becf", "full_inversion": "#1f77b4",
+         "memorization": "#ff7f0e", "forgetting": "#7f7f7f"}
+
+
+def label_runs(db: str | Path, threshold: float = 0.9, delay: int = 1000):
+    """Runs of an index with liu_phase / doshi_phase recomputed for these thresholds -> DataFrame."""
+    import duckdb
+
+    from grokscope.analysis.phases import doshi_phase
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        df = con.execute("""
+            SELECT r.*, e.tt AS t_train_x, e.tv AS t_val_x FROM runs r LEFT JOIN (
+              SELECT run_id,
+                     min(step) FILTER (WHERE metric = 'train_acc' AND value >= $1) AS tt,
+                     min(step) FILTER (WHERE metric = 'test_acc' AND value >= $1) AS tv
+              FROM metrics GROUP BY run_id) e USING (run_id)""", [threshold]).df()
+    finally:
+        con.close()
+
+    def liu(row: Any) -> Any:
+        if row["status"] != "finished":
+            return None
+        if _missing(row["t_train_x"]):
+            return "confusion"
+        if _missing(row["t_val_x"]):
+            return "memorization"
+        return "comprehension" if row["t_val_x"] <= delay else "grokking"
+
+    def doshi(row: Any) -> Any:
+        if row["status"] != "finished" or _missing(row.get("final_test_acc")):
+            return None
+        return doshi_phase(row["final_train_acc"], row["final_test_acc"], float(row.get("task_noise") or 0), threshold)
+
+    if len(df):
+        df["liu_phase"] = df.apply(liu, axis=1)
+        df["doshi_phase"] = df.apply(doshi, axis=1)
+    return df
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is getattr(__import__("pandas"), "NA", None)
+
+
+def _mode(values: list[Any], order: list[str]) -> tuple[Any, float]:
+    values = [v for v in values if isinstance(v, str)]
+    if not values:
+        return None, 0.0
+    counts = Counter(values)
+    best = max(counts, key=lambda k: (counts[k], -order.index(k) if k in order else -99))
+    return best, counts[best] / len(values)
+
+
+def _cells(df, x: str, y: str, facet: str | None):
+    xs = sorted(df[x].dropna().unique())
+    ys = sorted(df[y].dropna().unique())
+    fs = sorted(df[facet].dropna().unique()) if facet else [None]
+    return xs, ys, fs
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float | np.floating) else str(v)
+
+
+def phase_diagrams(df, x: str, y: str, out_dir: str | Path, facet: str | None = None,
+                   title: str = "") -> list[Path]:
+    """Write the PNGs described in the module docstring; returns their paths.
+
+    df: one row per run with columns x, y, [facet], liu_phase, doshi_phase, t_val99, task_noise, status.
+    """
+    out_dir = Path(out_dir)
+    df = df[df["status"] == "finished"]
+    if not len(df):
+        return []
+    xs, ys, fs = _cells(df, x, y, facet)
+    groups = {key: g for key, g in df.groupby([facet, y, x] if facet else [y, x])}
+
+    def grid(fn):
+        out = []
+        for f in fs:
+            arr = np.empty((len(ys), len(xs)), dtype=object)
+            for i, yv in enumerate(ys):
+                for j, xv in enumerate(xs):
+                    g = groups.get((f, yv, xv) if facet else (yv, xv))
+                    arr[i, j] = fn(g) if g is not None and len(g) else None
+            out.append(arr)
+        return out
+
+    written = []
+    label_sets = [("liu", "liu_phase", LIU, "Liu phase")]
+    if "task_noise" in df and (df["task_noise"].fillna(0) > 0).any():
+        label_sets.append(("doshi", "doshi_phase", DOSHI, "Doshi phase"))
+    for name, col, colors, what in label_sets:
+        order = list(colors)
+        cmap = ListedColormap(list(colors.values()))
+        norm = BoundaryNorm(np.arange(len(order) + 1) - 0.5, len(order))
+        grids = grid(lambda g: _mode(list(g[col]), order))  # noqa: B023
+        fig, axs = _figure(len(fs))
+        for ax, f, arr in zip(axs, fs, grids):
+            img = np.full(arr.shape, np.nan)
+            for (i, j), cell in np.ndenumerate(arr):
+                if cell and cell[0] is not None:
+                    img[i, j] = order.index(cell[0])
+                    ax.text(j, i, f"{cell[1]:.0%}", ha="center", va="center", fontsize=7, color="white")
+            ax.imshow(img, cmap=cmap, norm=norm, origin="lower", aspect="auto")
+            _axes(ax, xs, ys, x, y, facet, f)
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+        fig.legend(handles, order, loc="outside lower center", ncol=len(order), fontsize=8)
+        fig.suptitle(f"{title} {what}\nmost common over seeds (% = its share)".strip(), fontsize=10)
+        written.append(_save(fig, out_dir / f"phase_{name}.png"))
+
+    for name, fn, label, norm in (
+        ("t_val99", lambda g: _median([v for v in g["t_val99"] if not _missing(v)]), "median t_val99 (grokked runs)", "log"),
+        ("grokked", lambda g: float(np.mean([not _missing(v) for v in g["t_val99"]])), "fraction of runs with test acc ≥ 99%", None),
+    ):
+        grids = grid(fn)
+        vals = [v for arr in grids for v in arr.flat if v is not None and not math.isnan(v)]
+        fig, axs = _figure(len(fs))
+        kw: dict[str, Any] = {"cmap": "viridis", "origin": "lower", "aspect": "auto"}
+        if norm == "log" and vals:
+            kw["norm"] = LogNorm(max(min(vals), 1), max(max(vals), 2))
+        elif norm is None:
+            kw.update(vmin=0, vmax=1)
+        im = None
+        for ax, f, arr in zip(axs, fs, grids):
+            img = np.array([[np.nan if v is None else v for v in row] for row in arr], dtype=float)
+            im = ax.imshow(img, **kw)
+            for (i, j), v in np.ndenumerate(img):
+                if not math.isnan(v):
+                    ax.text(j, i, f"{v:.0f}" if name == "t_val99" else f"{v:.2f}", ha="center", va="center",
+                            fontsize=7, color="white")
+            _axes(ax, xs, ys, x, y, facet, f)
+        if im is not None and vals:
+            fig.colorbar(im, ax=axs, shrink=0.8)
+        fig.suptitle(f"{title}\n{label}".strip(), fontsize=10)
+        written.append(_save(fig, out_dir / f"phase_{name}.png"))
+    return written
+
+
+def _median(vals: list[float]) -> float:
+    return float(np.median(vals)) if vals else math.nan
+
+
+def _figure(n: int):
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    fig, axs = plt.subplots(rows, cols, figsize=(3.6 * cols + 1, 3.2 * rows + 0.8), squeeze=False,
+                            layout="constrained")
+    flat = list(axs.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _axes(ax, xs, ys, x: str, y: str, facet: str | None, f: Any) -> None:
+    ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs], fontsize=7, rotation=45)
+    ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys], fontsize=7)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if facet:
+        ax.set_title(f"{facet} = {_fmt(f)}", fontsize=9)
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def summary_rows(df, facet: str | None) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: per facet value, run counts per Liu phase, fraction grokked, median t_val99."""
+    df = df[df["status"] == "finished"]
+    header = [facet or "all", "runs", *LIU, "grokked (99%)", "median t_val99"]
+    rows = []
+    for key, g in (df.groupby(facet) if facet else [("all", df)]):
+        counts = Counter(g["liu_phase"])
+        tv = [v for v in g["t_val99"] if not _missing(v)]
+        rows.append([_fmt(key[0] if isinstance(key, tuple) else key), str(len(g)),
+                     *[str(counts.get(k, 0)) for k in LIU],
+                     f"{len(tv) / max(len(g), 1):.2f}", _fmt(_median(tv)) if tv else "-"])
+    return header, rows
+
+
+def sweep_phase_diagrams(sweep_dir: str | Path, x: str | None = None, y: str | None = None,
+                         facet: str | None = None, threshold: float = 0.9, delay: int = 1000):
+    """Phase diagrams of a sweep directory (its index is refreshed first).
+
+    Axes are config keys (dotted or flattened: `optim.weight_decay` or `optim_weight_decay`);
+    defaults come from the spec's [plot] table, else its first varied keys (seed keys last).
+    Returns (written paths, runs DataFrame, (x, y, facet) as column names)."""
+    import json
+
+    from grokscope.store.db import ensure_index
+
+    sweep_dir = Path(sweep_dir)
+    meta = json.loads((sweep_dir / "sweep.json").read_text())
+    spec = meta.get("spec", {})
+    plot = spec.get("plot", {})
+    varied = [k for k, vals in meta.get("axes", {}).items() if len(vals) > 1]
+    seed_keys = spec.get("seed_keys", [])
+    order = [k for k in varied if k not in seed_keys] + [k for k in varied if k in seed_keys]
+    x = x or plot.get("x")
+    y = y or plot.get("y")
+    facet = facet or plot.get("facet")
+    chosen = [k for k in (x, y, facet) if k]
+    rest = [k for k in order if k not in chosen]
+    x = x or (rest.pop(0) if rest else None)
+    y = y or (rest.pop(0) if rest else None)
+    if facet is None and rest and rest[0] not in seed_keys:
+        facet = rest[0]
+    col = lambda k: k.replace(".", "_") if k else None  # noqa: E731
+    df = label_runs(ensure_index(sweep_dir), threshold, delay)
+    if len(df):
+        df = df[df["run_id"].isin(set(meta.get("run_ids", [])))]
+    if not (x and y) or not len(df):
+        return [], df, (col(x), col(y), col(facet))
+    for k in (x, y, facet):
+        if k and col(k) not in df.columns:
+            from grokscope.errors import GrokscopeError
+
+            raise GrokscopeError(f"no column {col(k)!r} in the runs table for the phase diagram")
+    paths = phase_diagrams(df, col(x), col(y), sweep_dir, facet=col(facet), title=meta.get("name", ""))
+    return paths, df, (col(x), col(y), col(facet))

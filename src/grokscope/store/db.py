@@ -1,0 +1,232 @@
+"""The DuckDB index of a directory of runs: `grokscope.duckdb`, rebuilt from the run directories.
+
+The run directories are the source of truth; the index is derived, so it is rebuilt (not
+appended to) by a single writer under a file lock, into a temporary file that atomically replaces
+the old one. Writers of runs never touch it, so concurrent training cannot corrupt it, and readers
+keep seeing the old file until the new one is in place. `ensure_index` rebuilds only when some
+run directory changed (a fingerprint of config/summary/error mtimes is stored in `_index`).
+
+What is indexed under a root:
+  <root>/<run>/config.json                 a run (sweep = '' or the root's name if it is a sweep)
+  <root>/<sweep>/sweep.json + <sweep>/<run>/   runs of a sweep (sweep = <sweep>)
+  <root>/sweep.json                         the root is itself a sweep directory
+
+Tables:
+  runs     one row per run: run_id, sweep, path, status (finished | diverged | failed | unfinished),
+           error; every config field flattened as <section>_<key> (task_p, optim_weight_decay,
+           model_d_mlp, train_seed, ...; preset); short aliases p, op, wd, lr, frac, width, noise,
+           seed, data_seed; summary.json's events and final values (t_train99, t_val99, delta_t,
+           grokked, final_train_acc, final_test_acc, best_test_acc, stop_reason, steps, wall_s,
+           saturation_step, ...); t_train90, t_val90; liu_phase, and doshi_phase (labels from
+           `grokscope.analysis.phases`; Liu: 90% and a 10³-step delay, Doshi: 90% and ξ = task_noise).
+  metrics  long format: run_id, step, metric, value (DOUBLE) — every column of every finished
+           run's metrics.parquet. Pivot with DuckDB's PIVOT or filter on metric.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from grokscope.errors import GrokscopeError
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "grokscope.duckdb"
+ALIASES = {"p": "task_p", "op": "task_op", "wd": "optim_weight_decay", "lr": "optim_lr",
+           "frac": "task_frac_train", "width": "model_d_mlp", "noise": "task_noise",
+           "seed": "train_seed", "data_seed": "task_data_seed"}
+LIU_THRESHOLD, LIU_DELAY = 0.9, 1000
+
+
+class StoreError(GrokscopeError):
+    """The index cannot be built or queried."""
+
+
+def _duckdb():
+    try:
+        import duckdb
+    except ImportError:
+        raise StoreError("the run index needs duckdb: pip install duckdb") from None
+    return duckdb
+
+
+def find_runs(root: str | Path) -> list[tuple[Path, str]]:
+    """(run directory, sweep name) of every run under root (see the module docstring)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise StoreError(f"{root} is not a directory")
+    out: list[tuple[Path, str]] = []
+    if (root / "config.json").exists():  # a single run directory
+        return [(root, "")]
+    own = root.name if (root / "sweep.json").exists() else ""
+    for child in sorted(root.iterdir()):
+        if not child.is_dir() or child.name.startswith("."):
+            continue
+        if (child / "config.json").exists():
+            out.append((child, own))
+        elif (child / "sweep.json").exists():
+            out += [(d, child.name) for d in sorted(child.iterdir()) if (d / "config.json").exists()]
+    return out
+
+
+def _fingerprint(runs: list[tuple[Path, str]]) -> str:
+    h = hashlib.sha256()
+    for path, sweep in runs:
+        h.update(f"{path}|{sweep}".encode())
+        for name in ("config.json", "summary.json", "error.json"):
+            try:
+                h.update(str((path / name).stat().st_mtime_ns).encode())
+            except FileNotFoundError:
+                h.update(b"-")
+    return h.hexdigest()
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}_"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _run_record(path: Path, sweep: str) -> dict[str, Any]:
+    cfg = json.loads((path / "config.json").read_text())
+    rec: dict[str, Any] = {"run_id": None, "sweep": sweep, "path": str(path.resolve())}
+    flat = _flatten(cfg)
+    rec.update(flat)
+    for alias, col in ALIASES.items():
+        rec[alias] = flat.get(col)
+    summary_file, error_file = path / "summary.json", path / "error.json"
+    rec["status"], rec["error"] = "unfinished", None
+    if summary_file.exists():
+        summary = json.loads(summary_file.read_text())
+        for k, v in summary.items():
+            if k not in rec or k in ("run_id",):
+                rec[k] = v if not isinstance(v, list | dict) else json.dumps(v)
+        rec["status"] = "diverged" if summary.get("stop_reason") == "diverged" else "finished"
+    elif error_file.exists():
+        err = json.loads(error_file.read_text())
+        rec["status"], rec["error"] = "failed", f"{err.get('error')}: {err.get('message')}"
+    if rec["run_id"] is None:
+        from grokscope.config import RunConfig
+
+        try:
+            rec["run_id"] = RunConfig.from_dict(cfg).run_id
+        except GrokscopeError:
+            rec["run_id"] = path.name
+    return rec
+
+
+def build_index(root: str | Path, db_path: str | Path | None = None, force: bool = True) -> Path:
+    """(Re)build root's index; returns the database path. force=False: only if out of date."""
+    import pyarrow as pa
+
+    from grokscope.analysis.phases import doshi_phase, liu_phase
+
+    duckdb = _duckdb()
+    root = Path(root)
+    db_path = Path(db_path) if db_path else root / DB_NAME
+    runs = find_runs(root)
+    fp = _fingerprint(runs)
+    lock_fd = os.open(str(db_path.with_name(f".{db_path.name}.lock")), os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)  # one index writer at a time
+        if not force and db_path.exists() and _stored_fingerprint(db_path) == fp:
+            return db_path
+        records = [_run_record(p, s) for p, s in runs]
+        tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+        try:
+            files = [(r["run_id"], str(Path(r["path"]) / "metrics.parquet")) for r in records
+                     if r["status"] in ("finished", "diverged") and (Path(r["path"]) / "metrics.parquet").exists()]
+            if files:
+                con.register("_files", pa.table({"run_id": [f[0] for f in files], "file": [f[1] for f in files]}))
+                con.execute("CREATE TEMP TABLE wide AS SELECT f.run_id, m.* EXCLUDE (filename) FROM "
+                            "read_parquet(?, filename = true, union_by_name = true) m JOIN _files f ON m.filename = f.file",
+                            [[f[1] for f in files]])
+                cols = [c for (c,) in con.execute(
+                    "SELECT column_name FROM (DESCRIBE wide) WHERE column_name NOT IN ('run_id', 'step')").fetchall()]
+                selects = " UNION ALL ".join(
+                    f"SELECT run_id, CAST(step AS BIGINT) AS step, '{c}' AS metric, CAST(\"{c}\" AS DOUBLE) AS value "
+                    f"FROM wide WHERE \"{c}\" IS NOT NULL" for c in cols)
+                con.execute(f"CREATE TABLE metrics AS {selects} ORDER BY run_id, step, metric")
+                # Liu / Doshi labels from the series
+                t90 = {rid: (tt, tv) for rid, tt, tv in con.execute(
+                    "SELECT run_id, min(step) FILTER (WHERE train_acc >= ?), min(step) FILTER (WHERE test_acc >= ?) "
+                    "FROM wide GROUP BY run_id", [LIU_THRESHOLD, LIU_THRESHOLD]).fetchall()}
+            else:
+                con.execute("CREATE TABLE metrics (run_id VARCHAR, step BIGINT, metric VARCHAR, value DOUBLE)")
+                t90 = {}
+            for r in records:
+                tt, tv = t90.get(r["run_id"], (None, None))
+                r["t_train90"], r["t_val90"] = tt, tv
+                r["liu_phase"] = r["doshi_phase"] = None
+                if r["status"] == "finished":
+                    rows = ([{"step": tt, "train_acc": 1.0}] if tt is not None else []) + \
+                           ([{"step": tv, "test_acc": 1.0}] if tv is not None else [])
+                    r["liu_phase"] = liu_phase(sorted(rows, key=lambda x: x["step"]), LIU_THRESHOLD, LIU_DELAY)
+                    if r.get("final_train_acc") is not None and r.get("final_test_acc") is not None:
+                        r["doshi_phase"] = doshi_phase(r["final_train_acc"], r["final_test_acc"],
+                                                       r.get("task_noise") or 0.0, LIU_THRESHOLD)
+            keys: list[str] = []
+            for r in records:
+                keys += [k for k in r if k not in keys]
+            table = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in records]) if records else None
+            if table is not None and table.num_columns:
+                con.register("_runs", table)
+                con.execute("CREATE TABLE runs AS SELECT * FROM _runs")
+            else:
+                con.execute("CREATE TABLE runs (run_id VARCHAR, sweep VARCHAR, path VARCHAR, status VARCHAR)")
+            con.execute("CREATE TABLE _index (root VARCHAR, fingerprint VARCHAR, n_runs BIGINT)")
+            con.execute("INSERT INTO _index VALUES (?, ?, ?)", [str(root.resolve()), fp, len(records)])
+        finally:
+            con.close()
+        os.replace(tmp, db_path)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        return db_path
+    finally:
+        fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        os.close(lock_fd)
+
+
+def _stored_fingerprint(db_path: Path) -> str | None:
+    try:
+        con = _duckdb().connect(str(db_path), read_only=True)
+        try:
+            return con.execute("SELECT fingerprint FROM _index").fetchone()[0]
+        finally:
+            con.close()
+    except Exception:  # noqa: BLE001 — missing / old / corrupt index: rebuild
+        return None
+
+
+def ensure_index(root: str | Path) -> Path:
+    """The index of root, rebuilt first if any run directory changed since it was built."""
+    return build_index(root, force=False)
+
+
+def query(sql: str, root: str | Path | None = None, db: str | Path | None = None):
+    """Run SQL against the index of `root` (refreshed if stale) or an existing `db` file -> DataFrame."""
+    duckdb = _duckdb()
+    if db is None:
+        if root is None:
+            raise StoreError("query needs a root directory or a database file")
+        db = ensure_index(root)
+    elif not Path(db).exists():
+        raise StoreError(f"no index at {db}; build one with grokscope query --root DIR")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).df()
+    except duckdb.Error as e:
+        raise StoreError(f"query failed: {str(e).splitlines()[0]}") from None
+    finally:
+        con.close()
