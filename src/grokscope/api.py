@@ -9,6 +9,7 @@ from typing import Any
 
 from grokscope.config import RunConfig
 from grokscope.errors import RunDirError, TrainingDiverged
+from grokscope.report.html import write_run_report_safe
 from grokscope.store.run import Run, load_run
 from grokscope.store.rundir import RunWriter, load_resume, read_config
 from grokscope.train.loop import train
@@ -52,6 +53,7 @@ def _finished(path: Path, summary: dict[str, Any]) -> Run:
         raise TrainingDiverged(
             f"loss became NaN/inf by step {summary['steps']}; the last good checkpoint is kept in {path}/checkpoints"
         )
+    write_run_report_safe(path, png=False)  # report.html beside the run (~2 s; never fails the run)
     return load_run(path)
 
 

@@ -33,7 +33,7 @@ def test_run_writes_a_complete_directory(tmp_path):
     run = grokscope.run(cfg, out=tmp_path)
     d = run.path
     assert d == tmp_path / cfg.run_id
-    for name in ("config.json", "metrics.jsonl", "metrics.parquet", "curves.png", "summary.json"):
+    for name in ("config.json", "metrics.jsonl", "metrics.parquet", "curves.png", "summary.json", "report.html"):
         assert (d / name).stat().st_size > 0, name
     assert not (d / "checkpoints/state.safetensors").exists()  # removed once finished
     assert grokscope.RunConfig.from_dict(json.loads((d / "config.json").read_text())) == cfg

@@ -1,0 +1,44 @@
+"""The sweep report: phase diagrams, t_val99 distribution, a sortable table linking run reports."""
+
+import json
+import re
+
+import pytest
+
+from grokscope.report.sweep_html import write_sweep_report
+from grokscope.sweep.runner import run_sweep
+from grokscope.sweep.spec import parse_spec
+
+pytest.importorskip("duckdb")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_sweep_report(tmp_path):
+    spec = parse_spec({"base": "swaroop2026", "seeds": 2,
+                       "set": {"task": {"p": 7, "frac_train": 0.6}, "model": {"d_mlp": 16},
+                               "train": {"steps": 60, "eval_every": 20}, "optim": {"lr": 3e-3}},
+                       "grid": {"optim.weight_decay": [0.1, 1.0], "task.frac_train": [0.5, 0.7]}}, name="tiny")
+    result = run_sweep(spec, tmp_path / "sweep", workers=0)
+    path = write_sweep_report(result.path, run_reports=True)
+    html = path.read_text()
+    assert html.count("plotly.js v") == 1 and not re.search(r"<script[^>]+src=", html)
+    data = json.loads(re.search(r'id="report-data">(.*?)</script>', html, re.S).group(1))
+    assert {"fig-liu-0", "fig-grok-0"} <= set(data["figs"])
+    grokked = any(v is not None for row in data["figs"]["fig-grok-0"]["data"][0]["z"] for v in row if v)
+    assert ("fig-tval-0" in data["figs"]) == grokked  # median t_val99 only where some run grokked
+    heat = data["figs"]["fig-liu-0"]["data"][0]
+    assert len(heat["z"]) == 2 and len(heat["z"][0]) == 2  # 2 × 2 grid of cells
+    links = re.findall(r'<a href="([^"]+/report\.html)">', html)
+    assert len(links) == 8
+    for link in links:
+        assert (path.parent / link).exists()
+    assert 'class="kv sortable"' in html and "optim_weight_decay" in html
