@@ -12,10 +12,15 @@ from grokscope.presets import load_preset
 
 
 @pytest.fixture(autouse=True)
-def _seed_everything():
+def _seed_everything_one_thread():
+    """Seed every RNG; one torch thread (fastest for tiny models, no oversubscription)."""
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tiny_mlp(*sets: str):

@@ -3,9 +3,9 @@
 import dataclasses
 
 import torch
+from tests.conftest import tiny_mlp, tiny_transformer
 
 from grokscope.train.loop import Engine, train
-from tests.conftest import tiny_mlp, tiny_transformer
 
 
 class Memory:

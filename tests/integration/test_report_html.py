@@ -15,16 +15,6 @@ from grokscope.report.data import freq_norms_fft, pick_frames, sig
 from grokscope.report.html import REPORT, write_run_report, write_run_report_safe
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def mlp_run(tmp_path_factory):
     cfg = tiny_mlp("train.checkpoint_every=25", "train.eval_every=25")

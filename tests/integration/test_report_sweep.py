@@ -12,14 +12,6 @@ from grokscope.sweep.spec import parse_spec
 pytest.importorskip("duckdb")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_sweep_report(tmp_path):

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from tests.conftest import tiny_mlp
 from typer.testing import CliRunner
 
 import grokscope
 from grokscope.cli import app
 from grokscope.errors import RunDirError, TrainingDiverged
-from tests.conftest import tiny_mlp
 
 runner = CliRunner()
 TINY = ["--set", "task.p=11", "--set", "task.frac_train=0.6", "--set", "model.d_mlp=32",

@@ -8,25 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from grokscope.cli import app
 from grokscope.store.db import build_index, query
 from grokscope.sweep.runner import run_sweep
 from grokscope.sweep.spec import expand, parse_spec
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models: one torch thread is fastest, and spares a loaded machine from oversubscription."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 TINY_SET = {"task": {"p": 7, "frac_train": 0.6}, "model": {"d_mlp": 16},
             "train": {"steps": 60, "eval_every": 20, "eval_log_points": 3}, "optim": {"lr": 3e-3}}
