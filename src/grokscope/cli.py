@@ -322,6 +322,29 @@ def report(
                   highlight=False)
 
 
+@app.command()
+def reproduce(
+    name: Annotated[str, typer.Argument(help="Which paper: swaroop2026, nanda2023, ...")],
+    quick: Annotated[bool, typer.Option("--quick", help="Small variant (about a minute on a CPU) with the same qualitative claims.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/reproduce/<name>[_quick]).")] = None,
+    device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu",
+) -> None:
+    """A paper's experiment end to end: our numbers beside the paper's, with the largest difference."""
+    import logging
+
+    from grokscope.errors import GrokscopeError
+    from grokscope.reproduce import names
+    from grokscope.reproduce import reproduce as run_reproduction
+
+    if name not in names():
+        _fail(f"unknown reproduction {name!r}; available: {', '.join(names())}")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        run_reproduction(name, out=out, quick=quick, device=device, console=Console())
+    except GrokscopeError as e:
+        _fail(str(e))
+
+
 def main() -> None:
     app()
 

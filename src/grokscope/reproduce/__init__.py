@@ -1,0 +1,42 @@
+"""`grokscope reproduce NAME`: the papers' experiments end to end, our numbers beside theirs.
+
+Each module exposes `reproduce(out: Path, quick: bool, device: str) -> Result`; `run()` looks the
+name up, runs it, prints the table and writes `<out>/reproduce.json`. Finished runs under `out`
+are reused on a re-run (same config → same directory → nothing retrained).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from grokscope.errors import ConfigError
+from grokscope.reproduce.common import Result, Row, print_result, write_result
+
+REGISTRY: dict[str, str] = {
+    "swaroop2026": "Swaroop 2026: square-wave ReLU MLP, label noise, extracted vs real (Tables 1 and 2)",
+    "zhong2023": "Zhong et al. 2023: attention rate 1 (clock) vs 0 (pizza), gradient symmetricity and distance irrelevance",
+    "nanda2023": "Nanda et al. 2023: 1-layer transformer p = 113, key frequencies, phases, weight-decay check",
+}
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def reproduce(name: str, out: str | Path | None = None, quick: bool = False, device: str = "cpu",
+              console: Any = None) -> Result:
+    if name not in REGISTRY:
+        raise ConfigError(f"unknown reproduction {name!r}; available: {', '.join(names())}")
+    out = Path(out) if out is not None else Path("runs/reproduce") / (name + ("_quick" if quick else ""))
+    module = importlib.import_module(f"grokscope.reproduce.{name}")
+    result = module.reproduce(out, quick=quick, device=device)
+    path = write_result(result, out)
+    if console is not None:
+        print_result(result, console)
+        console.print(f"wrote {path} ({result.wall_s:.0f} s)", highlight=False)
+    return result
+
+
+__all__ = ["REGISTRY", "Result", "Row", "names", "print_result", "reproduce"]
