@@ -12,6 +12,8 @@ model (no ensemble axis K); `unstack(params, k)` takes model k out of a stacked 
 
 from __future__ import annotations
 
+import functools
+
 import logging
 from collections.abc import Mapping
 
@@ -62,7 +64,14 @@ def fourier_basis(p: int) -> tuple[Array, list[str]]:
     """The orthonormal real Fourier basis over Z_p -> (B [p, p], row names).
 
     Row names are 'const', 'cos1', 'sin1', 'cos2', ... (and 'cos{p/2}' last for even p).
+    B is cached and read-only (analysis asks for it thousands of times per run).
     """
+    B, names = _fourier_basis(p)
+    return B, list(names)
+
+
+@functools.lru_cache(maxsize=32)
+def _fourier_basis(p: int) -> tuple[Array, tuple[str, ...]]:
     if p < 2:
         raise AnalysisError(f"Fourier basis needs p >= 2, got {p}")
     x = np.arange(p)
@@ -74,7 +83,9 @@ def fourier_basis(p: int) -> tuple[Array, list[str]]:
     if p % 2 == 0:
         rows.append(np.cos(np.pi * x) / np.sqrt(p))
         names.append(f"cos{p // 2}")
-    return np.stack(rows), names
+    B = np.stack(rows)
+    B.setflags(write=False)
+    return B, tuple(names)
 
 
 def freq_rows(p: int, k: int) -> list[int]:

@@ -64,14 +64,19 @@ def sum_directions(p: int, k: int) -> tuple[Array, Array]:
 
 
 def sum_projection(L: Array, keys: Iterable[int]) -> Array:
-    """Σ_k proj onto u_k, v_k of logits L [p, p, C] -> [p, p, C]."""
+    """Σ_k proj onto u_k, v_k of logits L [p, p, C] -> [p, p, C].
+
+    The u_k, v_k are orthonormal, so all keys project at once: two matmuls through the stacked
+    directions D [2K, p*p] instead of a Python loop over keys.
+    """
     L = np.asarray(L, dtype=np.float64)
-    out = np.zeros_like(L)
-    for k in keys:
-        for d in sum_directions(L.shape[0], k):
-            coef = np.einsum("ab,abc->c", d, L)  # component per class
-            out += d[:, :, None] * coef[None, None, :]
-    return out
+    p, C = L.shape[0], L.shape[-1]
+    keys = list(keys)
+    if not keys:
+        return np.zeros_like(L)
+    D = np.stack([d for k in keys for d in sum_directions(p, k)]).reshape(2 * len(keys), p * p)
+    coef = D @ L.reshape(p * p, C)  # [2K, C]: component of every class along every direction
+    return (D.T @ coef).reshape(p, p, C)
 
 
 def restricted_logits(L: Array, keys: Iterable[int]) -> Array:
