@@ -13,7 +13,6 @@ model (no ensemble axis K); `unstack(params, k)` takes model k out of a stacked 
 from __future__ import annotations
 
 import functools
-
 import logging
 from collections.abc import Mapping
 
