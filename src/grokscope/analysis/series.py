@@ -39,6 +39,7 @@ from grokscope.analysis.fourier import (
     unembed_freq_norms,
     unstack,
 )
+from grokscope.store.files import jsonable
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def analyze_run(
     summary["saturation_step"] = sat
     summary["analysis_wall_s"] = round(time.perf_counter() - t0, 2)
     tmp = run_dir / (ANALYSIS_JSON + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=True))
+    tmp.write_text(json.dumps(jsonable(summary), indent=2, sort_keys=True))
     os.replace(tmp, run_dir / ANALYSIS_JSON)
     files.append(run_dir / ANALYSIS_JSON)
 
@@ -201,18 +202,6 @@ def analyze_run(
             files.append(plot_phase_sum(rep.table, fig_dir / "phase_sum.png"))
     log.info("analysed %d checkpoints of %s in %.1fs", len(steps), run_dir, time.perf_counter() - t0)
     return Analysis(table=table, summary=summary, files=files)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 # ---------------------------------------------------------------- figures (matplotlib Agg)

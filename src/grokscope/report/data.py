@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from grokscope.store.files import jsonable
+
 log = logging.getLogger(__name__)
 
 N_NEURONS_SHOWN = 4
@@ -54,19 +56,6 @@ def sig(x: Any, digits: int = 4) -> Any:
         if not math.isfinite(x):
             return None
         return float(f"{x:.{digits}g}")
-    return x
-
-
-def _plain(x: Any) -> Any:
-    """numpy scalars -> Python, NaN -> None, recursively (no rounding)."""
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
     return x
 
 
@@ -276,7 +265,7 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     summary = run.summary or {}
     a_table, a_summary = _read_analysis(path)
     steps = run.checkpoint_steps()
-    data = RunData(run_id=summary.get("run_id", path.name), config=json.loads(cfg.to_json()), summary=_plain(summary),
+    data = RunData(run_id=summary.get("run_id", path.name), config=json.loads(cfg.to_json()), summary=jsonable(summary),
                    rows=rows, events={}, series={}, series_source="", arch=cfg.model.arch)
     data.timings["read"] = time.perf_counter() - t0
     task = run.task()
@@ -342,7 +331,7 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     for k in ("key_freqs", "n_structured", "n_neurons", "phase_sum_r_structured", "sq_vs_cos_t_structured"):
         if k in a_summary:
             events[k] = a_summary[k]
-    data.events = _plain(events)
+    data.events = jsonable(events)
 
     # ---- final-checkpoint heatmaps (Fourier basis)
     t = time.perf_counter()
@@ -374,7 +363,7 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
         try:
             from grokscope.analysis.algorithms import algorithm_measures
 
-            data.algorithms = _plain(algorithm_measures(run.model(), run.params(steps[-1]), task))
+            data.algorithms = jsonable(algorithm_measures(run.model(), run.params(steps[-1]), task))
             data.algorithms["source"] = f"computed for the report at step {steps[-1]}"
         except Exception as e:  # noqa: BLE001
             data.notes.append(f"clock/pizza measures unavailable: {e}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.config import RunConfig
-from grokscope.store.files import write_json
+from grokscope.store.files import jsonable, write_json
 
 log = logging.getLogger(__name__)
 
@@ -132,23 +132,8 @@ def print_result(result: Result, console: Any) -> None:
 def write_result(result: Result, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "reproduce.json"
-    write_json(path, _plain(result.to_dict()))
+    write_json(path, jsonable(result.to_dict()))
     return path
-
-
-def _plain(x: Any) -> Any:
-    """numpy scalars and arrays -> Python values, recursively (for JSON)."""
-    import numpy as np
-
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _plain(x.tolist())
-    if isinstance(x, np.generic):
-        return x.item()
-    return x
 
 
 def train_or_reuse(cfgs: Sequence[RunConfig], paths: Sequence[Path]) -> list[Path]:
