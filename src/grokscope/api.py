@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.config import RunConfig
-from grokscope.errors import RunDirError, TrainingDiverged
+from grokscope.errors import TrainingDiverged
 from grokscope.report.html import write_run_report_safe
 from grokscope.store.run import Run, load_run
 from grokscope.store.rundir import RunWriter, load_resume, read_config
@@ -31,12 +31,10 @@ def run(
     A finished run of the same config is returned as it is (nothing retrained) unless `force`.
     """
     path = Path(out) / (name or cfg.run_id)
-    if (path / "summary.json").exists() and not force:
-        if read_config(path) != cfg:
-            raise RunDirError(f"{path} holds a different run; choose another --out/--name or pass --force")
+    if not force and (path / "summary.json").exists() and read_config(path) == cfg:
         log.info("run %s is already finished; returning it (pass force=True to retrain)", path)
         return load_run(path)
-    writer = RunWriter.create(path, cfg, force=force, on_row=on_row)
+    writer = RunWriter.create(path, cfg, force=force, on_row=on_row)  # refuses a different/unfinished run
     return _finished(path, train([cfg], [writer])[0])
 
 

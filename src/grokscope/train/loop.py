@@ -128,6 +128,7 @@ class Engine:
         self.members = [_Member() for _ in range(K)]
         self.step = 0
         self._resumed_at = -1
+        self._saturation_pending = True  # some row still wants its exact saturation checkpoint
         n_train = self.train_idx.shape[1]
         bs = base.train.batch_size
         self.batch_size = n_train if bs == 0 or bs >= n_train else bs
@@ -346,10 +347,11 @@ class Engine:
             self._drop_finished()
             if not self.rows:
                 break
-            need_sat = self.full_batch and any(
-                self.members[k].saturation_step is None and self.cfgs[k].train.save_saturation
-                for k in self.rows)
-            self.train_step(check_saturation=need_sat)
+            if self._saturation_pending:  # once False it stays False: rows only leave, saturation stays
+                self._saturation_pending = self.full_batch and any(
+                    self.members[k].saturation_step is None and self.cfgs[k].train.save_saturation
+                    for k in self.rows)
+            self.train_step(check_saturation=self._saturation_pending)
         return [m.summary for m in self.members]
 
     def _finish(self, k: int) -> None:
