@@ -13,7 +13,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "run": "grokscope.api", "resume": "grokscope.api", "load_run": "grokscope.api",
+    "run": "grokscope.api", "resume": "grokscope.api", "resume_many": "grokscope.api", "load_run": "grokscope.api",
     "load_preset": "grokscope.presets", "GrokscopeError": "grokscope.errors",
     "RunConfig": "grokscope.config", "TaskConfig": "grokscope.config",
     "ModelConfig": "grokscope.config", "OptimConfig": "grokscope.config",

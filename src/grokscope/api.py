@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,23 @@ def resume(path: str | Path, *, on_row: RowCallback | None = None) -> Run:
     return _finished(path, summary)
 
 
+def resume_many(paths: Sequence[str | Path], *, on_row: RowCallback | None = None) -> list[Run]:
+    """Continue interrupted runs that were trained as one ensemble, as one ensemble again.
+
+    Every path must be unfinished and saved at the same step (an ensemble saves all its live
+    members together, so this holds for the runs of one killed `train` call). Members that had
+    already finished are left out by the caller: each model's result does not depend on which
+    others share its stack.
+    """
+    paths = [Path(p) for p in paths]
+    loaded = [load_resume(p) for p in paths]
+    writers = [RunWriter(p, cfg, on_row=on_row) for p, (cfg, _) in zip(paths, loaded, strict=True)]
+    train([cfg for cfg, _ in loaded], writers, resume=[state for _, state in loaded])
+    for p in paths:  # a diverged member is told by its summary; it must not cost the others their report
+        write_run_report_safe(p, png=False)
+    return [load_run(p) for p in paths]
+
+
 def _finished(path: Path, summary: dict[str, Any]) -> Run:
     if summary.get("stop_reason") == "diverged":
         raise TrainingDiverged(
@@ -55,4 +72,4 @@ def _finished(path: Path, summary: dict[str, Any]) -> Run:
     return load_run(path)
 
 
-__all__ = ["Run", "load_run", "resume", "run"]
+__all__ = ["Run", "load_run", "resume", "resume_many", "run"]
