@@ -18,6 +18,8 @@ REGISTRY: dict[str, str] = {
     "swaroop2026": "Swaroop 2026: square-wave ReLU MLP, label noise, extracted vs real (Tables 1 and 2)",
     "zhong2023": "Zhong et al. 2023: attention rate 1 (clock) vs 0 (pizza), gradient symmetricity and distance irrelevance",
     "doshi2024": "Doshi et al. 2024: label corruption with the quadratic MLP, coexistence vs inversion, IPR pruning",
+    "power2022": "Power et al. 2022: time to generalise per operation at 50% data, and vs the training fraction",
+    "pair2023": "PAIR 2023: width x weight decay x data phase diagram of the explorable's model, periodic neurons",
     "nanda2023": "Nanda et al. 2023: 1-layer transformer p = 113, key frequencies, phases, weight-decay check",
 }
 

@@ -149,7 +149,7 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
     res.notes = [
         "IPR in the one-sided rfft convention (a pure cosine scores 1), per neuron the mean over U, V and W",
         "weight decay 5 is the smallest non-zero value of the paper's sweep; phase labels use App. C's rule, under "
-        f"which an inverted model at ξ = 0.1 (train ≈ 0.90) still reads as coexistence — the corrupted-memorised "
+        "which an inverted model at ξ = 0.1 (train ≈ 0.90) still reads as coexistence — the corrupted-memorised "
         "row tells the two apart",
         "pruning zeroes a neuron's U, V rows and W column on a copy (no retraining), 21 evenly spaced counts",
     ]
