@@ -37,6 +37,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--json", type=Path, metavar="PATH", help="also write the numbers here")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch CPU threads (default 1; 0 = PyTorch's default)")
+    ap.add_argument("--compile", action="store_true",
+                    help="also time grokscope with train.compile=true (adds its compile time to the run)")
     ap.add_argument("--profile", action="store_true",
                     help="print torch.profiler tables of grokscope's train step and evaluate() "
                          "instead of timing")
@@ -64,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     settings = QUICK if args.quick else FULL if args.full else DEFAULT
+    if args.compile:
+        settings = dataclasses.replace(settings, compile=True)
     only = set(args.only or SETUPS)
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     env = environment()

@@ -47,6 +47,7 @@ class Settings:
     ens_loop_models: int = 8  # single runs timed in the Python-loop baselines
     ens_Ks: tuple[int, ...] = (1, 8, 64, 512)
     rss_K: int = 512  # this K runs in a fresh subprocess: its wall time and peak RSS
+    compile: bool = False  # also time grokscope with train.compile=true (torch.compile of forward + loss)
 
 
 DEFAULT = Settings()
@@ -108,6 +109,19 @@ def best_of(fns: dict[str, Callable[[], tuple[float, float]]], repeats: int) -> 
         name: {"loop": min(x[0] for x in v), "step": min(x[1] for x in v), "runs": [list(x) for x in v]}
         for name, v in runs.items()
     }
+
+
+def timing_fns(cfg: Any, eager: Callable[[], tuple[float, float]], n_warm: int, n_steps: int,
+               compile: bool) -> dict[str, Callable[[], tuple[float, float]]]:
+    """The timed implementations of one setup: eager, grokscope and, if asked, grokscope compiled
+    (its first call includes the compilation in the warm-up window, which is not timed)."""
+    fns = {"eager": eager, "grokscope": lambda: engine_timing(cfg, n_warm, n_steps)}
+    if compile:
+        fns["compiled"] = lambda: engine_timing(cfg.override(["train.compile=true"]), n_warm, n_steps)
+    return fns
+
+
+COMPILED_NAME = "grokscope Engine, K=1, train.compile=true"
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from bench.common import (
+    COMPILED_NAME,
     Data,
     MemorySink,
     Section,
@@ -12,11 +13,11 @@ from bench.common import (
     bench_schedule,
     best_of,
     eager_timing,
-    engine_timing,
     matmul_peak,
     preset,
     ratio,
     split_data,
+    timing_fns,
 )
 from bench.eager import NandaTransformer, load_transformer_from_stack, nanda_loss
 
@@ -125,17 +126,14 @@ def run(s: Settings) -> Section:
     cfg = config(s, W + N + 1)
     data = split_data(cfg)
     peak = matmul_peak(s.peak_n)
-    t = best_of({
-        "eager": lambda: EagerRun(cfg, data).timing(W, N, E),
-        "grokscope": lambda: engine_timing(cfg, W, N),
-    }, s.tf_repeats)
+    t = best_of(timing_fns(cfg, lambda: EagerRun(cfg, data).timing(W, N, E), W, N, s.compile), s.tf_repeats)
     n_train, p = len(data.y_train), data.p
     useful = 3 * useful_forward_flops(s.tf_d_model, s.tf_d_mlp, p) * n_train  # per training step
     executed = 3 * eager_forward_flops(s.tf_d_model, s.tf_d_mlp, p) * n_train
     names = {"eager": "eager: nn.Module, every op at all 3 positions + torch AdamW",
-             "grokscope": "grokscope Engine, K=1"}
+             "grokscope": "grokscope Engine, K=1", "compiled": COMPILED_NAME}
     rows = []
-    for key in ("eager", "grokscope"):
+    for key in t:
         lt, st = t[key]["loop"], t[key]["step"]
         gflops = useful / st / 1e9
         rows.append({

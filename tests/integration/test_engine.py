@@ -148,3 +148,12 @@ def test_chunked_forward_backward_over_models_gives_the_same_training(monkeypatc
     for w, c in zip(whole, chunked):
         _assert_rows_close(c.rows, w.rows, rtol=1e-5)
         assert w.summary["saturation_step"] == c.summary["saturation_step"]
+
+
+def test_compiled_loss_trains_like_the_eager_one():
+    """train.compile=true (torch.compile of forward + loss) changes speed, not the training."""
+    cfg = tiny_mlp("train.steps=60", "train.eval_every=20", "train.stop_test_acc=1.1")
+    plain, compiled = Memory(), Memory()
+    train([cfg], [plain])
+    train([cfg.override(["train.compile=true"])], [compiled])
+    _assert_rows_close(compiled.rows, plain.rows, rtol=1e-4)

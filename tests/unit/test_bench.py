@@ -63,9 +63,13 @@ def test_ratios_and_speeds_are_positive_finite(quick):
         for row in s[key]["rows"]:
             for col in ("loop_s_per_step", "loop_ratio", "step_s_per_step", "step_ratio"):
                 assert positive_finite(row[col]), (key, col, row[col])
-    for row in s["transformer"]["rows"]:
-        assert positive_finite(row["gflops"]) and positive_finite(row["pct_peak"])
-    assert positive_finite(s["transformer"]["peak_gflops"])
+    for key in ("mlp", "transformer"):
+        for row in s[key]["rows"]:
+            assert positive_finite(row["gflops"]) and positive_finite(row["pct_peak"])
+        assert positive_finite(s[key]["peak_gflops"])
+    mlp = s["mlp"]
+    assert mlp["floor_s_per_step"] < min(r["step_s_per_step"] for r in mlp["rows"])  # nothing beats the floor
+    assert mlp["max_step_ratio"] > max(r["step_ratio"] for r in mlp["rows"])
     for row in s["ensemble"]["rows"]:
         for col in ("s_per_model", "models_per_hour", "ratio"):
             assert positive_finite(row[col]), (col, row)
@@ -107,6 +111,24 @@ def test_flop_formulas_match_torch_flop_counter():
     with FlopCounterMode(display=False) as fc:
         eager(torch.stack([a, b, torch.full_like(a, data.p)], dim=1))
     assert fc.get_total_flops() == B * T.eager_forward_flops(s.tf_d_model, s.tf_d_mlp, data.p)
+
+
+def test_mlp_floor_counts_every_matmul_of_a_step():
+    """The MLP floor's FLOPs (3 output-layer matmuls) are all the matmul work of grokscope's step."""
+    from bench import mlp
+    from bench.common import QUICK, split_data
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from grokscope.models import build_model
+
+    cfg = mlp.config(QUICK, 10)
+    data = split_data(cfg)
+    model = build_model(cfg.model, data.p)
+    params = model.init([0])
+    B = 7
+    with FlopCounterMode(display=False) as fc:
+        model.forward(params, data.a_train[:B], data.b_train[:B]).sum().backward()
+    assert fc.get_total_flops() == 3 * 2 * B * QUICK.mlp_width * data.p
 
 
 def test_weight_copy_makes_models_equal():
