@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench.common import MemorySink, Section, Settings, bench_schedule, preset, split_data
+from bench.common import MemorySink, Section, Settings, bench_schedule, matmul_peak, preset, split_data
 from bench.eager import PairMLP
 
 PRESET = "pair2023"
@@ -145,6 +145,12 @@ def run(s: Settings) -> Section:
         big = child(s.rss_K)
     small = child(1)
     n_train = len(split_data(base).y_train)
+    # The matmul work of one model no implementation can skip: the output layer [n, w] @ [w, p]
+    # forward and its two backward matmuls each training step (the input layer is a row gather:
+    # no FLOPs; evaluations are left out, so this is a lower bound).
+    flops = 3 * 2 * n_train * s.ens_width * s.ens_p * s.ens_steps
+    peak = matmul_peak(s.peak_n)
+    floor = flops / (peak * 1e9)
     section = Section(
         key="ensemble",
         title=(f"3. PAIR ensembles  (a+b) mod {s.ens_p}, symmetric, shared W_in, {s.ens_width} neurons, "
@@ -152,7 +158,14 @@ def run(s: Settings) -> Section:
         columns=[("impl", "implementation"), ("s_per_model", "s/model"),
                  ("models_per_hour", "models/hour"), ("ratio", "× eager")],
         rows=rows,
-        extra={"rss": {"K1": small, f"K{s.rss_K}": big}},
+        extra={"rss": {"K1": small, f"K{s.rss_K}": big}, "peak_gflops": peak,
+               "floor_s_per_model": floor, "max_ratio": (t_eager / M) / floor},
+    )
+    section.notes.append(
+        f"floor: a model's unavoidable matmuls ({flops / 1e6:.0f} MFLOP) at the measured peak {peak:.1f} GFLOP/s "
+        f"take {floor * 1e3:.2f} ms, so no fp32 implementation on this CPU trains more than "
+        f"{(t_eager / M) / floor:.1f}× the eager loop's models per hour; the best ensemble here "
+        f"reaches {100 * floor / min(r['s_per_model'] for r in rows):.0f}% of that floor."
     )
     section.notes.append(
         f"each model: {s.ens_steps} steps, evaluation every {s.ens_eval_every} and at the end, own "

@@ -73,6 +73,9 @@ def test_ratios_and_speeds_are_positive_finite(quick):
     for row in s["ensemble"]["rows"]:
         for col in ("s_per_model", "models_per_hour", "ratio"):
             assert positive_finite(row[col]), (col, row)
+    ens = s["ensemble"]
+    assert ens["floor_s_per_model"] < min(r["s_per_model"] for r in ens["rows"])
+    assert ens["max_ratio"] > max(r["ratio"] for r in ens["rows"])
     rss = s["ensemble"]["rss"]
     assert all(positive_finite(v["peak_rss_mb"]) for v in rss.values())
 

@@ -11,7 +11,7 @@ Paper numbers: only x/y at 50% is given as a number (train ≈ 100% in < 10³ st
 99% after ≈ 10⁵–10⁶ steps); the data-fraction claim is a direction (less data → much longer to
 generalise, until it does not happen in the budget).
 
-Full: p = 97, ops x+y, x−y, x/y, x²+xy+y² at 50%; x/y at fractions 0.3–0.7; 20k-step budget.
+Full: p = 97, ops x+y, x−y, x/y, x²+xy+y² at 50%; x/y at fractions 0.3–0.7; 10k-step budget.
 Quick: p = 59, d_model 64, d_mlp 256, ops x+y and x/y at 50%; x+y at 0.3, 0.5, 0.7; 2.5k-step
 budget (at p ≤ 31 this model memorises x−y and x/y and does not generalise within 3k steps).
 """
@@ -28,7 +28,7 @@ TITLE = "Power et al. 2022: time to generalise per operation and vs training fra
 OPS_FULL, OPS_QUICK = ("add", "sub", "div", "x2_xy_y2"), ("add", "div")
 FRACS_FULL, FRACS_QUICK = (0.3, 0.4, 0.5, 0.6, 0.7), (0.3, 0.5, 0.7)
 FRAC_OP_FULL, FRAC_OP_QUICK = "div", "add"
-FULL_SETS = ["train.steps=20000", "train.eval_every=100", "train.checkpoint_every=5000"]
+FULL_SETS = ["train.steps=10000", "train.eval_every=100", "train.checkpoint_every=5000"]
 QUICK_SETS = ["task.p=59", "model.d_model=64", "model.d_mlp=256", "train.steps=2500", "train.eval_every=50",
               "train.checkpoint_every=1250", "train.checkpoint_log_points=4"]
 
