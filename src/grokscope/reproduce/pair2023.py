@@ -68,6 +68,7 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
 
     from grokscope.presets import load_preset
     from grokscope.report.phase import sweep_phase_diagrams
+    from grokscope.store.run import load_run
     from grokscope.sweep.runner import default_workers, run_sweep
     from grokscope.sweep.spec import parse_spec
 
@@ -116,8 +117,6 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
     if not quick:  # the article's main model, its exact recipe (PAPERS.md §2.6)
         main_cfg = load_preset("pair2023").override([f"train.device={device}"])
         (path,) = train_or_reuse([main_cfg], [out / "main_model"])
-        from grokscope.store.run import load_run
-
         s = load_run(path).summary or {}
         res.data["main_model"] = {k: s.get(k) for k in ("t_train99", "t_val99", "final_test_acc", "steps")}
         res.data["main_model"]["mean_ipr"] = mean_ipr(path)
