@@ -10,13 +10,11 @@ phases. The article's claims, stated beside our numbers:
    generalises.
 2. "Weight decay drives neurons periodic": the neurons' IPR (one-sided rfft convention, a pure
    cosine scores 1) is higher with weight decay than without.
-3. The article's main model (24 neurons, 40% train, lr 1e-3, wd 1, 50k steps, seed 165; the
-   `pair2023` preset) memorises first and generalises later. Full mode only.
 
 The article gives no numbers for these, so the paper column holds the claim's direction.
 
 Full: widths 16/24/48/96 × wd 0–3 × fractions 0.3–0.9 × 13 seeds = 1,040 models at lr 3e-2 and a
-2,500-step budget (why: sweeps/pair_phase.toml), plus the main model.
+2,500-step budget (why: sweeps/pair_phase.toml).
 Quick: widths 16/96 × wd 0/0.3 × fractions 0.3/0.8 × 2 seeds = 16 models, 1,500 steps.
 """
 
@@ -26,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grokscope.reproduce.common import Result, train_or_reuse
+from grokscope.reproduce.common import Result
 
 TITLE = "PAIR 2023: grokking is contingent on width, weight decay and data; weight decay makes neurons periodic"
 GENERALISED = ("comprehension", "grokking")
@@ -66,9 +64,7 @@ def _shares(df: Any, key: str) -> dict[float, float]:
 def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
     import torch
 
-    from grokscope.presets import load_preset
     from grokscope.report.phase import sweep_phase_diagrams
-    from grokscope.store.run import load_run
     from grokscope.sweep.runner import default_workers, run_sweep
     from grokscope.sweep.spec import parse_spec
 
@@ -114,27 +110,17 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
         "weight decay makes neurons more periodic (higher median IPR)": ipr_wd > ipr_wd0,
         "every run of the sweep finished": sweep.finished == sweep.n_runs,
     }
-    if not quick:  # the article's main model, its exact recipe (PAPERS.md §2.6)
-        main_cfg = load_preset("pair2023").override([f"train.device={device}"])
-        (path,) = train_or_reuse([main_cfg], [out / "main_model"])
-        s = load_run(path).summary or {}
-        res.data["main_model"] = {k: s.get(k) for k in ("t_train99", "t_val99", "final_test_acc", "steps")}
-        res.data["main_model"]["mean_ipr"] = mean_ipr(path)
-        res.add("main model (24 neurons, wd 1): steps to train acc 99%", None, s.get("t_train99"), group="main model")
-        res.add("main model: steps to test acc 99%", None, s.get("t_val99"), paper_text="after memorising",
-                group="main model")
-        res.add("main model: final test acc", None, s.get("final_test_acc"), group="main model")
-        res.checks["the main model memorises first, then generalises (t_val99 ≥ 2·t_train99)"] = (
-            s.get("t_val99") is not None and s.get("t_train99") is not None and s["t_val99"] >= 2 * s["t_train99"])
     res.notes = [
         "the sweep runs at lr 3e-2 and a short budget (sweeps/pair_phase.toml says why); the article trains "
         "at lr 1e-3 for 50k steps, so 'never within the budget' is a statement about this budget",
         "Liu phases at 90% and a 10³-step delay; phase diagrams: " + ", ".join(Path(f).name for f in figures),
         "IPR in the one-sided rfft convention per neuron (mean over W_in as a- and b-weights and W_out)",
+        "the article's main model itself is not trained here: its notebook ties a 500-wide embedding to the "
+        "unembedding, and the folded-in model of the article's formula (our pair2023 preset) at the notebook's "
+        "lr 1e-3, wd 1, 50k steps reaches only 0.64 train accuracy",
     ]
     if quick:
-        res.notes.append("quick mode: widths 16/96, wd 0/0.3, fractions 0.3/0.8, 2 seeds, 1,500 steps; "
-                         "the main model is skipped")
+        res.notes.append("quick mode: widths 16/96, wd 0/0.3, fractions 0.3/0.8, 2 seeds, 1,500 steps")
     res.wall_s = round(time.perf_counter() - t0, 1)
     return res
 
