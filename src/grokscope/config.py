@@ -37,8 +37,8 @@ class ModelConfig:
 
     arch: str = "mlp"  # mlp | transformer
     # --- MLP family
-    input: str = "two_hot"  # two_hot (W_a, W_b) | embed_concat (W_E then W_in) | shared (one W_in)
-    d_embed: int = 32  # embed_concat only
+    input: str = "two_hot"  # two_hot (W_a, W_b) | embed_concat (W_E then W_in) | shared (one W_in) | tied_embed
+    d_embed: int = 32  # embed_concat and tied_embed only
     d_mlp: int = 256  # hidden width (also the transformer MLP width)
     act: str = "relu"  # relu | gelu | quadratic
     bias: bool = True
@@ -216,7 +216,7 @@ CHOICES = {
     "task.split": ("random", "stratified"),
     "task.noise_kind": ("uniform_wrong", "uniform_any"),
     "model.arch": ("mlp", "transformer"),
-    "model.input": ("two_hot", "embed_concat", "shared"),
+    "model.input": ("two_hot", "embed_concat", "shared", "tied_embed"),
     "model.act": ("relu", "gelu", "quadratic"),
     "model.init": ("default", "normal"),
     "optim.name": ("adamw", "adam", "sgd"),

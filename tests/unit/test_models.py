@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from grokscope.config import ModelConfig
 from grokscope.models import build_model
 
-MLP_INPUTS = ["two_hot", "shared", "embed_concat"]
+MLP_INPUTS = ["two_hot", "shared", "embed_concat", "tied_embed"]
 
 
 @pytest.mark.parametrize("cfg", [ModelConfig(input=i) for i in MLP_INPUTS]
@@ -35,6 +35,27 @@ def test_two_hot_gather_equals_dense_two_hot_matmul():
     W_in = torch.cat([params["W_a"][0], params["W_b"][0]], dim=0)  # [2p, d]
     dense = torch.relu(x @ W_in + params["b_in"][0]) @ params["W_out"][0] + params["b_out"][0]
     torch.testing.assert_close(model.forward(params, a, b)[0], dense)
+
+
+def test_tied_embedding_is_the_pair_notebook_model():
+    """h = ReLU(E[a]·W_h + E[b]·W_h), logits = h·W_o·Eᵀ, and the analysis folds E into W_in / W_out."""
+    from grokscope.analysis.fourier import neuron_input_weights, neuron_output_weights, unstack
+
+    p, d_embed, d = 13, 20, 8
+    cfg = ModelConfig(input="tied_embed", d_embed=d_embed, d_mlp=d, bias=False)
+    model = build_model(cfg, p)
+    params = model.init([0])
+    assert params["W_E"].shape == (1, p, d_embed) and params["W_out"].shape == (1, d, d_embed)
+    assert params["W_E"].std().item() == pytest.approx(math.sqrt(2 / p), rel=0.2)
+    E, W_h, W_o = params["W_E"][0], params["W_in"][0], params["W_out"][0]
+    a, b = torch.randint(0, p, (30,)), torch.randint(0, p, (30,))
+    explicit = torch.relu(E[a] @ W_h + E[b] @ W_h) @ W_o @ E.T
+    torch.testing.assert_close(model.forward(params, a, b)[0], explicit)
+    one = unstack(params)
+    W_a, W_b = neuron_input_weights(one, cfg, p)
+    torch.testing.assert_close(torch.from_numpy(W_a).float(), E @ W_h)
+    assert (W_a == W_b).all()
+    torch.testing.assert_close(torch.from_numpy(neuron_output_weights(one, cfg)).float(), W_o @ E.T)
 
 
 def test_default_init_matches_pytorch_linear_bounds():

@@ -25,6 +25,7 @@ from grokscope.analysis.fourier import (
     AnalysisError,
     Array,
     embedding_matrix,
+    has_embedding,
     key_frequencies,
     unembed_freq_norms,
     unstack,
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 def _input_tables(model: StackedModel) -> tuple[str, str]:
     """Parameter names whose rows a and b are the operands' input embeddings."""
     cfg = model.cfg
-    if cfg.arch == "transformer" or cfg.input == "embed_concat":
+    if has_embedding(cfg):
         return "W_E", "W_E"
     if cfg.input == "two_hot":
         return "W_a", "W_b"

@@ -150,7 +150,7 @@ def embedding_matrix(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: in
     """Operand embeddings as [n, d] (rows indexed by residue), no K axis.
 
     transformer: W_E[:n] ('=' row dropped); MLP two_hot: [W_a | W_b]; shared: W_in;
-    embed_concat: W_E.
+    embed_concat and tied_embed: W_E.
     """
     if cfg.arch == "transformer":
         return to_numpy(params["W_E"][:n])
@@ -179,17 +179,27 @@ def neuron_input_weights(
         w = to_numpy(params["W_in"])
         return w, w
     E = to_numpy(params["W_E"])
+    if cfg.input == "tied_embed":
+        w = E @ to_numpy(params["W_in"])
+        return w, w
     return E @ to_numpy(params["W_in_a"]), E @ to_numpy(params["W_in_b"])
 
 
 def neuron_output_weights(params: Mapping[str, torch.Tensor], cfg: ModelConfig) -> Array:
     """W_L: each (last-layer) neuron's effect on the logits -> [d_mlp, n_out].
 
-    MLP: W_out. Transformer: W_out @ W_U of the last block (Nanda's W_L)."""
+    MLP: W_out (tied_embed: W_out @ W_Eᵀ). Transformer: W_out @ W_U of the last block (Nanda's W_L)."""
     if cfg.arch == "transformer":
         last = cfg.n_layers - 1
         return to_numpy(params[f"blocks.{last}.mlp.W_out"]) @ to_numpy(params["W_U"])
+    if cfg.input == "tied_embed":
+        return to_numpy(params["W_out"]) @ to_numpy(params["W_E"]).T
     return to_numpy(params["W_out"])
+
+
+def has_embedding(cfg: ModelConfig) -> bool:
+    """Whether the operands go through a learned embedding table W_E first."""
+    return cfg.arch == "transformer" or cfg.input in ("embed_concat", "tied_embed")
 
 
 def embedding_freq_norms(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> Array:

@@ -301,10 +301,10 @@ def plot_fourier_heatmaps(params: dict, cfg: Any, n: int, fig_dir: Path) -> list
     fig.savefig(path, dpi=100)
     plt.close(fig)
     paths = [path]
-    from grokscope.analysis.fourier import embedding_matrix
+    from grokscope.analysis.fourier import embedding_matrix, has_embedding
 
     E = embedding_matrix(params, cfg, n)
-    if cfg.arch == "transformer" or cfg.input == "embed_concat":
+    if has_embedding(cfg):
         fig, ax = plt.subplots(figsize=(8, 7), constrained_layout=True)
         _heatmap(ax, fourier_1d(E, axis=0), names, None, "W_E in Fourier basis")
         ax.set(xlabel="embedding dimension", ylabel="Fourier component")

@@ -2,8 +2,12 @@
 
 input = two_hot:      h = act(W_a[a] + W_b[b] + b_in)        (one-hot(a) ⊕ one-hot(b) @ [W_a; W_b])
 input = embed_concat: h = act(W_E[a] @ W_in_a + W_E[b] @ W_in_b + b_in)
-input = shared:       h = act(W_in[a] + W_in[b] + b_in)       (PAIR: one W_in for both operands)
+input = shared:       h = act(W_in[a] + W_in[b] + b_in)       (PAIR's formula: one W_in for both operands)
 logits = h @ W_out + b_out
+
+input = tied_embed:   h = act((W_E[a] + W_E[b]) @ W_in + b_in), logits = h @ W_out @ W_Eᵀ + b_out
+                      (the PAIR notebook's main model: the embedding is also the unembedding, so
+                      W_out maps d_mlp -> d_embed and n_out must equal n)
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ class MLP(StackedModel):
         elif c.input == "shared":
             fan_in = n
             spec = {"W_in": ((n, d), None, fan_in)}
+        elif c.input == "tied_embed":
+            fan_in = c.d_embed
+            # W_E: PAIR's variance scaling with scale 2 over fan-in n (std sqrt(2/n))
+            spec = {"W_E": ((n, c.d_embed), (2.0 / n) ** 0.5, n), "W_in": ((c.d_embed, d), None, fan_in)}
         else:
             fan_in = 2 * c.d_embed
             spec = {
@@ -32,7 +40,7 @@ class MLP(StackedModel):
             }
         if bias:
             spec["b_in"] = ((d,), None, fan_in)
-        spec["W_out"] = ((d, self.n_out), None, d)
+        spec["W_out"] = ((d, c.d_embed if c.input == "tied_embed" else self.n_out), None, d)
         if bias:
             spec["b_out"] = ((self.n_out,), None, d)
         return spec
@@ -46,6 +54,8 @@ class MLP(StackedModel):
             pre = gather_rows(params["W_a"], a) + gather_rows(params["W_b"], b)  # [K, B, d_mlp]
         elif kind == "shared":
             pre = gather_rows(params["W_in"], a) + gather_rows(params["W_in"], b)
+        elif kind == "tied_embed":  # W_in is linear and shared: embed both, add, project once
+            pre = torch.bmm(gather_rows(params["W_E"], a) + gather_rows(params["W_E"], b), params["W_in"])
         else:
             e_a = gather_rows(params["W_E"], a)  # [K, B, d_embed]
             e_b = gather_rows(params["W_E"], b)
@@ -55,6 +65,9 @@ class MLP(StackedModel):
         hidden = self.act(pre)
         if cache is not None:
             cache["pre"], cache["hidden"] = pre, hidden
+        if kind == "tied_embed":  # [K, B, d_mlp] @ [K, d_mlp, d_embed] @ [K, d_embed, n]
+            logits = torch.bmm(torch.bmm(hidden, params["W_out"]), params["W_E"].transpose(1, 2))
+            return logits + params["b_out"].unsqueeze(1) if "b_out" in params else logits
         if "b_out" in params:
             return torch.baddbmm(params["b_out"].unsqueeze(1), hidden, params["W_out"])
         return torch.bmm(hidden, params["W_out"])

@@ -253,7 +253,7 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     progress_budget_s: when there is no analysis.parquet, restricted/excluded losses are computed
     here on every frame checkpoint if one checkpoint's cost × frames fits this budget."""
     from grokscope.analysis import phases
-    from grokscope.analysis.fourier import fourier_1d, fourier_basis, unstack
+    from grokscope.analysis.fourier import fourier_1d, fourier_basis, has_embedding, unstack
     from grokscope.analysis.neurons import default_thresholds
     from grokscope.store.run import load_run
 
@@ -341,10 +341,10 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
             v = _views(final_one, cfg.model, task.n)
             order = np.argsort(np.abs(np.fft.rfft(v["W_a"], axis=0))[1:].argmax(axis=0), kind="stable")
             final: dict[str, Any] = {"names": names, "step": steps[-1], "order": order.tolist()}
-            if cfg.model.arch == "transformer" or cfg.model.input == "embed_concat":
+            if has_embedding(cfg.model):
                 final["W_E"] = sig(fourier_1d(v["E"], axis=0), 3)
             final["W_a"] = sig(fourier_1d(v["W_a"], axis=0)[:, order], 3)
-            if not (cfg.model.arch == "transformer" or cfg.model.input == "shared"):
+            if cfg.model.arch != "transformer" and cfg.model.input in ("two_hot", "embed_concat"):
                 final["W_b"] = sig(fourier_1d(v["W_b"], axis=0)[:, order], 3)
             if v["W_out"].shape[1] == task.n:
                 final["W_L"] = sig(fourier_1d(v["W_out"], axis=1)[order].T, 3)

@@ -130,7 +130,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
         if sec.startswith("model") and (sec == "model_transformer") != tf:
             continue
         sec = sec.split("_")[0]
-        if sec == "model" and not tf and cfg["model"].get("input") != "embed_concat":
+        if sec == "model" and not tf and cfg["model"].get("input") not in ("embed_concat", "tied_embed"):
             keys = tuple(k for k in keys if k != "d_embed")
         config_rows.append((sec, [(k, cfg[sec][k]) for k in keys if k in cfg.get(sec, {})]))
     events = [(EVENT_LABELS.get(k, k), v, k) for k, v in data.events.items()]
