@@ -29,8 +29,9 @@ class MLP(StackedModel):
             spec = {"W_in": ((n, d), None, fan_in)}
         elif c.input == "tied_embed":
             fan_in = c.d_embed
-            # W_E: PAIR's variance scaling with scale 2 over fan-in n (std sqrt(2/n))
-            spec = {"W_E": ((n, c.d_embed), (2.0 / n) ** 0.5, n), "W_in": ((c.d_embed, d), None, fan_in)}
+            # the PAIR notebook's (haiku) init: W_E variance scaling 2 over fan-in n, linear maps
+            # N(0, 1/fan_in) (haiku's truncated normal, untruncated here)
+            spec = {"W_E": ((n, c.d_embed), (2.0 / n) ** 0.5, n), "W_in": ((c.d_embed, d), fan_in ** -0.5, fan_in)}
         else:
             fan_in = 2 * c.d_embed
             spec = {
@@ -40,7 +41,10 @@ class MLP(StackedModel):
             }
         if bias:
             spec["b_in"] = ((d,), None, fan_in)
-        spec["W_out"] = ((d, c.d_embed if c.input == "tied_embed" else self.n_out), None, d)
+        if c.input == "tied_embed":
+            spec["W_out"] = ((d, c.d_embed), d ** -0.5, d)
+        else:
+            spec["W_out"] = ((d, self.n_out), None, d)
         if bias:
             spec["b_out"] = ((self.n_out,), None, d)
         return spec
