@@ -31,12 +31,20 @@ def run(
     resume: Annotated[Path | None, typer.Option(help="Continue an interrupted run directory.")] = None,
     force: Annotated[bool, typer.Option(help="Retrain even if the run directory exists.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch (0 = PyTorch's default). On a busy "
+                                              "machine 1 avoids OpenMP threads fighting other jobs.")] = 0,
 ) -> None:
     """Train one model; writes runs/<id>/ (config, metrics, checkpoints, curves, summary)."""
     from grokscope import api
     from grokscope.errors import GrokscopeError
     from grokscope.presets import load_preset
 
+    if threads < 0:
+        _fail(f"--threads must be >= 0, got {threads}")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     try:
         if resume is not None:
             from grokscope.store.rundir import read_config

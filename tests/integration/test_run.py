@@ -162,6 +162,19 @@ def test_cli_resume_of_a_missing_directory_is_exit_2(tmp_path):
     assert result.exit_code == 2 and "not a run directory" in result.output
 
 
+def test_cli_threads(tmp_path):
+    bad = runner.invoke(app, ["run", "--threads", "-1", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--threads must be >= 0" in bad.output and not any(tmp_path.iterdir())
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)  # the option must change it
+        ok = runner.invoke(app, ["run", *TINY, "--threads", "1", "--quiet", "--out", str(tmp_path)])
+        assert ok.exit_code == 0, ok.output
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_nan_loss_stops_with_a_message_and_keeps_last_good_checkpoint(tmp_path):
     cfg = tiny_mlp("optim.name=sgd", "optim.lr=1e12", "optim.weight_decay=0.0",
                    "train.eval_every=1", "train.checkpoint_every=1")
