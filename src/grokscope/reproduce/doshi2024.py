@@ -114,7 +114,7 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
         res.add(f"{g} ξ={d['xi']:.2f}: test acc (phase: {d['phase']})",
                 None, d["test_acc"], group=g)
         res.add(f"{g} ξ={d['xi']:.2f}: corrupted training labels memorised", None, d["corrupted_acc"], group=g)
-        res.add(f"{g} ξ={d['xi']:.2f}: train acc max → final ({d['max_train_acc']:.3f} →)", None, d["train_acc"], group=g)
+        res.add(f"{g} ξ={d['xi']:.2f}: final train acc (max during training {d['max_train_acc']:.3f})", None, d["train_acc"], group=g)
 
     coex = next(d for d in per if d["xi"] == PRUNE_XI and d["weight_decay"] == 0)
     inv = next(d for d in per if d["xi"] == PRUNE_XI and d["weight_decay"] > 0)
