@@ -115,8 +115,8 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
         "at lr 1e-3 for 50k steps, so 'never within the budget' is a statement about this budget",
         "Liu phases at 90% and a 10³-step delay; phase diagrams: " + ", ".join(Path(f).name for f in figures),
         "IPR in the one-sided rfft convention per neuron (mean over W_in as a- and b-weights and W_out)",
-        "the article's main model itself is not trained here: its notebook ties a 500-wide embedding to the "
-        "unembedding, and the folded-in model of the article's formula (our pair2023 preset) at the notebook's "
+        "the article's main model is not part of this table: it is `grokscope run --preset pair2023_tied` (the "
+        "notebook's tied 500-wide embedding); the article's folded-in formula (preset pair2023) at the notebook's "
         "lr 1e-3, wd 1, 50k steps reaches only 0.64 train accuracy",
     ]
     if quick:
