@@ -61,6 +61,12 @@ def neuron_ipr(W_a: Array, W_b: Array, W_out: Array, convention: str = "rfft") -
     return (ipr(W_a, convention, axis=0) + ipr(W_b, convention, axis=0) + ipr(W_out, convention, axis=1)) / 3
 
 
+def model_neuron_ipr(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int, convention: str = "rfft") -> Array:
+    """`neuron_ipr` of one model's weights (no K axis) -> [d_mlp]."""
+    W_a, W_b = neuron_input_weights(params, cfg, n)
+    return neuron_ipr(W_a, W_b, neuron_output_weights(params, cfg), convention)
+
+
 def periodicity_score(w: Array, axis: int = -1) -> Array:
     """Swaroop's Eq. 1: max_{k=1..p−1} |ŵ_k| / mean_{k=1..p−1} |ŵ_k| (full DFT, DC excluded).
 

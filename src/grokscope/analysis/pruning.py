@@ -17,11 +17,9 @@ import torch
 
 from grokscope.analysis.fourier import (
     AnalysisError,
-    neuron_input_weights,
-    neuron_output_weights,
     unstack,
 )
-from grokscope.analysis.neurons import neuron_ipr
+from grokscope.analysis.neurons import model_neuron_ipr
 from grokscope.models import StackedModel
 from grokscope.tasks import Split, Task
 
@@ -82,9 +80,7 @@ def pruning_curve(
 ) -> list[dict[str, Any]]:
     """Accuracies after pruning 0, ..., d_mlp neurons cumulatively in `order` (n_steps + 1 rows,
     evenly spaced in the number pruned) for a stack-of-one `params`."""
-    one = unstack(params)
-    W_a, W_b = neuron_input_weights(one, model.cfg, task.n)
-    ipr_values = neuron_ipr(W_a, W_b, neuron_output_weights(one, model.cfg), ipr_convention)
+    ipr_values = model_neuron_ipr(unstack(params), model.cfg, task.n, ipr_convention)
     ranking = prune_order(ipr_values, order, seed)
     d = len(ranking)
     counts = sorted(set(np.linspace(0, d, n_steps + 1).round().astype(int).tolist()))

@@ -1,13 +1,15 @@
 """`grokscope reproduce NAME`: the papers' experiments end to end, our numbers beside theirs.
 
-Each module exposes `reproduce(out: Path, quick: bool, device: str) -> Result`; `run()` looks the
-name up, runs it, prints the table and writes `<out>/reproduce.json`. Finished runs under `out`
-are reused on a re-run (same config → same directory → nothing retrained).
+Each module exposes `reproduce(out: Path, quick: bool, device: str) -> Result`; `reproduce()` looks
+the name up, runs it on one torch thread, times it, prints the table and writes
+`<out>/reproduce.json`. Finished runs under `out` are reused on a re-run (same config → same
+directory → nothing retrained).
 """
 
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,17 @@ def reproduce(name: str, out: str | Path | None = None, quick: bool = False, dev
     if name not in REGISTRY:
         raise ConfigError(f"unknown reproduction {name!r}; available: {', '.join(names())}")
     out = Path(out) if out is not None else Path("runs/reproduce") / (name + ("_quick" if quick else ""))
+    import torch
+
     module = importlib.import_module(f"grokscope.reproduce.{name}")
-    result = module.reproduce(out, quick=quick, device=device)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models, several jobs on a small machine: more threads only fight
+    t0 = time.perf_counter()
+    try:
+        result = module.reproduce(out, quick=quick, device=device)
+    finally:
+        torch.set_num_threads(threads)
+    result.wall_s = round(time.perf_counter() - t0, 1)
     path = write_result(result, out)
     if console is not None:
         print_result(result, console)

@@ -21,7 +21,6 @@ Quick: p = 59, N = 256, 2,000 steps, ξ ∈ {0.1, 0.3} × wd ∈ {0, 5}.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +53,8 @@ def configs(quick: bool, device: str = "cpu") -> list[Any]:
 
 def measure(path: Path, prune: bool) -> dict[str, Any]:
     """Final accuracies, phase, the two training stages, IPR distribution and (optionally) pruning curves."""
-    from grokscope.analysis.fourier import neuron_input_weights, neuron_output_weights, unstack
-    from grokscope.analysis.neurons import neuron_ipr
+    from grokscope.analysis.fourier import unstack
+    from grokscope.analysis.neurons import model_neuron_ipr
     from grokscope.analysis.phases import doshi_phase
     from grokscope.analysis.pruning import pruning_curve
     from grokscope.store.run import load_run
@@ -66,8 +65,7 @@ def measure(path: Path, prune: bool) -> dict[str, Any]:
     start = pruning_curve(model, params, task, split, order="low_ipr", n_steps=1)[0]  # nothing pruned
     rows = run.rows()
     xi = cfg.task.noise
-    one = unstack(params)
-    ipr = neuron_ipr(*neuron_input_weights(one, cfg.model, task.n), neuron_output_weights(one, cfg.model))
+    ipr = model_neuron_ipr(unstack(params), cfg.model, task.n)
     out: dict[str, Any] = {
         "xi": xi, "weight_decay": cfg.optim.weight_decay, **{k: start[k] for k in
         ("train_acc", "test_acc", "corrupted_acc", "clean_train_acc")},
@@ -97,10 +95,6 @@ def _pruning_summary(curves: dict[str, list[dict[str, Any]]]) -> dict[str, float
 
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
-    import torch
-
-    t0 = time.perf_counter()
-    torch.set_num_threads(1)
     res = Result("doshi2024", TITLE, quick=quick)
     cfgs = configs(quick, device)
     paths = [out / "runs" / f"xi{c.task.noise:.2f}_wd{c.optim.weight_decay:g}" for c in cfgs]
@@ -156,7 +150,6 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
     if quick:
         res.notes.append("quick mode: p = 59, N = 256 (init std (16N)^(-1/3)); the paper's p = 97, N = 500 "
                          "read-offs are shown for orientation")
-    res.wall_s = round(time.perf_counter() - t0, 1)
     return res
 
 

@@ -13,7 +13,6 @@ Quick: p = 23, d_model 64, d_mlp 128, 70% train, lr 3e-3, 2,000 steps; wd 1 vs w
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -120,10 +119,6 @@ def build_table(res: Result, main: dict[str, Any], nowd: dict[str, Any] | None, 
 
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
-    import torch
-
-    t0 = time.perf_counter()
-    torch.set_num_threads(1)
     res = Result("nanda2023", TITLE, quick=quick)
     cfgs = configs(quick, device)
     paths = [out / "runs" / "wd_1", out / "runs" / "wd_0"]
@@ -141,7 +136,6 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
         f"budget {FULL_STEPS} steps (paper 40k): our seed groks by ~10k, so cleanup after 10k is not covered"
         if not quick else "quick mode: p = 23, d_model 64, d_mlp 128, 70% train, lr 3e-3, 2,000 steps; paper numbers are for p = 113",
     ]
-    res.wall_s = round(time.perf_counter() - t0, 1)
     return res
 
 

@@ -20,7 +20,6 @@ Quick: widths 16/96 × wd 0/0.3 × fractions 0.3/0.8 × 2 seeds = 16 models, 1,5
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +44,12 @@ SPEC_QUICK: dict[str, Any] = {
 
 def mean_ipr(path: Path) -> float:
     """Mean over neurons of Doshi's per-neuron IPR of a run's final weights."""
-    from grokscope.analysis.fourier import neuron_input_weights, neuron_output_weights, unstack
-    from grokscope.analysis.neurons import neuron_ipr
+    from grokscope.analysis.fourier import unstack
+    from grokscope.analysis.neurons import model_neuron_ipr
     from grokscope.store.run import load_run
 
     run = load_run(path)
-    one = unstack(run.params("final"))
-    cfg = run.config.model
-    return float(neuron_ipr(*neuron_input_weights(one, cfg, run.config.task.p), neuron_output_weights(one, cfg)).mean())
+    return float(model_neuron_ipr(unstack(run.params("final")), run.config.model, run.task().n).mean())
 
 
 def _shares(df: Any, key: str) -> dict[float, float]:
@@ -62,14 +59,10 @@ def _shares(df: Any, key: str) -> dict[float, float]:
 
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
-    import torch
-
     from grokscope.report.phase import sweep_phase_diagrams
     from grokscope.sweep.runner import default_workers, run_sweep
     from grokscope.sweep.spec import parse_spec
 
-    t0 = time.perf_counter()
-    torch.set_num_threads(1)
     res = Result("pair2023", TITLE, quick=quick)
     raw = SPEC_QUICK if quick else SPEC_FULL
     if device != "cpu":
@@ -121,7 +114,6 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
     ]
     if quick:
         res.notes.append("quick mode: widths 16/96, wd 0/0.3, fractions 0.3/0.8, 2 seeds, 1,500 steps")
-    res.wall_s = round(time.perf_counter() - t0, 1)
     return res
 
 

@@ -18,7 +18,6 @@ budget (at p ≤ 31 this model memorises x−y and x/y and does not generalise w
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +56,6 @@ def measure(path: Path) -> dict[str, Any]:
 
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
-    import torch
-
-    t0 = time.perf_counter()
-    torch.set_num_threads(1)
     res = Result("power2022", TITLE, quick=quick)
     groups = configs(quick, device)
     cfgs = list({c.run_id: c for g in groups.values() for c in g.values()}.values())  # shared runs once
@@ -106,7 +101,6 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
     ]
     if quick:
         res.notes.append("quick mode: p = 59, d_model 64, d_mlp 256, 2.5k steps; paper numbers are for p = 97")
-    res.wall_s = round(time.perf_counter() - t0, 1)
     return res
 
 

@@ -14,7 +14,6 @@ Quick: p = 31, 60% train, 128 neurons, lr 3e-3, patience 3k steps, α ∈ {0, 0.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +82,8 @@ def analyze_alpha(path: Path, n_perm: int = 200) -> dict[str, Any]:
 
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
-    import torch
-
     from grokscope.analysis import idealized
 
-    t0 = time.perf_counter()
-    torch.set_num_threads(1)
     res = Result("swaroop2026", TITLE, quick=quick)
     cfgs = configs(quick, device)
     paths = [out / "runs" / f"alpha_{c.task.noise:.2f}" for c in cfgs]
@@ -171,7 +166,6 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
     if quick:
         res.notes.append("quick mode: p = 31 (structured threshold scaled to (p−1)/96·12), 60% train, 128 neurons, "
                          "lr 3e-3, patience 3k — the paper's p = 97 numbers are shown for orientation only")
-    res.wall_s = round(time.perf_counter() - t0, 1)
     return res
 
 

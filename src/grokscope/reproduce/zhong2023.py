@@ -12,7 +12,6 @@ Quick: p = 23, d_model 64, d_mlp 128, lr 3e-3, 1,500 steps, 2 seeds.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +46,6 @@ def measure(path: Path) -> dict[str, Any]:
 
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
-    import torch
-
-    t0 = time.perf_counter()
-    torch.set_num_threads(1)
     res = Result("zhong2023", TITLE, quick=quick)
     groups = configs(quick, device)
     found: dict[str, list[dict[str, Any]]] = {}
@@ -85,7 +80,6 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
                  "gradient symmetricity over 100 sampled triples (a ≠ b), fixed seed"]
     if quick:
         res.notes.append("quick mode: p = 23, d_model 64, d_mlp 128, lr 3e-3, 1,500 steps, 2 seeds")
-    res.wall_s = round(time.perf_counter() - t0, 1)
     return res
 
 
