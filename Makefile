@@ -22,10 +22,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/grokscope run $(ARGS)
 
+# the fast tier (pyproject's addopts deselect the slow marker): a few minutes on 2 cores
 test: $(DEV_STAMP)
 	$(VENV)/bin/python -m pytest -q $(ARGS)
 
-# the slow tests that really train to grokking (CI runs them too)
+# the slow tier, every test marked slow wherever it lives (reproductions, grokking runs, bench
+# smoke, the browser test); CI runs it too
 test-slow: $(DEV_STAMP)
 	$(VENV)/bin/python -m pytest -q -m slow $(ARGS)
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from grokscope.train.sinks import MemorySink as _MemorySink
+
 # ----------------------------------------------------------------------------------- settings
 
 
@@ -64,26 +66,8 @@ FULL = Settings(mode="full", grok_max_steps=50_000, tf_repeats=2, ens_steps=200)
 # ------------------------------------------------------------------------------------ engine sink
 
 
-class MemorySink:
-    """A `grokscope.train.loop.Sink` that keeps the eval rows in memory and drops the rest."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-        self.summary: dict[str, Any] = {}
-        self.final: dict[str, torch.Tensor] = {}  # the model's weights at its last step
-
-    def on_eval(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-
-    def on_checkpoint(self, step: int, params: Any, kind: str) -> None:
-        if kind == "final":
-            self.final = params
-
-    def on_state(self, step: int, tensors: Any, info: Any) -> None:
-        pass
-
-    def on_finish(self, summary: dict[str, Any]) -> None:
-        self.summary = summary
+class MemorySink(_MemorySink):
+    """grokscope's in-memory sink, plus the engine's wall clock at an evaluated step."""
 
     def wall_at(self, step: int) -> float:
         """The engine's wall clock at `step`, taken before that step's evaluation."""

@@ -82,7 +82,7 @@ def same_init_check(s: Settings) -> dict:
         eager.step()
     ours = sink.rows[-1]
     assert ours["step"] == n
-    P = sink.final  # one model's weights, no ensemble axis
+    P = next(p for (_, kind), p in sink.checkpoints.items() if kind == "final")  # one model, no K axis
     pairs = [
         (eager.model.fc1.weight.T, torch.cat([P["W_a"], P["W_b"]], dim=0)),
         (eager.model.fc1.bias, P["b_in"]), (eager.model.fc2.weight.T, P["W_out"]),

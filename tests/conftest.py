@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded RNGs and tiny configs (p = 7–23) that train in seconds."""
+"""Every test starts from seeded RNGs on one torch thread. Tiny configs live in tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import random
 import numpy as np
 import pytest
 import torch
-
-from grokscope.presets import load_preset
 
 
 @pytest.fixture(autouse=True)
@@ -21,30 +19,3 @@ def _seed_everything_one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def tiny_mlp(*sets: str):
-    """The default MLP shrunk to p = 11: a few hundred steps run in about a second."""
-    return load_preset("swaroop2026").override(
-        ["task.p=11", "task.frac_train=0.6", "model.d_mlp=32", "train.steps=300",
-         "train.eval_every=50", "train.checkpoint_every=100", "train.patience=0",
-         "optim.lr=3e-3", *sets]
-    )
-
-
-def tiny_transformer(*sets: str):
-    return load_preset("nanda2023").override(
-        ["task.p=7", "task.frac_train=0.6", "model.d_model=16", "model.n_heads=2",
-         "model.d_mlp=32", "train.steps=60", "train.eval_every=20",
-         "train.checkpoint_every=20", *sets]
-    )
-
-
-@pytest.fixture
-def mlp_cfg():
-    return tiny_mlp()
-
-
-@pytest.fixture
-def tf_cfg():
-    return tiny_transformer()

@@ -9,6 +9,7 @@ from typing import Any
 
 from grokscope.config import RunConfig
 from grokscope.errors import TrainingDiverged
+from grokscope.report.curves import write_curves
 from grokscope.report.html import write_run_report_safe
 from grokscope.store.run import Run, load_run
 from grokscope.store.rundir import RunWriter, load_resume, read_config
@@ -59,11 +60,13 @@ def resume_many(paths: Sequence[str | Path], *, on_row: RowCallback | None = Non
     writers = [RunWriter(p, cfg, on_row=on_row) for p, (cfg, _) in zip(paths, loaded, strict=True)]
     train([cfg for cfg, _ in loaded], writers, resume=[state for _, state in loaded])
     for p in paths:  # a diverged member is told by its summary; it must not cost the others their report
+        write_curves(p)
         write_run_report_safe(p, png=False)
     return [load_run(p) for p in paths]
 
 
 def _finished(path: Path, summary: dict[str, Any]) -> Run:
+    write_curves(path)  # curves.png (never fails the run), also for a diverged run
     if summary.get("stop_reason") == "diverged":
         raise TrainingDiverged(
             f"loss became NaN/inf by step {summary['steps']}; the last good checkpoint is kept in {path}/checkpoints"

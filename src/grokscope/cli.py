@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+
+class _Group(TyperGroup):
+    """Bad option values (a choice not in the list, a non-integer, ...) end in one red line and exit 2,
+    like every other CLI error, instead of click's usage block."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.BadParameter as e:  # typer >= 0.24 vendors click: not click.BadParameter
+            where = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
+            _fail(escape(e.format_message().replace("Value error, ", "")) + where)
+
 
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
     help="grokscope: train, dissect, sweep and look at models that grok.",
@@ -22,8 +39,49 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+# Choice options. The values are spelled out here (not imported) so that `--help` stays instant;
+# tests/integration/test_cli.py checks them against the modules that define them.
+class Backend(enum.StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+class Measure(enum.StrEnum):
+    progress = "progress"
+    neurons = "neurons"
+    idealized = "idealized"
+    numerics = "numerics"
+    algorithms = "algorithms"
+
+
+class Device(enum.StrEnum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from grokscope import __version__
+
+        typer.echo(f"grokscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
+# `run --resume DIR` continues DIR with its own config.json: these options would be silently ignored.
+_NOT_WITH_RESUME = {"preset": "--preset", "set_": "--set", "out": "--out", "name": "--name", "force": "--force"}
+
+
 @app.command()
 def run(
+    ctx: typer.Context,
     preset: Annotated[str, typer.Option(help="Recipe to start from (see `grokscope presets`).")] = "swaroop2026",
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: section.key=value (repeatable).")] = None,
     out: Annotated[Path, typer.Option(help="Directory that holds run directories.")] = Path("runs"),
@@ -35,17 +93,26 @@ def run(
                                               "machine 1 avoids OpenMP threads fighting other jobs.")] = 0,
 ) -> None:
     """Train one model; writes runs/<id>/ (config, metrics, checkpoints, curves, summary)."""
-    from grokscope import api
     from grokscope.errors import GrokscopeError
-    from grokscope.presets import load_preset
 
+    if resume is not None:
+        # by name: typer vendors its own click, so click.core.ParameterSource is not the enum used here
+        given = [flag if flag != "--force" or force else "--no-force" for key, flag in _NOT_WITH_RESUME.items()
+                 if getattr(ctx.get_parameter_source(key), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")]
+        if given:
+            _fail(f"{', '.join(given)} cannot be used with --resume (a resumed run keeps its own config.json "
+                  f"and directory); drop {'it' if len(given) == 1 else 'them'}")
     if threads < 0:
         _fail(f"--threads must be >= 0, got {threads}")
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    path: Path | None = None  # the run directory, once known (for the Ctrl-C message)
     try:
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        from grokscope import api
+        from grokscope.presets import load_preset
+
         if resume is not None:
             from grokscope.store.rundir import read_config
 
@@ -63,8 +130,22 @@ def run(
     except GrokscopeError as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        _fail(f"interrupted; continue with: grokscope run --resume {path}", code=130)
+        _fail(_interrupted(path), code=130)
     _print_summary(result.summary or {}, result.path)
+
+
+def _interrupted(path: Path | None) -> str:
+    """The Ctrl-C message for `run`: how to go on, if there is anything to go on from."""
+    if path is None:
+        return "interrupted"
+    from grokscope.store.rundir import STATE, SUMMARY  # imported by now: `path` is set after `api`
+
+    if (path / SUMMARY).exists():
+        return f"interrupted; the run had finished: {path}"
+    if (path / STATE).exists():
+        return f"interrupted; continue with: grokscope run --resume {path}"
+    return f"interrupted before the first checkpoint; nothing to resume in {path} (start again with --force)" \
+        if path.exists() else "interrupted"
 
 
 class _progress:
@@ -127,7 +208,7 @@ def presets() -> None:
 @app.command()
 def analyze(
     path: Annotated[Path, typer.Argument(help="A run directory.")],
-    measure: Annotated[list[str] | None, typer.Option(help="progress|neurons|idealized|numerics|algorithms (repeatable; default: all that apply).")] = None,
+    measure: Annotated[list[Measure] | None, typer.Option(help="Measure to compute (repeatable; default: all that apply).")] = None,
     step: Annotated[list[int] | None, typer.Option(help="Only these checkpoint steps (repeatable).")] = None,
     figures: Annotated[bool, typer.Option(help="Write figures/*.png.")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
@@ -139,15 +220,20 @@ def analyze(
     from grokscope.analysis.series import analyze_run
     from grokscope.errors import GrokscopeError
 
+    measures = [m.value for m in measure] if measure else None
     try:
         if quiet:
-            result = analyze_run(path, measures=measure or None, steps=step or None, figures=figures)
+            result = analyze_run(path, measures=measures, steps=step or None)
         else:
             with Progress(TextColumn("checkpoints"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                           console=console) as bar:
                 task = bar.add_task("analyze", total=None)
-                result = analyze_run(path, measures=measure or None, steps=step or None, figures=figures,
+                result = analyze_run(path, measures=measures, steps=step or None,
                                      on_step=lambda i, n: bar.update(task, completed=i, total=n))
+        if figures:
+            from grokscope.report.analysis_figures import write_analysis_figures
+
+            write_analysis_figures(path, result)
     except GrokscopeError as e:
         _fail(str(e))
     s = result.summary
@@ -184,7 +270,7 @@ def analyze(
 @app.command()
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec TOML (see sweeps/pair_phase.toml).")],
-    backend: Annotated[str, typer.Option(help="local (process pool) or ray.")] = "local",
+    backend: Annotated[Backend, typer.Option(help="local (process pool) or ray.")] = Backend.local,
     workers: Annotated[int | None, typer.Option(help="Worker processes / Ray CPUs (default: min(2, cores)); 0 = in this process.")] = None,
     out: Annotated[Path | None, typer.Option(help="Sweep directory (default: runs/<spec name>).")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address to join (ray backend).")] = None,
@@ -206,21 +292,20 @@ def sweep(
     from grokscope.sweep.spec import expand, load_spec
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    backend_name = backend.value
     path = out
     try:
         parsed = load_spec(spec)
         cfgs = expand(parsed)
-        if backend not in ("local", "ray"):
-            _fail(f"unknown backend {backend!r}; use local or ray")
         path = out or Path("runs") / parsed.name
         n_workers = default_workers() if workers is None else workers
         chunks = plan_chunks(cfgs, chunk or parsed.chunk, max(1, n_workers))
         console.print(f"[bold]grokscope sweep[/bold] {parsed.name}: {len(cfgs)} runs in {len(chunks)} chunks "
-                      f"(<= {chunk or parsed.chunk} models each), backend {backend}, workers {n_workers} -> {path}", highlight=False)
+                      f"(<= {chunk or parsed.chunk} models each), backend {backend_name}, workers {n_workers} -> {path}", highlight=False)
         if dry_run:
             return
         with _SweepProgress(len(cfgs), quiet) as on_progress:
-            result = run_sweep(parsed, path, backend=backend, workers=workers, address=address,
+            result = run_sweep(parsed, path, backend=backend_name, workers=workers, address=address,
                                chunk=chunk, on_progress=on_progress)
         paths: list = []
         if plots:
@@ -236,7 +321,7 @@ def sweep(
     except GrokscopeError as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        _fail(f"interrupted; re-run the same command to resume ({path})", code=130)
+        _fail(f"interrupted; re-run the same command to resume ({path})" if path else "interrupted", code=130)
     console.print(
         f"{result.n_runs} runs: {result.skipped} already done, {result.finished} finished, "
         f"{result.diverged} diverged, {result.failed} failed/unfinished; {result.wall_s:.1f} s -> {result.path}"
@@ -335,7 +420,7 @@ def reproduce(
     name: Annotated[str, typer.Argument(help="Which paper: swaroop2026, nanda2023, ...")],
     quick: Annotated[bool, typer.Option("--quick", help="Small variant (about a minute on a CPU) with the same qualitative claims.")] = False,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/reproduce/<name>[_quick]).")] = None,
-    device: Annotated[str, typer.Option(help="cpu | cuda")] = "cpu",
+    device: Annotated[Device, typer.Option(help="Where to train.")] = Device.cpu,
 ) -> None:
     """A paper's experiment end to end: our numbers beside the paper's, with the largest difference."""
     import logging
@@ -348,7 +433,7 @@ def reproduce(
         _fail(f"unknown reproduction {name!r}; available: {', '.join(names())}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        run_reproduction(name, out=out, quick=quick, device=device, console=Console())
+        run_reproduction(name, out=out, quick=quick, device=device.value, console=Console())
     except GrokscopeError as e:
         _fail(str(e))
 

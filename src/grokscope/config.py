@@ -33,9 +33,9 @@ class TaskConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture; MLP fields are ignored by transformers and vice versa."""
+    """Architecture. Each family (`FAMILIES`) reads only its own fields; the rest are ignored."""
 
-    arch: str = "mlp"  # mlp | transformer
+    arch: str = "mlp"  # a key of FAMILIES: mlp | transformer | deep_mlp
     # --- MLP family
     input: str = "two_hot"  # two_hot (W_a, W_b) | embed_concat (W_E then W_in) | shared (one W_in) | tied_embed
     d_embed: int = 32  # embed_concat and tied_embed only
@@ -45,7 +45,7 @@ class ModelConfig:
     init: str = "default"  # default (PyTorch Linear: U(±1/sqrt(fan_in))) | normal (std = init_std)
     init_std: float = 0.0
     init_scale: float = 1.0  # multiplies every initial weight (Omnigrok-style large init)
-    # --- transformer family
+    # --- transformer family (n_layers is also deep_mlp's number of hidden layers)
     n_layers: int = 1
     d_model: int = 128
     n_heads: int = 4
@@ -65,6 +65,9 @@ class OptimConfig:
     eps: float = 1e-8
     momentum: float = 0.0  # sgd only
     warmup_steps: int = 0  # linear warmup from lr/warmup_steps to lr
+    # Grokfast-EMA gradient filter (Lee et al. 2024): g += lamb * EMA_alpha(g); lamb = 0 is off
+    grokfast_alpha: float = 0.98
+    grokfast_lamb: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,12 @@ class RunConfig:
 
     @property
     def run_id(self) -> str:
-        digest = hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        """`<preset>-<hash>`: the hash covers the values that differ from the defaults, so a new
+        config field (added with a default that keeps old behaviour) leaves every run id as it was."""
+        default = RunConfig().to_dict()
+        changed = {section: {k: v for k, v in values.items() if default[section].get(k) != v}
+                   for section, values in self.to_dict().items() if isinstance(values, dict)}
+        digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()
         return f"{self.preset or 'custom'}-{digest[:10]}"
 
     @classmethod
@@ -215,7 +223,6 @@ def _parse_value(raw: str, hint: type, key: str) -> Any:
 CHOICES = {
     "task.split": ("random", "stratified"),
     "task.noise_kind": ("uniform_wrong", "uniform_any"),
-    "model.arch": ("mlp", "transformer"),
     "model.input": ("two_hot", "embed_concat", "shared", "tied_embed"),
     "model.act": ("relu", "gelu", "quadratic"),
     "model.init": ("default", "normal"),
@@ -226,20 +233,74 @@ CHOICES = {
 }
 
 
+def _init_checks(m: ModelConfig) -> list[tuple[bool, str]]:
+    return [
+        (m.init != "normal" or m.init_std > 0, "model.init = 'normal' needs model.init_std > 0"),
+        (m.init_scale > 0, f"model.init_scale must be > 0, got {m.init_scale}"),
+    ]
+
+
+def _width_check(m: ModelConfig) -> tuple[bool, str]:
+    return m.d_mlp > 0, f"model.d_mlp (width) must be > 0, got {m.d_mlp}"
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its model class (imported only when a model is built), the ModelConfig
+    fields it reads (the only ones validated and shown for it) and their value checks."""
+
+    model: str  # "module:Class"
+    fields: tuple[str, ...]
+    checks: typing.Callable[[ModelConfig], list[tuple[bool, str]]]
+    description: str = ""
+
+
+_INIT = ("init", "init_std", "init_scale")
+FAMILIES: dict[str, Family] = {
+    "mlp": Family(
+        "grokscope.models.mlp:MLP", ("input", "d_embed", "d_mlp", "act", "bias", *_INIT),
+        lambda m: [_width_check(m), (m.d_embed > 0, f"model.d_embed must be > 0, got {m.d_embed}"),
+                   *_init_checks(m)],
+        "one hidden layer on two operands (two-hot, embedding, shared or tied input)"),
+    "transformer": Family(
+        "grokscope.models.transformer:Transformer",
+        ("n_layers", "d_model", "n_heads", "d_mlp", "act", "layer_norm", "attention_rate", *_INIT),
+        lambda m: [
+            _width_check(m), (m.d_model > 0, f"model.d_model must be > 0, got {m.d_model}"),
+            (m.n_heads > 0 and m.d_model % m.n_heads == 0,
+             f"model.n_heads must divide d_model ({m.d_model}), got {m.n_heads}"),
+            (m.n_layers in (1, 2), f"model.n_layers must be 1 or 2, got {m.n_layers}"),
+            (0.0 <= m.attention_rate <= 1.0, f"model.attention_rate must be in [0, 1], got {m.attention_rate}"),
+            *_init_checks(m)],
+        "decoder-only transformer on the tokens a b ="),
+    "deep_mlp": Family(
+        "grokscope.models.deep_mlp:DeepMLP", ("n_layers", "d_mlp", "act", "bias", *_INIT),
+        lambda m: [_width_check(m), (1 <= m.n_layers <= 8, f"model.n_layers must be in 1..8, got {m.n_layers}"),
+                   *_init_checks(m)],
+        "n_layers hidden layers of width d_mlp on the two-hot input (Prieto et al.'s [200, 200])"),
+}
+
+
 def _is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
 
 def validate(cfg: RunConfig) -> None:
-    """Check values (not just types); raise ConfigError naming the first problem."""
+    """Check values (not just types) of the task, the active model family, optimizer and loop;
+    raise ConfigError naming the first problem."""
     from grokscope.tasks.ops import OPS  # local: tasks imports nothing from config
 
+    t, m, o, tr = cfg.task, cfg.model, cfg.optim, cfg.train
+    if m.arch not in FAMILIES:
+        raise ConfigError(f"model.arch must be one of {', '.join(FAMILIES)}, got {m.arch!r}")
+    family = FAMILIES[m.arch]
     for dotted, allowed in CHOICES.items():
         section, name = dotted.split(".")
+        if section == "model" and name not in family.fields:
+            continue  # another family's field: ignored, so not checked
         value = getattr(getattr(cfg, section), name)
         if value not in allowed:
             raise ConfigError(f"{dotted} must be one of {', '.join(allowed)}, got {value!r}")
-    t, m, o, tr = cfg.task, cfg.model, cfg.optim, cfg.train
     if t.op not in OPS:
         raise ConfigError(f"unknown op {t.op!r}; valid ops: {', '.join(OPS)}")
     op = OPS[t.op]
@@ -251,20 +312,13 @@ def validate(cfg: RunConfig) -> None:
     checks = [
         (0.0 < t.frac_train < 1.0, f"task.frac_train must be in (0, 1), got {t.frac_train}"),
         (0.0 <= t.noise < 1.0, f"task.noise must be in [0, 1), got {t.noise}"),
-        (m.d_mlp > 0, f"model.d_mlp (width) must be > 0, got {m.d_mlp}"),
-        (m.d_embed > 0, f"model.d_embed must be > 0, got {m.d_embed}"),
-        (m.d_model > 0, f"model.d_model must be > 0, got {m.d_model}"),
-        (m.n_heads > 0 and m.d_model % m.n_heads == 0,
-         f"model.n_heads must divide d_model ({m.d_model}), got {m.n_heads}"),
-        (m.n_layers in (1, 2), f"model.n_layers must be 1 or 2, got {m.n_layers}"),
-        (0.0 <= m.attention_rate <= 1.0,
-         f"model.attention_rate must be in [0, 1], got {m.attention_rate}"),
-        (m.init != "normal" or m.init_std > 0, "model.init = 'normal' needs model.init_std > 0"),
-        (m.init_scale > 0, f"model.init_scale must be > 0, got {m.init_scale}"),
+        *family.checks(m),
         (o.lr > 0, f"optim.lr must be > 0, got {o.lr}"),
         (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),
         (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)"),
         (o.warmup_steps >= 0, f"optim.warmup_steps must be >= 0, got {o.warmup_steps}"),
+        (0 <= o.grokfast_alpha < 1, f"optim.grokfast_alpha must be in [0, 1), got {o.grokfast_alpha}"),
+        (o.grokfast_lamb >= 0, f"optim.grokfast_lamb must be >= 0, got {o.grokfast_lamb}"),
         (tr.steps > 0, f"train.steps must be > 0, got {tr.steps}"),
         (tr.batch_size >= 0, f"train.batch_size must be >= 0, got {tr.batch_size}"),
         (tr.eval_every > 0, f"train.eval_every must be > 0, got {tr.eval_every}"),

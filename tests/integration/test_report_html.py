@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import tiny_mlp, tiny_transformer
+from tests.helpers import tiny_mlp, tiny_transformer
 from typer.testing import CliRunner
 
 import grokscope
@@ -71,7 +71,7 @@ def test_run_report_is_one_self_contained_file(mlp_run):
 def test_run_report_prefers_the_analysis_table(mlp_run, tmp_path):
     from grokscope.analysis.series import analyze_run
 
-    analyze_run(mlp_run.path, measures=["progress"], figures=False)
+    analyze_run(mlp_run.path, measures=["progress"])
     try:
         html = write_run_report(mlp_run.path, out=tmp_path / "r.html", png=False).read_text()
         assert "analysis.parquet" in html

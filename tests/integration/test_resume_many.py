@@ -3,7 +3,7 @@
 import pytest
 import torch
 from safetensors.torch import load_file
-from tests.conftest import tiny_mlp
+from tests.helpers import tiny_mlp
 
 import grokscope
 from grokscope.reproduce.common import train_or_reuse

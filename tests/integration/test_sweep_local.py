@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -108,6 +107,33 @@ def test_a_diverging_run_and_a_crashing_run_do_not_stop_the_others(tmp_path, mon
     assert not any((tmp_path / r / "error.json").exists() for r in failed.run_id)
 
 
+# The child runs the sweep in-process (workers=0) with the engine wrapped so that the second
+# chunk SIGKILLs the process once its first run has logged step 100: one chunk (2 runs) finished,
+# one chunk half-trained with rows on disk, the rest not started — on every machine.
+KILL_CHILD = """
+import os, signal, sys
+import grokscope.sweep.worker as worker
+import grokscope.train.loop as loop
+from grokscope.sweep.runner import run_sweep
+
+real, calls = loop.train, []
+
+def train(cfgs, sinks, resume=None):
+    calls.append(len(cfgs))
+    if len(calls) == 2:
+        sink, on_eval = sinks[0], sinks[0].on_eval
+        def dying(row):
+            on_eval(row)
+            if row["step"] >= 100:
+                os.kill(os.getpid(), signal.SIGKILL)
+        sink.on_eval = dying
+    return real(cfgs, sinks, resume)
+
+loop.train = worker.train = train
+run_sweep(sys.argv[1], sys.argv[2], workers=0, index=False)
+"""
+
+
 def test_resume_after_sigkill_mid_sweep(tmp_path):
     spec = _toml(tmp_path / "kill.toml", """
 base = "swaroop2026"
@@ -126,21 +152,17 @@ optim.weight_decay = [0.1, 1.0]
 """)
     out = tmp_path / "sweep"
     n = len(expand(parse_spec(__import__("tomllib").loads(spec.read_text()))))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    child = subprocess.run([sys.executable, "-c", KILL_CHILD, str(spec), str(out)], capture_output=True,
+                           text=True, timeout=300, env=env)
+    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
+    finished_mtimes = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
+    partial = [d for d in out.iterdir() if (d / "config.json").exists() and not (d / "summary.json").exists()]
+    assert len(finished_mtimes) == 2 and len(partial) == 2 < n  # killed mid-sweep, mid-chunk
+    assert all((d / "metrics.jsonl").read_text().count("\n") >= 2 for d in partial)  # rows were written
+
     cmd = [sys.executable, "-m", "grokscope.cli", "sweep", str(spec), "--out", str(out), "--workers", "0",
            "--quiet", "--no-plots"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline and len(list(out.glob("*/summary.json"))) < 2:
-        time.sleep(0.05)
-    done_before = len(list(out.glob("*/summary.json")))
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    time.sleep(0.5)
-    assert 2 <= done_before < n, "the kill should land mid-sweep"
-    partial = [d for d in out.iterdir() if (d / "config.json").exists() and not (d / "summary.json").exists()]
-    finished_mtimes = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/summary.json")}
-
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert again.returncode == 0, again.stderr
     runs = [d for d in out.iterdir() if (d / "config.json").exists()]

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import tiny_mlp
+from tests.helpers import tiny_mlp
 
 import grokscope
 from grokscope.report.html import write_run_report

@@ -1,25 +1,9 @@
-from grokscope.analysis.phases import doshi_phase, liu_phase, phase_events
+from grokscope.analysis.phases import phase_events
 
 
 def rows(train, test, steps=None):
     steps = steps or [i * 500 for i in range(len(train))]
     return [{"step": s, "train_acc": tr, "test_acc": te} for s, tr, te in zip(steps, train, test)]
-
-
-def test_liu_phases():
-    assert liu_phase(rows([0.5, 0.6], [0.1, 0.1])) == "confusion"
-    assert liu_phase(rows([0.5, 0.95, 1.0], [0.1, 0.1, 0.2])) == "memorization"
-    assert liu_phase(rows([0.5, 0.95, 1.0], [0.1, 0.95, 1.0])) == "comprehension"
-    assert liu_phase(rows([0.5, 0.95, 1.0, 1.0], [0.1, 0.1, 0.1, 0.95])) == "grokking"
-    assert liu_phase(rows([0.5, 0.95, 1.0, 1.0], [0.1, 0.1, 0.1, 0.95]), delay=2000) == "comprehension"
-
-
-def test_doshi_phases():
-    assert doshi_phase(0.95, 0.99, xi=0.3) == "coexistence"
-    assert doshi_phase(0.8, 0.99, xi=0.3) == "partial_inversion"  # 0.75 <= 0.8 < 0.9
-    assert doshi_phase(0.7, 0.99, xi=0.3) == "full_inversion"
-    assert doshi_phase(0.99, 0.2, xi=0.3) == "memorization"
-    assert doshi_phase(0.5, 0.2, xi=0.3) == "forgetting"
 
 
 def test_phase_events_on_a_planted_series():

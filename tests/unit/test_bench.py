@@ -1,7 +1,8 @@
 """The benchmark package (bench/): `python -m bench --quick` runs and reports sane numbers.
 
-Wall-clock times are never asserted (the machine is shared and noisy); only that every table has
-its rows and every speed ratio is a positive finite number.
+No timing is compared with anything, not even with another timing (the machine is shared and
+noisy): only that every table has its rows, every measured value is positive and finite, and the
+FLOP formulas equal what torch's FlopCounterMode counts. The `--quick` run (~20 s) is slow-tier.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def positive_finite(x) -> bool:
     return isinstance(x, float) and math.isfinite(x) and x > 0
 
 
+@pytest.mark.slow
 def test_tables_have_expected_rows(quick):
     stdout, data = quick
     for title in ("1. Swaroop MLP", "2. Nanda transformer", "3. PAIR ensembles"):
@@ -54,6 +56,7 @@ def test_tables_have_expected_rows(quick):
     assert "same-init check" in stdout and "peak RSS" in stdout
 
 
+@pytest.mark.slow
 def test_ratios_and_speeds_are_positive_finite(quick):
     _, data = quick
     s = data["sections"]
@@ -67,19 +70,18 @@ def test_ratios_and_speeds_are_positive_finite(quick):
         for row in s[key]["rows"]:
             assert positive_finite(row["gflops"]) and positive_finite(row["pct_peak"])
         assert positive_finite(s[key]["peak_gflops"])
-    mlp = s["mlp"]
-    assert mlp["floor_s_per_step"] < min(r["step_s_per_step"] for r in mlp["rows"])  # nothing beats the floor
-    assert mlp["max_step_ratio"] > max(r["step_ratio"] for r in mlp["rows"])
+    for key in ("floor_s_per_step", "max_step_ratio"):
+        assert positive_finite(s["mlp"][key]), key
     for row in s["ensemble"]["rows"]:
         for col in ("s_per_model", "models_per_hour", "ratio"):
             assert positive_finite(row[col]), (col, row)
-    ens = s["ensemble"]
-    assert ens["floor_s_per_model"] < min(r["s_per_model"] for r in ens["rows"])
-    assert ens["max_ratio"] > max(r["ratio"] for r in ens["rows"])
+    for key in ("floor_s_per_model", "max_ratio"):
+        assert positive_finite(s["ensemble"][key]), key
     rss = s["ensemble"]["rss"]
     assert all(positive_finite(v["peak_rss_mb"]) for v in rss.values())
 
 
+@pytest.mark.slow
 def test_same_init_dynamics_match(quick):
     """Eager and grokscope trained from the same weights agree (the fast paths change no dynamics)."""
     _, data = quick

@@ -105,4 +105,4 @@ def test_zero_attention_rate_gives_uniform_attention():
     model = build_model(cfg, 7)
     params, cache = model.init([0]), {}
     model.forward(params, torch.arange(7), torch.arange(7), cache=cache)
-    torch.testing.assert_close(cache["blocks.0.pattern"], torch.full_like(cache["blocks.0.pattern"], 1 / 3))
+    torch.testing.assert_close(cache["blocks.0.attn.hook_pattern"], torch.full_like(cache["blocks.0.attn.hook_pattern"], 1 / 3))

@@ -25,7 +25,6 @@ from grokscope.analysis.fourier import (
     AnalysisError,
     Array,
     embedding_matrix,
-    has_embedding,
     key_frequencies,
     unembed_freq_norms,
     unstack,
@@ -37,22 +36,12 @@ from grokscope.tasks import Task
 log = logging.getLogger(__name__)
 
 
-def _input_tables(model: StackedModel) -> tuple[str, str]:
-    """Parameter names whose rows a and b are the operands' input embeddings."""
-    cfg = model.cfg
-    if has_embedding(cfg):
-        return "W_E", "W_E"
-    if cfg.input == "two_hot":
-        return "W_a", "W_b"
-    return "W_in", "W_in"
-
-
 def gradient_symmetricity(
     model: StackedModel, params: Mapping[str, torch.Tensor], n: int, n_samples: int = 100, seed: int = 0
 ) -> float:
     """Mean cos(∂Q_c/∂E_a, ∂Q_c/∂E_b) over `n_samples` random triples with a ≠ b (fixed seed)."""
     rng = np.random.default_rng(seed)
-    name_a, name_b = _input_tables(model)
+    name_a, name_b = model.input_tables
     pairs = np.array([rng.choice(n, size=2, replace=False) for _ in range(n_samples)])  # a ≠ b
     a, b = torch.as_tensor(pairs[:, 0]), torch.as_tensor(pairs[:, 1])
     c = torch.as_tensor(rng.integers(model.n_out, size=n_samples))

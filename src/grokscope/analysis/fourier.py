@@ -21,6 +21,7 @@ import torch
 
 from grokscope.config import ModelConfig
 from grokscope.errors import GrokscopeError
+from grokscope.models import StackedModel, build_model, to_numpy
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ def unstack(params: Mapping[str, torch.Tensor], k: int = 0) -> dict[str, torch.T
 def take_model(params: Mapping[str, torch.Tensor], k: int = 0) -> dict[str, torch.Tensor]:
     """Model k of a stack as a stack of one ([1, ...] tensors), ready for `model.forward`."""
     return {name: t[k : k + 1].detach() for name, t in params.items()}
-
-
-def to_numpy(x: Array | torch.Tensor) -> Array:
-    """float64 numpy copy of a tensor or array."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu().to(torch.float64).numpy()
-    return np.asarray(x, dtype=np.float64)
 
 
 # ---------------------------------------------------------------- the basis
@@ -144,62 +138,32 @@ def key_frequencies(norms: Array, threshold: float = 0.25, max_keys: int | None 
 
 
 # ---------------------------------------------------------------- weight views
+# The family of cfg.arch (grokscope.models) defines each view; these take one model's params.
+
+
+def _view(cfg: ModelConfig, n: int | None = None) -> StackedModel:
+    # n only matters for views over the operand axis (the transformer drops its '=' row)
+    return build_model(cfg, n or 0, n_out=0)
 
 
 def embedding_matrix(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> Array:
-    """Operand embeddings as [n, d] (rows indexed by residue), no K axis.
-
-    transformer: W_E[:n] ('=' row dropped); MLP two_hot: [W_a | W_b]; shared: W_in;
-    embed_concat and tied_embed: W_E.
-    """
-    if cfg.arch == "transformer":
-        return to_numpy(params["W_E"][:n])
-    if cfg.input == "two_hot":
-        return np.concatenate([to_numpy(params["W_a"]), to_numpy(params["W_b"])], axis=1)
-    if cfg.input == "shared":
-        return to_numpy(params["W_in"])
-    return to_numpy(params["W_E"])
+    """Operand embeddings as [n, d] (rows indexed by residue), no K axis."""
+    return _view(cfg, n).embedding(params)
 
 
-def neuron_input_weights(
-    params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int
-) -> tuple[Array, Array]:
-    """Each hidden neuron's direct weight on operand a and on b -> (W_a [n, d_mlp], W_b [n, d_mlp]).
-
-    Exact for two_hot / shared / embed_concat MLPs. For a transformer this is the direct path
-    W_E[:n] @ W_in of layer 0 (attention mixes a and b before the MLP, so it is an approximation
-    and a and b get the same view).
-    """
-    if cfg.arch == "transformer":
-        w = to_numpy(params["W_E"][:n]) @ to_numpy(params["blocks.0.mlp.W_in"])
-        return w, w
-    if cfg.input == "two_hot":
-        return to_numpy(params["W_a"]), to_numpy(params["W_b"])
-    if cfg.input == "shared":
-        w = to_numpy(params["W_in"])
-        return w, w
-    E = to_numpy(params["W_E"])
-    if cfg.input == "tied_embed":
-        w = E @ to_numpy(params["W_in"])
-        return w, w
-    return E @ to_numpy(params["W_in_a"]), E @ to_numpy(params["W_in_b"])
+def neuron_input_weights(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> tuple[Array, Array]:
+    """Each analysed hidden neuron's direct weight on operand a and on b -> ([n, d_mlp], [n, d_mlp])."""
+    return _view(cfg, n).neuron_input_weights(params)
 
 
 def neuron_output_weights(params: Mapping[str, torch.Tensor], cfg: ModelConfig) -> Array:
-    """W_L: each (last-layer) neuron's effect on the logits -> [d_mlp, n_out].
-
-    MLP: W_out (tied_embed: W_out @ W_Eᵀ). Transformer: W_out @ W_U of the last block (Nanda's W_L)."""
-    if cfg.arch == "transformer":
-        last = cfg.n_layers - 1
-        return to_numpy(params[f"blocks.{last}.mlp.W_out"]) @ to_numpy(params["W_U"])
-    if cfg.input == "tied_embed":
-        return to_numpy(params["W_out"]) @ to_numpy(params["W_E"]).T
-    return to_numpy(params["W_out"])
+    """W_L: each analysed (last-layer) neuron's effect on the logits -> [d_mlp, n_out]."""
+    return _view(cfg).neuron_output_weights(params)
 
 
 def has_embedding(cfg: ModelConfig) -> bool:
     """Whether the operands go through a learned embedding table W_E first."""
-    return cfg.arch == "transformer" or cfg.input in ("embed_concat", "tied_embed")
+    return _view(cfg).has_embedding
 
 
 def embedding_freq_norms(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> Array:

@@ -1,19 +1,7 @@
-"""Phase labels (Liu et al. 2022, Doshi et al. 2024) and Nanda-style phase boundaries.
+"""Nanda-style phase boundaries of a run, over its metrics rows and analysis series.
 
-Liu four-phase label of one run, from its metrics rows (threshold x = 0.9, delay D = 1000 steps):
-  confusion      train accuracy never reaches x;
-  memorization   train reaches x, validation never does (within the run's budget);
-  comprehension  validation reaches x within D steps (so train did too);
-  grokking       train reaches x, validation reaches x only after step D.
-Liu's delay is measured from step 0, as in the paper (both "within 10³ steps").
-
-Doshi five-phase label, from final train (on the trained-on, possibly corrupted labels) and test
-accuracy, corruption fraction ξ, threshold x = 0.9 (App. C):
-  coexistence        test ≥ x and train ≥ x
-  partial_inversion  test ≥ x and 100(1.05 − ξ)% ≤ train < x
-  full_inversion     test ≥ x and train < 100(1.05 − ξ)%
-  memorization       test < x and train ≥ x
-  forgetting         test < x and train < x       (Doshi's "forgetting/confusion")
+The phase labels (Liu et al. 2022, Doshi et al. 2024), t_train99 / t_val99 and their thresholds
+live in `grokscope.events`; this module adds the events that need the analysis series.
 
 Events beyond t_train99 / t_val99 (`phase_events`), over metrics rows and the analysis series:
   t_mem_end        end of memorisation: first evaluated step with train accuracy ≥ mem_acc (0.999).
@@ -33,28 +21,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from grokscope.analysis.events import first_step
-
-
-def liu_phase(rows: Sequence[dict[str, Any]], threshold: float = 0.9, delay: int = 1000) -> str:
-    """Liu et al.'s four-phase label of one run's metrics rows (sorted by step)."""
-    t_train = first_step(rows, "train_acc", threshold)
-    t_val = first_step(rows, "test_acc", threshold)
-    if t_train is None:
-        return "confusion"
-    if t_val is None:
-        return "memorization"
-    return "comprehension" if t_val <= delay else "grokking"
-
-
-def doshi_phase(train_acc: float, test_acc: float, xi: float, threshold: float = 0.9) -> str:
-    """Doshi et al.'s five-phase label from final accuracies and corruption fraction ξ."""
-    floor = 1.05 - xi  # 100(1.05 − ξ)% as a fraction
-    if test_acc >= threshold:
-        if train_acc >= threshold:
-            return "coexistence"
-        return "partial_inversion" if train_acc >= floor else "full_inversion"
-    return "memorization" if train_acc >= threshold else "forgetting"
+from grokscope.events import EVENT_THRESHOLD, first_step
 
 
 def _value(row: dict[str, Any], key: str) -> float | None:
@@ -76,8 +43,8 @@ def phase_events(
     `analysis` rows need step, excluded_loss_train, restricted_loss_test, gini_W_L (those
     missing leave the corresponding event None)."""
     out: dict[str, int | None] = {
-        "t_train99": first_step(rows, "train_acc", 0.99),
-        "t_val99": first_step(rows, "test_acc", 0.99),
+        "t_train99": first_step(rows, "train_acc", EVENT_THRESHOLD),
+        "t_val99": first_step(rows, "test_acc", EVENT_THRESHOLD),
         "t_mem_end": first_step(rows, "train_acc", mem_acc),
         "t_circuit": None,
         "t_cleanup": None,

@@ -34,19 +34,13 @@ def prune_neurons(
     """Copy of stacked params [K, ...] with the given (last-layer) hidden neurons zeroed."""
     idx = torch.as_tensor(list(neurons), dtype=torch.long)
     out = {k: v.detach().clone() for k, v in params.items()}
-    cfg = model.cfg
-    if cfg.arch == "transformer":
-        pre = f"blocks.{cfg.n_layers - 1}.mlp."
-        cols, rows, bias = [pre + "W_in"], [pre + "W_out"], pre + "b_in"
-    else:
-        cols = [n for n in ("W_a", "W_b", "W_in", "W_in_a", "W_in_b") if n in out]
-        rows, bias = ["W_out"], "b_in"
+    cols, rows, biases = model.neuron_slices()
     for name in cols:
         out[name][..., idx] = 0.0  # [K, in, d_mlp]: neuron is the last axis
     for name in rows:
         out[name][:, idx, :] = 0.0  # [K, d_mlp, out]
-    if bias in out:
-        out[bias][:, idx] = 0.0
+    for name in biases:
+        out[name][:, idx] = 0.0
     return out
 
 

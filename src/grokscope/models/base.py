@@ -1,15 +1,20 @@
-"""What every model shares: stacked parameters with a leading ensemble axis K, seeded init.
+"""What every model shares: stacked parameters with a leading ensemble axis K, seeded init, and
+the views analysis and reports ask of a family.
 
 A model object holds no tensors. `init(seeds)` returns a dict of parameters, each [K, ...], and
 `forward(params, a, b)` maps operand indices to logits [K, B, n_out]. Model k of a stack is
 initialised from its own generator, so it is identical whatever K it is trained in.
+
+Views take ONE model's parameters (no K axis; `analysis.fourier.unstack`) and return float64
+numpy arrays, so analysis and reports never branch on the architecture.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,8 +31,20 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+def to_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    """float64 numpy copy of a tensor or array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
 class StackedModel:
-    """Base class: subclasses define `spec()` and `forward()`."""
+    """Base class of a family: subclasses define `spec()`, `forward()` and the views below."""
+
+    # TransformerLens-style names of the activations `forward(..., cache=...)` records
+    hook_names: tuple[str, ...] = ()
+    # analysis measures that apply to the family (series.MEASURES names), on a full (a, b) grid
+    measures: tuple[str, ...] = ("progress", "neurons", "numerics", "idealized")
 
     def __init__(self, cfg: ModelConfig, n: int, n_out: int):
         self.cfg = cfg
@@ -43,6 +60,43 @@ class StackedModel:
     ) -> torch.Tensor:
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ views
+    def describe(self) -> str:
+        """One line naming the architecture (report subtitles)."""
+        raise NotImplementedError
+
+    def embedding(self, params: Mapping[str, torch.Tensor]) -> np.ndarray:
+        """Operand embeddings [n, d], rows indexed by residue."""
+        raise NotImplementedError
+
+    @property
+    def has_embedding(self) -> bool:
+        """Whether the operands go through a learned embedding table W_E first."""
+        return False
+
+    @property
+    def input_tables(self) -> tuple[str, str]:
+        """Names of the parameters whose rows a and b select (the operands' input embeddings)."""
+        raise NotImplementedError
+
+    def neuron_input_weights(self, params: Mapping[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """Each analysed hidden neuron's direct weight on operand a and on b -> ([n, d_mlp], [n, d_mlp])."""
+        raise NotImplementedError
+
+    def neuron_output_weights(self, params: Mapping[str, torch.Tensor]) -> np.ndarray:
+        """W_L: each analysed (last-layer) neuron's effect on the logits -> [d_mlp, n_out]."""
+        raise NotImplementedError
+
+    W_L_formula: str = "W_out"  # how W_L is formed, for figure titles
+    # what `neuron_input_weights` (a, b) and `neuron_output_weights` show, for figure labels
+    neuron_labels: tuple[str, str, str] = ("W_a", "W_b", "W_out")
+
+    def neuron_slices(self) -> tuple[list[str], list[str], list[str]]:
+        """Parameters of the analysed neurons: (neuron on the last axis, neuron on axis 1, biases),
+        names of stacked params; zeroing these slices removes a neuron (pruning)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------- init
     def init(self, seeds: Sequence[int], device: str | torch.device = "cpu") -> Params:
         """Parameters for len(seeds) models, stacked on a leading axis."""
         per_model = [self._init_one(seed) for seed in seeds]

@@ -12,12 +12,70 @@ input = tied_embed:   h = act((W_E[a] + W_E[b]) @ W_in + b_in), logits = h @ W_o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import torch
 
-from grokscope.models.base import Params, Spec, StackedModel, gather_rows
+from grokscope.models.base import Params, Spec, StackedModel, gather_rows, to_numpy
 
 
 class MLP(StackedModel):
+    hook_names = ("mlp.hook_pre", "mlp.hook_post")
+
+    # ------------------------------------------------------------------ views
+    def describe(self) -> str:
+        c = self.cfg
+        return f"MLP {c.input} d_mlp={c.d_mlp} {c.act}"
+
+    @property
+    def has_embedding(self) -> bool:
+        return self.cfg.input in ("embed_concat", "tied_embed")
+
+    @property
+    def input_tables(self) -> tuple[str, str]:
+        return {"two_hot": ("W_a", "W_b"), "shared": ("W_in", "W_in")}.get(self.cfg.input, ("W_E", "W_E"))
+
+    def embedding(self, params: Mapping[str, torch.Tensor]) -> np.ndarray:
+        """two_hot: [W_a | W_b]; shared: W_in; embed_concat and tied_embed: W_E."""
+        if self.cfg.input == "two_hot":
+            return np.concatenate([to_numpy(params["W_a"]), to_numpy(params["W_b"])], axis=1)
+        return to_numpy(params["W_in" if self.cfg.input == "shared" else "W_E"])
+
+    def neuron_input_weights(self, params: Mapping[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """Exact: the hidden pre-activation is W_a[a] + W_b[b] (+ b_in) for every input kind."""
+        kind = self.cfg.input
+        if kind == "two_hot":
+            return to_numpy(params["W_a"]), to_numpy(params["W_b"])
+        if kind == "shared":
+            w = to_numpy(params["W_in"])
+            return w, w
+        E = to_numpy(params["W_E"])
+        if kind == "tied_embed":
+            w = E @ to_numpy(params["W_in"])
+            return w, w
+        return E @ to_numpy(params["W_in_a"]), E @ to_numpy(params["W_in_b"])
+
+    @property
+    def neuron_labels(self) -> tuple[str, str, str]:
+        return {"two_hot": ("W_a", "W_b", "W_out"), "shared": ("W_in", "W_in", "W_out"),
+                "embed_concat": ("W_E·W_in_a", "W_E·W_in_b", "W_out"),
+                "tied_embed": ("W_E·W_in", "W_E·W_in", "W_out·W_Eᵀ")}[self.cfg.input]
+
+    @property
+    def W_L_formula(self) -> str:
+        return "W_out W_Eᵀ" if self.cfg.input == "tied_embed" else "W_out"
+
+    def neuron_output_weights(self, params: Mapping[str, torch.Tensor]) -> np.ndarray:
+        if self.cfg.input == "tied_embed":
+            return to_numpy(params["W_out"]) @ to_numpy(params["W_E"]).T
+        return to_numpy(params["W_out"])
+
+    def neuron_slices(self) -> tuple[list[str], list[str], list[str]]:
+        cols = [n for n in ("W_a", "W_b", "W_in", "W_in_a", "W_in_b") if n in self.spec()]
+        return cols, ["W_out"], ["b_in"] if self.cfg.bias else []
+
+    # ---------------------------------------------------------------- compute
     def spec(self) -> Spec:
         c, n, d = self.cfg, self.n, self.cfg.d_mlp
         bias = c.bias
@@ -68,7 +126,7 @@ class MLP(StackedModel):
             pre = pre + params["b_in"].unsqueeze(1)
         hidden = self.act(pre)
         if cache is not None:
-            cache["pre"], cache["hidden"] = pre, hidden
+            cache["mlp.hook_pre"], cache["mlp.hook_post"] = pre, hidden
         if kind == "tied_embed":  # [K, B, d_mlp] @ [K, d_mlp, d_embed] @ [K, d_embed, n]
             logits = torch.bmm(torch.bmm(hidden, params["W_out"]), params["W_E"].transpose(1, 2))
             return logits + params["b_out"].unsqueeze(1) if "b_out" in params else logits

@@ -11,16 +11,61 @@ positions a query may see (Zhong et al.: r = 1 clock, r = 0 pizza).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grokscope.models.base import Params, Spec, StackedModel, gather_rows
+from grokscope.models.base import Params, Spec, StackedModel, gather_rows, to_numpy
 
 N_CTX = 3  # a, b, =
 
 
 class Transformer(StackedModel):
+    measures = ("progress", "neurons", "numerics", "idealized", "algorithms")
+    W_L_formula = "W_out W_U"
+    neuron_labels = ("W_E·W_in (a)", "W_E·W_in (b)", "W_L")
+
+    @property
+    def hook_names(self) -> tuple[str, ...]:
+        per_layer = [f"blocks.{i}.{h}" for i in range(self.cfg.n_layers)
+                     for h in ("attn.hook_pattern", "mlp.hook_post")]
+        return (*per_layer, "ln_final.hook_normalized")
+
+    # ------------------------------------------------------------------ views
+    def describe(self) -> str:
+        c = self.cfg
+        return f"transformer {c.n_layers}L d_model={c.d_model} {c.n_heads} heads"
+
+    @property
+    def has_embedding(self) -> bool:
+        return True
+
+    @property
+    def input_tables(self) -> tuple[str, str]:
+        return "W_E", "W_E"
+
+    def embedding(self, params: Mapping[str, torch.Tensor]) -> np.ndarray:
+        """W_E without the '=' row."""
+        return to_numpy(params["W_E"][: self.n])
+
+    def neuron_input_weights(self, params: Mapping[str, torch.Tensor]) -> tuple[np.ndarray, np.ndarray]:
+        """The direct path W_E[:n] @ W_in of layer 0: attention mixes a and b before the MLP, so this
+        is an approximation, and a and b get the same view."""
+        w = self.embedding(params) @ to_numpy(params["blocks.0.mlp.W_in"])
+        return w, w
+
+    def neuron_output_weights(self, params: Mapping[str, torch.Tensor]) -> np.ndarray:
+        """Nanda's W_L = W_out @ W_U of the last block."""
+        last = self.cfg.n_layers - 1
+        return to_numpy(params[f"blocks.{last}.mlp.W_out"]) @ to_numpy(params["W_U"])
+
+    def neuron_slices(self) -> tuple[list[str], list[str], list[str]]:
+        pre = f"blocks.{self.cfg.n_layers - 1}.mlp."
+        return [pre + "W_in"], [pre + "W_out"], [pre + "b_in"]
+
+    # ---------------------------------------------------------------- compute
     @property
     def d_head(self) -> int:
         return self.cfg.d_model // self.cfg.n_heads
@@ -99,10 +144,10 @@ class Transformer(StackedModel):
             pre_act = torch.einsum("kbpd,kdm->kbpm", xn, params[pre + "mlp.W_in"])
             hidden = self.act(pre_act + params[pre + "mlp.b_in"][:, None, None, :])
             if cache is not None:
-                cache[pre + "pattern"], cache[pre + "hidden"] = pattern, hidden
+                cache[pre + "attn.hook_pattern"], cache[pre + "mlp.hook_post"] = pattern, hidden
             mlp_out = torch.einsum("kbpm,kmd->kbpd", hidden, params[pre + "mlp.W_out"])
             x = x + mlp_out + params[pre + "mlp.b_out"][:, None, None, :]
         x = self._ln(params, "ln_final", x)[:, :, -1]  # [K, B, d_model]
         if cache is not None:
-            cache["resid_final"] = x
+            cache["ln_final.hook_normalized"] = x
         return torch.bmm(x, params["W_U"])

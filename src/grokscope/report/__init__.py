@@ -1,10 +1,17 @@
-"""Figures and reports: curves.png (curves), sweep phase diagrams (phase), the self-contained
-HTML run / sweep reports (html, sweep_html). Attributes load lazily (matplotlib, plotly)."""
+"""Every figure and report: curves.png (curves), the figures of an analysis (analysis_figures),
+sweep phase diagrams (phase), the self-contained HTML run / sweep reports (html, sweep_html) and
+their static PNGs (static). Attributes load lazily (matplotlib, plotly). Figures are drawn on bare
+`matplotlib.figure.Figure`s: nothing here selects or switches the caller's matplotlib backend."""
 
 from importlib import import_module
 from typing import Any
 
-_EXPORTS = {"write_run_report": "grokscope.report.html", "write_sweep_report": "grokscope.report.sweep_html"}
+_EXPORTS = {
+    "write_analysis_figures": "grokscope.report.analysis_figures",
+    "write_curves": "grokscope.report.curves",
+    "write_run_report": "grokscope.report.html",
+    "write_sweep_report": "grokscope.report.sweep_html",
+}
 __all__ = sorted(_EXPORTS)
 
 

@@ -1,25 +1,38 @@
-"""curves.png: train/test accuracy and loss against step (log x), with the events marked."""
+"""curves.png: train/test accuracy and loss against step (log x), with the events marked.
+
+Drawn on a bare `matplotlib.figure.Figure` (Agg canvas via `savefig`): no pyplot, so drawing
+never switches or touches the caller's backend (a notebook's inline backend stays as it is).
+The run directory stays the store's; this layer draws into it once a run has finished
+(`grokscope.run` / `resume`, and sweeps that ask for curves).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from grokscope.events import event_names
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+log = logging.getLogger(__name__)
+
+CURVES = "curves.png"
 
 
-def plot_curves(rows: Sequence[dict[str, Any]], summary: dict[str, Any], path: Path) -> None:
-    """Two panels: accuracy and loss; vertical lines at t_train99, t_val99 and saturation."""
+def plot_curves(rows: Sequence[dict[str, Any]], summary: dict[str, Any], path: Path) -> Path:
+    """Two panels: accuracy and loss; vertical lines at t_train99 and t_val99."""
+    from matplotlib.figure import Figure
+
     steps = [max(r["step"], 1) for r in rows]  # step 0 drawn at 1 on the log axis
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    fig = Figure(figsize=(11, 4), layout="constrained")
+    ax_acc, ax_loss = fig.subplots(1, 2)
     for key, color in (("train", "tab:blue"), ("test", "tab:orange")):
         ax_acc.plot(steps, [r[f"{key}_acc"] for r in rows], color=color, label=key)
         ax_loss.plot(steps, [r[f"{key}_loss"] for r in rows], color=color, label=key)
-    events = [("t_train99", "tab:blue", "train 99%"), ("t_val99", "tab:orange", "test 99%")]
+    t_train, t_val = event_names()
+    events = [(t_train, "tab:blue", "train 99%"), (t_val, "tab:orange", "test 99%")]
     for key, color, label in events:
         if summary.get(key) is not None:
             for ax in (ax_acc, ax_loss):
@@ -35,4 +48,21 @@ def plot_curves(rows: Sequence[dict[str, Any]], summary: dict[str, Any], path: P
         title += f"   ΔT = {summary['delta_t']} steps"
     fig.suptitle(title)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return path
+
+
+def write_curves(run_dir: str | Path) -> Path | None:
+    """Draw `<run_dir>/curves.png` from its metrics and summary; a figure never costs the run, so
+    any failure is logged and None returned."""
+    from grokscope.store.rundir import SUMMARY, read_rows
+
+    run_dir = Path(run_dir)
+    try:
+        summary = json.loads((run_dir / SUMMARY).read_text()) if (run_dir / SUMMARY).exists() else {}
+        rows = read_rows(run_dir)
+        if not rows:
+            return None
+        return plot_curves(rows, summary, run_dir / CURVES)
+    except Exception as e:  # noqa: BLE001
+        log.warning("could not draw %s: %s", run_dir / CURVES, e)
+        return None

@@ -225,6 +225,9 @@ class RunData:
     n: int = 0
     n_out: int = 0
     arch: str = "mlp"
+    model_desc: str = ""  # the family's one-line description
+    W_L_formula: str = "W_out"
+    neuron_labels: tuple[str, str, str] = ("W_a", "W_b", "W_out")
     final: dict[str, Any] = field(default_factory=dict)  # heatmaps etc. at the final checkpoint
     algorithms: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -253,8 +256,9 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     progress_budget_s: when there is no analysis.parquet, restricted/excluded losses are computed
     here on every frame checkpoint if one checkpoint's cost × frames fits this budget."""
     from grokscope.analysis import phases
-    from grokscope.analysis.fourier import fourier_1d, fourier_basis, has_embedding, unstack
+    from grokscope.analysis.fourier import fourier_1d, fourier_basis, unstack
     from grokscope.analysis.neurons import default_thresholds
+    from grokscope.events import doshi_phase, liu_phase
     from grokscope.store.run import load_run
 
     t0 = time.perf_counter()
@@ -267,6 +271,8 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     steps = run.checkpoint_steps()
     data = RunData(run_id=summary.get("run_id", path.name), config=json.loads(cfg.to_json()), summary=jsonable(summary),
                    rows=rows, events={}, series={}, series_source="", arch=cfg.model.arch)
+    model = run.model()
+    data.model_desc, data.W_L_formula, data.neuron_labels = model.describe(), model.W_L_formula, model.neuron_labels
     data.timings["read"] = time.perf_counter() - t0
     task = run.task()
     data.n = task.n
@@ -322,9 +328,9 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     ev = phases.phase_events(rows, series_rows) if rows else {}
     events: dict[str, Any] = {k: summary.get(k) for k in ("t_train99", "t_val99", "delta_t", "saturation_step")}
     events.update({k: a_summary.get(k, ev.get(k)) for k in ("t_mem_end", "t_circuit", "t_cleanup")})
-    events["liu_phase"] = a_summary.get("liu_phase") or (phases.liu_phase(rows) if rows else None)
+    events["liu_phase"] = a_summary.get("liu_phase") or (liu_phase(rows) if rows else None)
     if rows and cfg.task.noise > 0:
-        events["doshi_phase"] = phases.doshi_phase(rows[-1]["train_acc"], rows[-1]["test_acc"], cfg.task.noise)
+        events["doshi_phase"] = doshi_phase(rows[-1]["train_acc"], rows[-1]["test_acc"], cfg.task.noise)
     for k in ("stop_reason", "steps", "final_train_acc", "final_test_acc", "final_test_loss", "wall_s"):
         if k in summary:
             events[k] = summary[k]
@@ -341,10 +347,10 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
             v = _views(final_one, cfg.model, task.n)
             order = np.argsort(np.abs(np.fft.rfft(v["W_a"], axis=0))[1:].argmax(axis=0), kind="stable")
             final: dict[str, Any] = {"names": names, "step": steps[-1], "order": order.tolist()}
-            if has_embedding(cfg.model):
+            if model.has_embedding:
                 final["W_E"] = sig(fourier_1d(v["E"], axis=0), 3)
             final["W_a"] = sig(fourier_1d(v["W_a"], axis=0)[:, order], 3)
-            if cfg.model.arch != "transformer" and cfg.model.input in ("two_hot", "embed_concat"):
+            if not np.array_equal(v["W_a"], v["W_b"]):  # a and b have their own input weights
                 final["W_b"] = sig(fourier_1d(v["W_b"], axis=0)[:, order], 3)
             if v["W_out"].shape[1] == task.n:
                 final["W_L"] = sig(fourier_1d(v["W_out"], axis=1)[order].T, 3)
@@ -359,11 +365,11 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     if any(k in a_summary for k in keys):
         data.algorithms = {k: a_summary.get(k) for k in keys if k in a_summary}
         data.algorithms["source"] = "analysis.json"
-    elif cfg.model.arch == "transformer" and task.full_grid and steps:
+    elif "algorithms" in model.measures and task.full_grid and steps:
         try:
             from grokscope.analysis.algorithms import algorithm_measures
 
-            data.algorithms = jsonable(algorithm_measures(run.model(), run.params(steps[-1]), task))
+            data.algorithms = jsonable(algorithm_measures(model, run.params(steps[-1]), task))
             data.algorithms["source"] = f"computed for the report at step {steps[-1]}"
         except Exception as e:  # noqa: BLE001
             data.notes.append(f"clock/pizza measures unavailable: {e}")

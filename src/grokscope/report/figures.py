@@ -164,7 +164,7 @@ def heatmaps(data: RunData) -> dict[str, dict[str, Any]]:
     specs = (("W_E", "W_E in the Fourier basis", "embedding dimension", names),
              ("W_a", "W_a in the Fourier basis (neurons sorted by frequency)", "neuron (sorted by dominant frequency)", names),
              ("W_b", "W_b in the Fourier basis", "neuron (sorted by dominant frequency)", names),
-             ("W_L", "W_L = W_out" + (" W_U" if data.arch == "transformer" else "") + " in the Fourier basis (logit axis)",
+             ("W_L", f"W_L = {data.W_L_formula} in the Fourier basis (logit axis)",
               "neuron (sorted by dominant frequency)", names))
     for key, title, xtitle, ynames in specs:
         if key not in f:

@@ -21,6 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from grokscope.config import FAMILIES
+
 log = logging.getLogger(__name__)
 
 REPORT = "report.html"
@@ -28,8 +30,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 CONFIG_KEYS = {  # the compact config table: the keys a reader looks for first, per section
     "task": ("op", "p", "frac_train", "split", "noise", "data_seed"),
-    "model": ("arch", "input", "d_mlp", "d_embed", "act", "bias", "init_scale"),
-    "model_transformer": ("arch", "n_layers", "d_model", "n_heads", "d_mlp", "act", "layer_norm", "attention_rate"),
+    "model": ("arch",),  # then the fields of the run's model family (grokscope.config.FAMILIES)
     "optim": ("name", "lr", "weight_decay", "beta1", "beta2"),
     "train": ("steps", "batch_size", "loss", "seed", "stop_test_acc", "device"),
 }
@@ -124,21 +125,17 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
             pngs = [f"{PNG_DIR}/{p.name}" for p in write_pngs(run_dir, data)]
         data.timings["png"] = time.perf_counter() - t
     cfg = data.config
-    tf = cfg["model"]["arch"] == "transformer"
     config_rows = []
     for sec, keys in CONFIG_KEYS.items():
-        if sec.startswith("model") and (sec == "model_transformer") != tf:
-            continue
-        sec = sec.split("_")[0]
-        if sec == "model" and not tf and cfg["model"].get("input") not in ("embed_concat", "tied_embed"):
-            keys = tuple(k for k in keys if k != "d_embed")
+        if sec == "model":
+            keys = (*keys, *FAMILIES[cfg["model"]["arch"]].fields)
         config_rows.append((sec, [(k, cfg[sec][k]) for k in keys if k in cfg.get(sec, {})]))
     events = [(EVENT_LABELS.get(k, k), v, k) for k, v in data.events.items()]
     payload = {
         "figs": figs, "frames": data.frames, "steps": data.frame_steps, "neurons": data.neurons,
         "events": {k: data.events.get(k) for k in ("t_train99", "t_val99", "saturation_step", "t_mem_end",
                                                       "t_circuit", "t_cleanup")},
-        "n": data.n, "arch": data.arch, "rows_last_step": data.rows[-1]["step"] if data.rows else None,
+        "n": data.n, "arch": data.arch, "neuron_labels": data.neuron_labels, "rows_last_step": data.rows[-1]["step"] if data.rows else None,
         "acc": {"step": [r["step"] for r in data.rows], "train": D.sig([r.get("train_acc") for r in data.rows]),
                 "test": D.sig([r.get("test_acc") for r in data.rows])},
     }
@@ -148,7 +145,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
         frame_steps=data.frame_steps, n_checkpoints=len(_ckpts(run_dir)), max_frames=max_frames, pngs=pngs,
         has_frames=bool(data.frames), figs=figs, heat_ids=[k for k in figs if k.startswith("fig-heat")], payload=script_json(payload), arch=data.arch,
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), version=_version(),
-        phase_bands=F.phase_bands(data), subtitle=_subtitle(cfg), clock_k=data.clock_k,
+        phase_bands=F.phase_bands(data), subtitle=_subtitle(cfg, data.model_desc), clock_k=data.clock_k,
         clock_default=_clock_default(data),
     )
     target = Path(out) if out is not None else run_dir / REPORT
@@ -183,10 +180,8 @@ def write_run_report_safe(path: str | Path, **kw: Any) -> Path | None:
         return None
 
 
-def _subtitle(cfg: dict[str, Any]) -> str:
-    t, m, o = cfg["task"], cfg["model"], cfg["optim"]
-    model = (f"MLP {m['input']} d_mlp={m['d_mlp']} {m['act']}" if m["arch"] == "mlp" else
-             f"transformer {m['n_layers']}L d_model={m['d_model']} {m['n_heads']} heads")
+def _subtitle(cfg: dict[str, Any], model: str) -> str:
+    t, o = cfg["task"], cfg["optim"]
     return (f"preset {cfg.get('preset') or '—'} · {t['op']} mod {t['p']} · {t['frac_train']:.0%} train"
             + (f" · noise {t['noise']:g}" if t.get("noise") else "")
             + f" · {model} · {o['name']} lr {o['lr']:g} wd {o['weight_decay']:g}")

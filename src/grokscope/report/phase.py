@@ -17,31 +17,38 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm  # noqa: E402
+from grokscope.events import (
+    DOSHI_PHASES,
+    LIU_DELAY,
+    LIU_PHASES,
+    LIU_THRESHOLD,
+    doshi_phase,
+    liu_phase_from_events,
+)
 
-LIU = {"comprehension": "#2ca02c", "grokking": "#1f77b4", "memorization": "#ff7f0e", "confusion": "#7f7f7f"}
-DOSHI = {"coexistence": "#2ca02c", "partial_inversion": "#17becf", "full_inversion": "#1f77b4",
-         "memorization": "#ff7f0e", "forgetting": "#7f7f7f"}
+LIU = dict(zip(LIU_PHASES, ("#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
+DOSHI = dict(zip(DOSHI_PHASES, ("#2ca02c", "#17becf", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
 
 
-def label_runs(db: str | Path, threshold: float = 0.9, delay: int = 1000):
-    """Runs of an index with liu_phase / doshi_phase recomputed for these thresholds -> DataFrame."""
+def label_runs(db: str | Path, threshold: float = LIU_THRESHOLD, delay: int = LIU_DELAY):
+    """Runs of an index with liu_phase / doshi_phase recomputed for these thresholds -> DataFrame.
+
+    The rules are `grokscope.events`' (the index stores them for the default thresholds); here
+    t_train(x) / t_val(x) are re-read from the metrics table for any x."""
     import duckdb
-
-    from grokscope.analysis.phases import doshi_phase
 
     con = duckdb.connect(str(db), read_only=True)
     try:
         df = con.execute("""
             SELECT r.*, e.tt AS t_train_x, e.tv AS t_val_x FROM runs r LEFT JOIN (
               SELECT run_id,
-                     min(step) FILTER (WHERE metric = 'train_acc' AND value >= $1) AS tt,
-                     min(step) FILTER (WHERE metric = 'test_acc' AND value >= $1) AS tv
+                     min(step) FILTER (WHERE metric = 'train_acc' AND value >= $1 AND NOT isnan(value)) AS tt,
+                     min(step) FILTER (WHERE metric = 'test_acc' AND value >= $1 AND NOT isnan(value)) AS tv
               FROM metrics GROUP BY run_id) e USING (run_id)""", [threshold]).df()
     finally:
         con.close()
@@ -49,11 +56,8 @@ def label_runs(db: str | Path, threshold: float = 0.9, delay: int = 1000):
     def liu(row: Any) -> Any:
         if row["status"] != "finished":
             return None
-        if _missing(row["t_train_x"]):
-            return "confusion"
-        if _missing(row["t_val_x"]):
-            return "memorization"
-        return "comprehension" if row["t_val_x"] <= delay else "grokking"
+        tt, tv = row["t_train_x"], row["t_val_x"]
+        return liu_phase_from_events(None if _missing(tt) else int(tt), None if _missing(tv) else int(tv), delay)
 
     def doshi(row: Any) -> Any:
         if row["status"] != "finished" or _missing(row.get("final_test_acc")):
@@ -132,7 +136,7 @@ def phase_diagrams(df, x: str, y: str, out_dir: str | Path, facet: str | None = 
                     ax.text(j, i, f"{cell[1]:.0%}", ha="center", va="center", fontsize=7, color="white")
             ax.imshow(img, cmap=cmap, norm=norm, origin="lower", aspect="auto")
             _axes(ax, xs, ys, x, y, facet, f)
-        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
+        handles = [Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
         fig.legend(handles, order, loc="outside lower center", ncol=len(order), fontsize=8)
         fig.suptitle(f"{title} {what}\nmost common over seeds (% = its share)".strip(), fontsize=10)
         written.append(_save(fig, out_dir / f"phase_{name}.png"))
@@ -172,8 +176,8 @@ def _median(vals: list[float]) -> float:
 def _figure(n: int):
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig, axs = plt.subplots(rows, cols, figsize=(3.6 * cols + 1, 3.2 * rows + 0.8), squeeze=False,
-                            layout="constrained")
+    fig = Figure(figsize=(3.6 * cols + 1, 3.2 * rows + 0.8), layout="constrained")
+    axs = fig.subplots(rows, cols, squeeze=False)
     flat = list(axs.flat)
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -191,8 +195,7 @@ def _axes(ax, xs, ys, x: str, y: str, facet: str | None, f: Any) -> None:
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.savefig(path, dpi=110)  # a bare Figure: no pyplot state, no backend switch
     return path
 
 
@@ -211,7 +214,7 @@ def summary_rows(df, facet: str | None) -> tuple[list[str], list[list[str]]]:
 
 
 def sweep_phase_diagrams(sweep_dir: str | Path, x: str | None = None, y: str | None = None,
-                         facet: str | None = None, threshold: float = 0.9, delay: int = 1000):
+                         facet: str | None = None, threshold: float = LIU_THRESHOLD, delay: int = LIU_DELAY):
     """Phase diagrams of a sweep directory (its index is refreshed first).
 
     Axes are config keys (dotted or flattened: `optim.weight_decay` or `optim_weight_decay`);

@@ -1,7 +1,9 @@
-"""Static PNGs of a run report's main figures (matplotlib Agg), for papers and slides.
+"""Static PNGs of a run report's main figures, for papers and slides.
 
-Written into `<run>/report_figures/`. The analysis package's figure functions are reused where
-they exist (progress, Fourier heatmaps, neuron waves, phase-sum); the embedding circle is drawn here.
+Written into `<run>/report_figures/`. The analysis figures (`report.analysis_figures`) are reused
+where they exist (Fourier heatmaps, neuron waves, phase-sum); the measures panel and the embedding
+circle are drawn here. Every figure is a bare `matplotlib.figure.Figure` (no pyplot, no backend
+switch).
 """
 
 from __future__ import annotations
@@ -22,11 +24,8 @@ PNG_DIR = "report_figures"
 
 def write_pngs(run_dir: Path, data: RunData) -> list[Path]:
     """Draw every figure that applies; a figure that fails is logged and skipped."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from grokscope.analysis import series as S
     from grokscope.analysis.fourier import unstack
+    from grokscope.report import analysis_figures as S
     from grokscope.store.run import load_run
 
     out_dir = run_dir / PNG_DIR
@@ -66,15 +65,16 @@ def write_pngs(run_dir: Path, data: RunData) -> list[Path]:
 def plot_measures(data: RunData, path: Path) -> Path:
     """Loss with restricted/excluded loss (when computed), Fourier Gini and weight norm against
     step (log x) with the events; accuracy and loss alone are curves.png, written at the end of
-    training. (`analysis.series.plot_progress` draws the full analysis table, but its constrained
-    layout takes seconds; this one uses a fixed layout.)"""
-    import matplotlib.pyplot as plt
+    training. (`report.analysis_figures.plot_progress` draws the full analysis table, but its
+    constrained layout takes seconds; this one uses a fixed layout.)"""
+    from matplotlib.figure import Figure
 
     s = data.series
     sx = np.maximum(np.asarray(s["step"], dtype=float), 1)
     rx = np.maximum(np.asarray([r["step"] for r in data.rows], dtype=float), 1)
     col = lambda k: np.asarray([np.nan if v is None else v for v in s[k]], dtype=float)  # noqa: E731
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig = Figure(figsize=(15, 4))
+    axes = fig.subplots(1, 3)
     fig.subplots_adjust(left=0.05, right=0.95, bottom=0.14, top=0.83, wspace=0.3)
     ax = axes[0]
     for key, color in (("train_loss", "tab:blue"), ("test_loss", "tab:orange")):
@@ -106,14 +106,13 @@ def plot_measures(data: RunData, path: Path) -> Path:
             ax.legend(fontsize=7, loc="best")
     fig.suptitle(f"{data.run_id}: progress measures")
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
 def plot_circle(data: RunData, path: Path) -> Path:
     """Embedding PCA of the final checkpoint (residues coloured around the circle) and the
     per-frequency norms of the embedding and W_L."""
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     fr = data.frames[-1]
     pca = fr["pca"]
@@ -121,7 +120,8 @@ def plot_circle(data: RunData, path: Path) -> Path:
     pts = pca if use_pca else fr["plane"]
     x, y = np.asarray(pts["x"], dtype=float), np.asarray(pts["y"], dtype=float)
     n = len(x)
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.5]})
+    fig = Figure(figsize=(11, 4.6))
+    ax, bx = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
     fig.subplots_adjust(left=0.08, right=0.97, bottom=0.12, top=0.9, wspace=0.25)
     k = (pca["freq"][0] or 1) if use_pca else fr["plane"]["k"]
     order = np.argsort((np.arange(n) * k) % n)  # walk the circle: residues in order of k·x mod n
@@ -147,5 +147,4 @@ def plot_circle(data: RunData, path: Path) -> Path:
     bx.legend(fontsize=8)
     bx.grid(alpha=0.3)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

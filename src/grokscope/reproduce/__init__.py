@@ -1,8 +1,9 @@
 """`grokscope reproduce NAME`: the papers' experiments end to end, our numbers beside theirs.
 
-Each module exposes `reproduce(out: Path, quick: bool, device: str) -> Result`; `reproduce()` looks
+Each module exposes `reproduce(out: Path, quick: bool, device: str, seed: int) -> Result`; `reproduce()` looks
 the name up, runs it on one torch thread, times it, prints the table and writes
-`<out>/reproduce.json`. Finished runs under `out` are reused on a re-run (same config → same
+`<out>/reproduce.json`. `seed` picks an independent replicate (every init and data seed shifted;
+0 = the published runs). Finished runs under `out` are reused on a re-run (same config → same
 directory → nothing retrained).
 """
 
@@ -31,10 +32,12 @@ def names() -> list[str]:
 
 
 def reproduce(name: str, out: str | Path | None = None, quick: bool = False, device: str = "cpu",
-              console: Any = None) -> Result:
+              console: Any = None, seed: int = 0) -> Result:
     if name not in REGISTRY:
         raise ConfigError(f"unknown reproduction {name!r}; available: {', '.join(names())}")
-    out = Path(out) if out is not None else Path("runs/reproduce") / (name + ("_quick" if quick else ""))
+    if out is None:
+        out = Path("runs/reproduce") / (name + ("_quick" if quick else "") + (f"_seed{seed}" if seed else ""))
+    out = Path(out)
     import torch
 
     module = importlib.import_module(f"grokscope.reproduce.{name}")
@@ -42,10 +45,10 @@ def reproduce(name: str, out: str | Path | None = None, quick: bool = False, dev
     torch.set_num_threads(1)  # small models, several jobs on a small machine: more threads only fight
     t0 = time.perf_counter()
     try:
-        result = module.reproduce(out, quick=quick, device=device)
+        result = module.reproduce(out, quick=quick, device=device, seed=seed)
     finally:
         torch.set_num_threads(threads)
-    result.wall_s = round(time.perf_counter() - t0, 1)
+    result.wall_s, result.seed = round(time.perf_counter() - t0, 1), seed
     path = write_result(result, out)
     if console is not None:
         print_result(result, console)

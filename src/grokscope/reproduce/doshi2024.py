@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from grokscope.reproduce.common import Result, train_or_reuse
+from grokscope.reproduce.common import Result, replicate, train_or_reuse
 
 TITLE = "Doshi et al. 2024: label corruption — coexistence, inversion and IPR pruning (quadratic MLP)"
 XIS_FULL, XIS_QUICK = (0.1, 0.2, 0.3, 0.5), (0.1, 0.3)
@@ -39,7 +39,7 @@ def _size(quick: bool) -> tuple[int, int]:
     return (59, 256) if quick else (97, 500)
 
 
-def configs(quick: bool, device: str = "cpu") -> list[Any]:
+def configs(quick: bool, device: str = "cpu", seed: int = 0) -> list[Any]:
     from grokscope.presets import load_preset
 
     p, n = _size(quick)
@@ -48,15 +48,16 @@ def configs(quick: bool, device: str = "cpu") -> list[Any]:
         [f"task.p={p}", f"model.d_mlp={n}", f"model.init_std={std}", "train.checkpoint_every=1000",
          f"train.device={device}"])
     xis = XIS_QUICK if quick else XIS_FULL
-    return [base.override([f"task.noise={xi}", f"optim.weight_decay={wd}"]) for wd in WEIGHT_DECAYS for xi in xis]
+    return [replicate(base.override([f"task.noise={xi}", f"optim.weight_decay={wd}"]), seed)
+            for wd in WEIGHT_DECAYS for xi in xis]
 
 
 def measure(path: Path, prune: bool) -> dict[str, Any]:
     """Final accuracies, phase, the two training stages, IPR distribution and (optionally) pruning curves."""
     from grokscope.analysis.fourier import unstack
     from grokscope.analysis.neurons import model_neuron_ipr
-    from grokscope.analysis.phases import doshi_phase
     from grokscope.analysis.pruning import pruning_curve
+    from grokscope.events import doshi_phase
     from grokscope.store.run import load_run
 
     run = load_run(path)
@@ -94,9 +95,9 @@ def _pruning_summary(curves: dict[str, list[dict[str, Any]]]) -> dict[str, float
             "high_frac": high["frac_pruned"]}
 
 
-def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
+def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
     res = Result("doshi2024", TITLE, quick=quick)
-    cfgs = configs(quick, device)
+    cfgs = configs(quick, device, seed)
     paths = [out / "runs" / f"xi{c.task.noise:.2f}_wd{c.optim.weight_decay:g}" for c in cfgs]
     train_or_reuse(cfgs, paths)
     per = [measure(path, prune=c.task.noise == PRUNE_XI and c.optim.weight_decay == 0)

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from grokscope.reproduce.common import Result, train_or_reuse
+from grokscope.reproduce.common import Result, replicate, train_or_reuse
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,11 @@ QUICK_SETS = ["task.p=23", "task.frac_train=0.7", "model.d_model=64", "model.d_m
 PAPER = {"t_mem_end": 1400, "t_circuit": 1400, "t_cleanup": 9400, "t_val99": 10000, "n_keys": 5}
 
 
-def configs(quick: bool, device: str = "cpu") -> list[Any]:
+def configs(quick: bool, device: str = "cpu", seed: int = 0) -> list[Any]:
     from grokscope.presets import load_preset
 
     sets = QUICK_SETS if quick else [f"train.steps={FULL_STEPS}"]
-    base = load_preset("nanda2023").override([*sets, f"train.device={device}"])
+    base = replicate(load_preset("nanda2023").override([*sets, f"train.device={device}"]), seed)
     return [base, base.override(["optim.weight_decay=0"])]
 
 
@@ -118,9 +118,9 @@ def build_table(res: Result, main: dict[str, Any], nowd: dict[str, Any] | None, 
         res.checks["wd 0 does not grok in the same budget (t_val99 never reached)"] = nowd.get("t_val99") is None
 
 
-def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
+def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
     res = Result("nanda2023", TITLE, quick=quick)
-    cfgs = configs(quick, device)
+    cfgs = configs(quick, device, seed)
     paths = [out / "runs" / "wd_1", out / "runs" / "wd_0"]
     train_or_reuse(cfgs, paths)
     main = analyze_main(paths[0])

@@ -58,13 +58,15 @@ def _shares(df: Any, key: str) -> dict[float, float]:
     return {float(v): float(g["liu_phase"].isin(GENERALISED).mean()) for v, g in done.groupby(key)}
 
 
-def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
+def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
     from grokscope.report.phase import sweep_phase_diagrams
     from grokscope.sweep.runner import default_workers, run_sweep
     from grokscope.sweep.spec import parse_spec
 
     res = Result("pair2023", TITLE, quick=quick)
     raw = SPEC_QUICK if quick else SPEC_FULL
+    if seed:  # an independent replicate: the seed axis (train.seed, task.data_seed) shifted past this one's
+        raw = {**raw, "seeds": [seed * raw["seeds"] + i for i in range(raw["seeds"])]}
     if device != "cpu":
         raw = {**raw, "set": {**raw["set"], "train": {**raw["set"]["train"], "device": device}}}
     spec = parse_spec(raw, source="grokscope.reproduce.pair2023")

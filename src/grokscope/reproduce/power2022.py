@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from grokscope.reproduce.common import Result, train_or_reuse
+from grokscope.reproduce.common import Result, replicate, train_or_reuse
 
 TITLE = "Power et al. 2022: time to generalise per operation and vs training fraction (2-layer transformer)"
 OPS_FULL, OPS_QUICK = ("add", "sub", "div", "x2_xy_y2"), ("add", "div")
@@ -32,11 +32,12 @@ QUICK_SETS = ["task.p=59", "model.d_model=64", "model.d_mlp=256", "train.steps=2
               "train.checkpoint_every=1250", "train.checkpoint_log_points=4"]
 
 
-def configs(quick: bool, device: str = "cpu") -> dict[str, Any]:
+def configs(quick: bool, device: str = "cpu", seed: int = 0) -> dict[str, Any]:
     """{'ops': {op: cfg at 50%}, 'fracs': {frac: cfg of the fraction op}} (shared runs appear in both)."""
     from grokscope.presets import load_preset
 
-    base = load_preset("power2022").override([*(QUICK_SETS if quick else FULL_SETS), f"train.device={device}"])
+    base = replicate(load_preset("power2022").override([*(QUICK_SETS if quick else FULL_SETS), f"train.device={device}"]),
+                     seed)
     ops = OPS_QUICK if quick else OPS_FULL
     frac_op = FRAC_OP_QUICK if quick else FRAC_OP_FULL
     return {"ops": {op: base.override([f"task.op={op}", "task.frac_train=0.5"]) for op in ops},
@@ -55,9 +56,9 @@ def measure(path: Path) -> dict[str, Any]:
             "steps": s.get("steps")}
 
 
-def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
+def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
     res = Result("power2022", TITLE, quick=quick)
-    groups = configs(quick, device)
+    groups = configs(quick, device, seed)
     cfgs = list({c.run_id: c for g in groups.values() for c in g.values()}.values())  # shared runs once
     paths = [out / "runs" / f"{c.task.op}_frac{c.task.frac_train:.2f}" for c in cfgs]
     train_or_reuse(cfgs, paths)

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from grokscope.reproduce.common import Result, train_or_reuse
+from grokscope.reproduce.common import Result, replicate, train_or_reuse
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ PAPER_R_ALL = {0.0: 0.988, 0.05: 0.992, 0.10: 0.919, 0.15: 0.959, 0.20: 0.924, 0
 PAPER_N_STRUCTURED = {0.0: 212, 0.30: 7}
 
 
-def configs(quick: bool, device: str = "cpu") -> list[Any]:
+def configs(quick: bool, device: str = "cpu", seed: int = 0) -> list[Any]:
     from grokscope.presets import load_preset
 
     base = load_preset("swaroop2026").override([*(QUICK_SETS if quick else FULL_SETS), f"train.device={device}"])
-    return [base.override([f"task.noise={a}"]) for a in (ALPHAS_QUICK if quick else ALPHAS_FULL)]
+    return [replicate(base.override([f"task.noise={a}"]), seed) for a in (ALPHAS_QUICK if quick else ALPHAS_FULL)]
 
 
 def analyze_alpha(path: Path, n_perm: int = 200) -> dict[str, Any]:
@@ -81,11 +81,11 @@ def analyze_alpha(path: Path, n_perm: int = 200) -> dict[str, Any]:
     return out
 
 
-def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
+def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
     from grokscope.analysis import idealized
 
     res = Result("swaroop2026", TITLE, quick=quick)
-    cfgs = configs(quick, device)
+    cfgs = configs(quick, device, seed)
     paths = [out / "runs" / f"alpha_{c.task.noise:.2f}" for c in cfgs]
     train_or_reuse(cfgs, paths)
     per = [analyze_alpha(p) for p in paths]

@@ -17,21 +17,22 @@ from typing import Any
 
 import numpy as np
 
-from grokscope.reproduce.common import Result, train_or_reuse
+from grokscope.reproduce.common import Result, replicate, train_or_reuse
 
 TITLE = "Zhong et al. 2023: clock (attention rate 1) vs pizza (attention rate 0)"
 QUICK_SETS = ["task.p=23", "model.d_model=64", "model.d_mlp=128", "optim.lr=3e-3", "train.steps=1500",
               "train.eval_every=50", "train.checkpoint_every=500", "train.checkpoint_log_points=4"]
 
 
-def configs(quick: bool, device: str = "cpu") -> dict[str, list[Any]]:
+def configs(quick: bool, device: str = "cpu", seed: int = 0) -> dict[str, list[Any]]:
     from grokscope.presets import load_preset
 
     seeds = (0, 1) if quick else (0, 1, 2)
     out = {}
     for name, preset in (("clock", "zhong2023_clock"), ("pizza", "zhong2023_pizza")):
         base = load_preset(preset).override([*(QUICK_SETS if quick else []), f"train.device={device}"])
-        out[name] = [base.override([f"train.seed={s}"]) for s in seeds]
+        # replicate `seed` shifts past this one's seeds, so replicates share no model
+        out[name] = [replicate(base.override([f"train.seed={s}"]), seed * len(seeds)) for s in seeds]
     return out
 
 
@@ -45,9 +46,9 @@ def measure(path: Path) -> dict[str, Any]:
     return m
 
 
-def reproduce(out: Path, quick: bool = False, device: str = "cpu") -> Result:
+def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
     res = Result("zhong2023", TITLE, quick=quick)
-    groups = configs(quick, device)
+    groups = configs(quick, device, seed)
     found: dict[str, list[dict[str, Any]]] = {}
     for name, cfgs in groups.items():
         paths = [out / "runs" / f"{name}_seed{c.train.seed}" for c in cfgs]

@@ -18,7 +18,7 @@ Tables:
            seed, data_seed; summary.json's events and final values (t_train99, t_val99, delta_t,
            grokked, final_train_acc, final_test_acc, best_test_acc, stop_reason, steps, wall_s,
            saturation_step, ...); t_train90, t_val90; liu_phase, and doshi_phase (labels from
-           `grokscope.analysis.phases`; Liu: 90% and a 10³-step delay, Doshi: 90% and ξ = task_noise).
+           `grokscope.events`; Liu: 90% and a 10³-step delay, Doshi: 90% and ξ = task_noise).
   metrics  long format: run_id, step, metric, value (DOUBLE) — every column of every finished
            run's metrics.parquet. Pivot with DuckDB's PIVOT or filter on metric.
 """
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.errors import GrokscopeError
+from grokscope.events import DOSHI_THRESHOLD, LIU_DELAY, LIU_THRESHOLD, doshi_phase, liu_phase_from_events
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,6 @@ DB_NAME = "grokscope.duckdb"
 ALIASES = {"p": "task_p", "op": "task_op", "wd": "optim_weight_decay", "lr": "optim_lr",
            "frac": "task_frac_train", "width": "model_d_mlp", "noise": "task_noise",
            "seed": "train_seed", "data_seed": "task_data_seed"}
-LIU_THRESHOLD, LIU_DELAY = 0.9, 1000
 
 
 class StoreError(GrokscopeError):
@@ -129,8 +129,6 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
     """(Re)build root's index; returns the database path. force=False: only if out of date."""
     import pyarrow as pa
 
-    from grokscope.analysis.phases import doshi_phase, liu_phase
-
     duckdb = _duckdb()
     root = Path(root)
     db_path = Path(db_path) if db_path else root / DB_NAME
@@ -159,10 +157,11 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
                     f"SELECT run_id, CAST(step AS BIGINT) AS step, '{c}' AS metric, CAST(\"{c}\" AS DOUBLE) AS value "
                     f"FROM wide WHERE \"{c}\" IS NOT NULL" for c in cols)
                 con.execute(f"CREATE TABLE metrics AS {selects} ORDER BY run_id, step, metric")
-                # Liu / Doshi labels from the series
+                # t_train90 / t_val90 (`events.first_step` in SQL: NaN never crosses) -> Liu labels
                 t90 = {rid: (tt, tv) for rid, tt, tv in con.execute(
-                    "SELECT run_id, min(step) FILTER (WHERE train_acc >= ?), min(step) FILTER (WHERE test_acc >= ?) "
-                    "FROM wide GROUP BY run_id", [LIU_THRESHOLD, LIU_THRESHOLD]).fetchall()}
+                    "SELECT run_id, min(step) FILTER (WHERE train_acc >= $1 AND NOT isnan(train_acc)), "
+                    "min(step) FILTER (WHERE test_acc >= $1 AND NOT isnan(test_acc)) "
+                    "FROM wide GROUP BY run_id", [LIU_THRESHOLD]).fetchall()}
             else:
                 con.execute("CREATE TABLE metrics (run_id VARCHAR, step BIGINT, metric VARCHAR, value DOUBLE)")
                 t90 = {}
@@ -171,12 +170,10 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
                 r["t_train90"], r["t_val90"] = tt, tv
                 r["liu_phase"] = r["doshi_phase"] = None
                 if r["status"] == "finished":
-                    rows = ([{"step": tt, "train_acc": 1.0}] if tt is not None else []) + \
-                           ([{"step": tv, "test_acc": 1.0}] if tv is not None else [])
-                    r["liu_phase"] = liu_phase(sorted(rows, key=lambda x: x["step"]), LIU_THRESHOLD, LIU_DELAY)
+                    r["liu_phase"] = liu_phase_from_events(tt, tv, LIU_DELAY)
                     if r.get("final_train_acc") is not None and r.get("final_test_acc") is not None:
                         r["doshi_phase"] = doshi_phase(r["final_train_acc"], r["final_test_acc"],
-                                                       r.get("task_noise") or 0.0, LIU_THRESHOLD)
+                                                       r.get("task_noise") or 0.0, DOSHI_THRESHOLD)
             keys: list[str] = []
             for r in records:
                 keys += [k for k in r if k not in keys]

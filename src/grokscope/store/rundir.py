@@ -6,7 +6,8 @@ runs/<run_id>/
   metrics.parquet                   the same rows, written at the end
   checkpoints/step_0001000.safetensors   weights (no ensemble axis), metadata: step, kind
   checkpoints/state.safetensors     newest resumable state: weights, optimizer, bookkeeping
-  curves.png                        accuracy and loss against step
+  curves.png                        accuracy and loss against step (drawn by the layer above once
+                                    the run finished: `grokscope.report.curves.write_curves`)
   summary.json                      events and final values; written last, atomically
 """
 
@@ -55,10 +56,8 @@ def read_config(path: Path) -> RunConfig:
 class RunWriter:
     """Writes one run's directory as the engine reports (implements `train.Sink`)."""
 
-    def __init__(
-        self, path: Path, cfg: RunConfig, on_row: Callable[[dict], None] | None = None, curves: bool = True
-    ):
-        self.path, self.cfg, self.on_row, self.curves = Path(path), cfg, on_row, curves
+    def __init__(self, path: Path, cfg: RunConfig, on_row: Callable[[dict], None] | None = None):
+        self.path, self.cfg, self.on_row = Path(path), cfg, on_row
         self.checkpoint_kinds: dict[int, list[str]] = {}
 
     @classmethod
@@ -100,16 +99,9 @@ class RunWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from grokscope.report.curves import plot_curves
-
         rows = read_rows(self.path)
         pq.write_table(pa.Table.from_pylist(rows), self.path / METRICS_PARQUET)
         summary = {"run_id": self.cfg.run_id, "preset": self.cfg.preset, **summary}
-        if self.curves:
-            try:
-                plot_curves(rows, summary, self.path / "curves.png")
-            except Exception as e:  # a figure must never cost the run
-                log.warning("could not draw curves.png: %s", e)
         (self.path / STATE).unlink(missing_ok=True)
         write_json(self.path / SUMMARY, summary)
 

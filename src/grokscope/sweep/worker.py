@@ -4,6 +4,10 @@
 `summary.json` exists are skipped, partial directories (a killed or lost worker) are deleted and
 redone. If the engine raises, the chunk is bisected so one bad run cannot take its neighbours down;
 a run that still fails gets `error.json` in its directory and the sweep goes on.
+
+This module imports no torch at import time: a spawned pool worker unpickles `init_worker` (importing
+this module) before it runs it, and `OMP_NUM_THREADS` only counts if it is set before torch (and its
+OpenMP runtime) is loaded. Keep the heavy imports inside the functions.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ import os
 import shutil
 import traceback
 from collections.abc import Callable
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grokscope.config import RunConfig
-from grokscope.store.files import write_json
-from grokscope.store.rundir import SUMMARY, RunWriter
+if TYPE_CHECKING:
+    from grokscope.config import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +32,38 @@ Event = Callable[[tuple], None]  # ("start", [run_id, ...]) | ("done", run_id, s
 _events: Any = None  # a multiprocessing queue, set in pool workers by `init_worker`
 
 
-class SweepWriter(RunWriter):
-    """RunWriter without the per-run curves.png (thousands of figures cost more than the training)
-    that also reports each finished run."""
+@cache
+def _sweep_writer() -> type:
+    """The SweepWriter class, defined on first use (its base class lives in a module that imports torch)."""
+    from grokscope.store.rundir import RunWriter
 
-    def __init__(self, path: Path, cfg: RunConfig, event: Event | None = None, curves: bool = False):
-        super().__init__(path, cfg, curves=curves)
-        self.event = event
+    class SweepWriter(RunWriter):
+        """RunWriter that reports each finished run; draws its curves.png only if asked (thousands of
+        figures cost more than the training)."""
 
-    def on_finish(self, summary: dict[str, Any]) -> None:
-        super().on_finish(summary)
-        if self.event:
-            self.event(("done", self.cfg.run_id, "diverged" if summary.get("stop_reason") == "diverged" else "finished"))
+        def __init__(self, path: Path, cfg: RunConfig, event: Event | None = None, curves: bool = False):
+            super().__init__(path, cfg)
+            self.event, self.curves = event, curves
+
+        def on_finish(self, summary: dict[str, Any]) -> None:
+            super().on_finish(summary)
+            if self.curves:
+                from grokscope.report.curves import write_curves
+
+                write_curves(self.path)  # never raises
+            if self.event:
+                self.event(("done", self.cfg.run_id,
+                            "diverged" if summary.get("stop_reason") == "diverged" else "finished"))
+
+    SweepWriter.__module__ = __name__
+    SweepWriter.__qualname__ = "SweepWriter"
+    return SweepWriter
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SweepWriter":
+        return _sweep_writer()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def init_worker(events: Any = None, threads: int = 1) -> None:
@@ -59,10 +83,17 @@ def init_worker(events: Any = None, threads: int = 1) -> None:
 
 
 def set_threads(threads: int) -> None:
+    """Use `threads` CPU threads in this (worker) process.
+
+    `OMP_NUM_THREADS` is set first, so that it applies when this call is what loads torch (a fresh
+    pool worker): the OpenMP runtime reads it once, at load, for every thread torch does not manage
+    itself. `torch.set_num_threads` covers a process where torch was already loaded (a reused Ray worker).
+    """
+    n = max(1, threads)
+    os.environ["OMP_NUM_THREADS"] = str(n)  # the runner's per-worker share wins over an inherited value
     import torch
 
-    torch.set_num_threads(max(1, threads))
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    torch.set_num_threads(n)
 
 
 def _queue_event(item: tuple) -> None:
@@ -73,8 +104,11 @@ def _queue_event(item: tuple) -> None:
 def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = False,
               event: Event | None = None) -> dict[str, str]:
     """Train the unfinished runs of one chunk; returns {run_id: finished|diverged|failed|skipped}."""
+    from grokscope.config import RunConfig
+    from grokscope.store.rundir import SUMMARY
     from grokscope.train.loop import train
 
+    SweepWriter = _sweep_writer()  # noqa: N806
     event = event or _queue_event
     root = Path(sweep_dir)
     cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
@@ -107,6 +141,8 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
                 attempt(group[mid:])
                 return
             c = group[0]
+            from grokscope.store.files import write_json
+
             write_json(root / c.run_id / ERROR, {
                 "run_id": c.run_id, "error": type(e).__name__, "message": str(e),
                 "traceback": traceback.format_exc(),

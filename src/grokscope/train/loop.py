@@ -1,11 +1,14 @@
 """The one training engine: K same-shape models trained together with stacked parameters.
 
 `train()` takes K configs that differ only in per-model settings (init seed, data seed, noise,
-learning rate, weight decay) and reports to one `Sink` per model. A single run is K = 1.
+learning rate, weight decay, gradient-transform knobs) and reports to one `Sink` per model. A
+single run is K = 1.
 
 Order of work at step t (parameters after t updates):
-  evaluate (if t is on the schedule) -> stop checks -> checkpoints -> update t -> t+1.
-A model that stops leaves the stack (its rows are sliced out), so finished models cost nothing.
+  evaluate (if t is on the schedule) -> stop checks -> checkpoints ->
+  forward/backward -> gradient transforms -> optimizer update t -> t+1.
+A model that stops leaves the stack (its rows are sliced out of every per-model tensor with one
+`select_rows`), so finished models cost nothing.
 """
 
 from __future__ import annotations
@@ -16,35 +19,31 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
-from grokscope.analysis.events import summarize
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
+from grokscope.events import summarize
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
 from grokscope.train.losses import pair_cross_entropy, pair_mse, per_model_loss
 from grokscope.train.optim import StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
+from grokscope.train.sinks import Sink
+from grokscope.train.stack import row_chunks, select_rows
+from grokscope.train.transforms import build_transforms, per_model_fields
 
 log = logging.getLogger(__name__)
 
 SATURATION_ACC = 0.99  # Swaroop's saturation checkpoint: first step with train acc >= 99%
 MODEL_CHUNK_ELEMENTS = 1 << 20  # logits per forward/backward chunk of a large stack (4 MB fp32)
+EVAL_CHUNK_ELEMENTS = 1 << 24  # logits per evaluation chunk (64 MB fp32)
+# config fields that may differ between the models of one stack (plus each transform's own)
 PER_MODEL_FIELDS = {("task", "data_seed"), ("task", "noise"), ("train", "seed"),
                     ("optim", "lr"), ("optim", "weight_decay"), ("preset",)}
-
-
-class Sink(Protocol):
-    """Receives one model's results; `store.RunWriter` is the on-disk implementation."""
-
-    def on_eval(self, row: dict[str, Any]) -> None: ...
-    def on_checkpoint(self, step: int, params: Params, kind: str) -> None: ...
-    def on_state(self, step: int, tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> None: ...
-    def on_finish(self, summary: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -77,7 +76,7 @@ class _Member:
 def stack_key(cfg: RunConfig) -> str:
     """Configs with equal keys can be trained in one ensemble."""
     d = cfg.to_dict()
-    for path in PER_MODEL_FIELDS:
+    for path in PER_MODEL_FIELDS | per_model_fields():
         node = d
         for part in path[:-1]:
             node = node[part]
@@ -86,13 +85,17 @@ def stack_key(cfg: RunConfig) -> str:
 
 
 class Engine:
-    """Data, model, parameters and optimizer of one ensemble; `run()` trains it.
+    """Data, model, parameters, optimizer and gradient transforms of one ensemble; `run()` trains it.
 
     Members are numbered 0..K-1 for life; `self.rows[r]` is the member held in row r of every
-    stacked tensor (rows shrink as members finish).
+    stacked tensor (rows shrink as members finish). Per-model tensors live in `self.params`,
+    `self.data`, the optimizer and the transforms, and leave together (`_drop_finished`).
+
+    `dtype` is the parameters' precision; float64 makes runs comparable across CPUs (equivalence
+    tests), float32 (the default) is what a config trains in.
     """
 
-    def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink]):
+    def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink], dtype: torch.dtype = torch.float32):
         if not cfgs or len(cfgs) != len(sinks):
             raise ValueError("need one sink per config")
         if len({stack_key(c) for c in cfgs}) != 1:
@@ -106,30 +109,37 @@ class Engine:
         self.task: Task = make_task(base.task)
         self.splits: list[Split] = [make_split(c.task, self.task) for c in cfgs]
         self.model: StackedModel = build_model(base.model, self.task.n)
-        self.params: Params = self.model.init([c.train.seed for c in cfgs], dev)
-        f32 = dict(dtype=torch.float32, device=dev)
+        self.params: Params = {n: p.detach().to(dtype).requires_grad_(True)
+                               for n, p in self.model.init([c.train.seed for c in cfgs], dev).items()}
+        hyper = dict(dtype=dtype, device=dev)
         self.opt = StackedOptimizer(
             base.optim, self.params,
-            lr=torch.tensor([c.optim.lr for c in cfgs], **f32),
-            weight_decay=torch.tensor([c.optim.weight_decay for c in cfgs], **f32),
+            lr=torch.tensor([c.optim.lr for c in cfgs], **hyper),
+            weight_decay=torch.tensor([c.optim.weight_decay for c in cfgs], **hyper),
         )
+        self.transforms = build_transforms(cfgs, self.params)
         # Data lives on the device as index tensors.
         self.a_all = torch.from_numpy(self.task.a).to(dev)  # [N]
         self.b_all = torch.from_numpy(self.task.b).to(dev)
         self.c_all = torch.from_numpy(self.task.c).to(dev)
         stack = lambda xs: torch.from_numpy(np.stack(xs)).to(dev)  # noqa: E731
-        self.train_idx = stack([s.train_idx for s in self.splits])  # [K, n_train]
-        self.test_idx = stack([s.test_idx for s in self.splits])  # [K, n_test]
-        self.y_train = stack([s.train_labels for s in self.splits])  # [K, n_train] (noisy)
-        self.a_train, self.b_train = self.a_all[self.train_idx], self.b_all[self.train_idx]
-        # every pair's label as each model sees it: clean, except its corrupted training pairs
-        self.y_all = self.c_all.repeat(K, 1).scatter_(1, self.train_idx, self.y_train)  # [K, N]
+        train_idx = stack([s.train_idx for s in self.splits])  # [K, n_train]
+        y_train = stack([s.train_labels for s in self.splits])  # [K, n_train] (noisy)
+        self.data: dict[str, torch.Tensor] = {  # every model's own split, one row per model
+            "train_idx": train_idx,
+            "test_idx": stack([s.test_idx for s in self.splits]),  # [K, n_test]
+            "y_train": y_train,
+            "a_train": self.a_all[train_idx],
+            "b_train": self.b_all[train_idx],
+            # every pair's label as each model sees it: clean, except its corrupted training pairs
+            "y_all": self.c_all.repeat(K, 1).scatter_(1, train_idx, y_train),  # [K, N]
+        }
         self.rows = list(range(K))
         self.members = [_Member() for _ in range(K)]
         self.step = 0
         self._resumed_at = -1
         self._saturation_pending = True  # some row still wants its exact saturation checkpoint
-        n_train = self.train_idx.shape[1]
+        n_train = train_idx.shape[1]
         bs = base.train.batch_size
         self.batch_size = n_train if bs == 0 or bs >= n_train else bs
         self.full_batch = self.batch_size == n_train
@@ -140,6 +150,10 @@ class Engine:
         self.ckpt_steps = log_spaced_steps(t.steps, t.checkpoint_every, t.checkpoint_log_points)
 
     # ------------------------------------------------------------------ state
+    def _stateful(self) -> dict[str, Any]:
+        """Everything besides the parameters that carries per-model training state, by prefix."""
+        return {"opt": self.opt, **{f"transform.{t.name}": t for t in self.transforms}}
+
     def load(self, resumes: Sequence[Resume]) -> None:
         """Continue from saved states (one per member, all at the same step)."""
         steps = {r.step for r in resumes}
@@ -147,21 +161,23 @@ class Engine:
             raise ConfigError("every model of an ensemble must resume from the same step")
         self.step = steps.pop()
         self._resumed_at = self.step  # already evaluated before the interruption
-        opt_state: dict[str, list[torch.Tensor]] = {}
+        per_model: dict[str, list[torch.Tensor]] = {}
         with torch.no_grad():
             for k, r in enumerate(resumes):
                 for name, p in self.params.items():
                     p[k].copy_(r.tensors[f"param.{name}"])
                 for key, t in r.tensors.items():
-                    if key.startswith("opt."):
-                        opt_state.setdefault(key[4:], []).append(t)
+                    if not key.startswith("param."):
+                        per_model.setdefault(key, []).append(t)
                 m = self.members[k]
                 for key, value in r.info.items():
                     setattr(m, key, value)
                 m.history = list(r.history)
-        self.opt.load_state_tensors(
-            {key: torch.stack(ts) if key != "step_count" else ts[0] for key, ts in opt_state.items()}
-        )
+        for prefix, obj in self._stateful().items():
+            mine = {key[len(prefix) + 1:]: ts for key, ts in per_model.items() if key.startswith(prefix + ".")}
+            # step counters are shared by the stack (saved once per model, equal); the rest stacks
+            obj.load_state_tensors({key: ts[0] if key == "step_count" else torch.stack(ts)
+                                    for key, ts in mine.items()})
         self._drop_finished()
 
     def _member_params(self, k: int) -> Params:
@@ -171,13 +187,14 @@ class Engine:
     def _member_state(self, k: int) -> dict[str, torch.Tensor]:
         r = self.rows.index(k)
         out = {f"param.{n}": t for n, t in self._member_params(k).items()}
-        for key, t in self.opt.state_tensors().items():
-            out[f"opt.{key}"] = t.clone().cpu() if key == "step_count" else t[r].detach().clone().cpu()
+        for prefix, obj in self._stateful().items():
+            for key, t in obj.state_tensors().items():
+                out[f"{prefix}.{key}"] = t.clone().cpu() if key == "step_count" else t[r].detach().clone().cpu()
         return out
 
     @torch.no_grad()
     def _drop_finished(self) -> None:
-        """Slice finished members out of every stacked tensor."""
+        """Slice finished members out of every per-model tensor."""
         keep = [r for r, k in enumerate(self.rows) if not self.members[k].stop_reason]
         if len(keep) == len(self.rows):
             return
@@ -185,10 +202,10 @@ class Engine:
         if not keep:
             return
         idx = torch.tensor(keep, device=self.device)
-        self.params = {n: p[idx].detach().requires_grad_(True) for n, p in self.params.items()}
-        self.opt.select(idx)
-        for name in ("train_idx", "test_idx", "y_train", "y_all", "a_train", "b_train"):
-            setattr(self, name, getattr(self, name)[idx])
+        self.params = {n: p.detach().requires_grad_(True) for n, p in select_rows(self.params, idx).items()}
+        self.data = select_rows(self.data, idx)
+        for obj in self._stateful().values():
+            obj.select(idx)
         self._perm_epoch = -1  # regenerate the minibatch permutations for the kept rows
 
     # ------------------------------------------------------------- evaluation
@@ -201,12 +218,10 @@ class Engine:
         """
         tcfg = self.cfg.train
         out: dict[str, list[torch.Tensor]] = {}
-        n_rows, n_pairs, C = len(self.rows), len(self.a_all), self.model.n_out
-        chunk = max(1, (1 << 24) // (n_pairs * C))  # bound the [Kc, N, C] logits to ~64 MB
-        for lo in range(0, n_rows, chunk):
-            sl = slice(lo, lo + chunk)
+        n_pairs, C = len(self.a_all), self.model.n_out
+        for sl in row_chunks(len(self.rows), n_pairs * C, EVAL_CHUNK_ELEMENTS):
             logits = self.model.forward({n: p[sl] for n, p in self.params.items()}, self.a_all, self.b_all)
-            y_all = self.y_all[sl]  # [Kc, N] labels trained on (noisy at corrupted train pairs)
+            y_all = self.data["y_all"][sl]  # [Kc, N] labels trained on (noisy at corrupted train pairs)
             clean = self.c_all.expand_as(y_all)
             pred = logits.argmax(dim=-1)  # [Kc, N]
             if tcfg.loss == "ce":
@@ -214,7 +229,7 @@ class Engine:
             else:
                 loss_y = pair_mse(logits, y_all)
                 loss_clean = pair_mse(logits, clean)
-            tr, te = self.train_idx[sl], self.test_idx[sl]
+            tr, te = self.data["train_idx"][sl], self.data["test_idx"][sl]
             hit_y, hit_clean = (pred == y_all).double(), (pred == clean).double()
             parts = {
                 "train_loss": loss_y.gather(1, tr).mean(1),
@@ -238,9 +253,10 @@ class Engine:
         Minibatches walk a fresh permutation each epoch; the permutation is a pure function of
         (seed, epoch), so resuming needs no RNG state.
         """
+        d = self.data
         if self.full_batch:
-            return self.a_train, self.b_train, self.y_train
-        n_train = self.train_idx.shape[1]
+            return d["a_train"], d["b_train"], d["y_train"]
+        n_train = d["train_idx"].shape[1]
         per_epoch = n_train // self.batch_size
         epoch, j = divmod(self.step, per_epoch)
         if epoch != self._perm_epoch:
@@ -248,7 +264,7 @@ class Engine:
             self._perms = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(self.device)
             self._perm_epoch = epoch
         idx = self._perms[:, j * self.batch_size : (j + 1) * self.batch_size]
-        return self.a_train.gather(1, idx), self.b_train.gather(1, idx), self.y_train.gather(1, idx)
+        return d["a_train"].gather(1, idx), d["b_train"].gather(1, idx), d["y_train"].gather(1, idx)
 
     def _loss_fn(self, params: Params, a: torch.Tensor, b: torch.Tensor, y: torch.Tensor):
         """(sum over models of each model's mean loss, logits [rows, B, C]).
@@ -263,12 +279,12 @@ class Engine:
         """One optimizer update of every model in the stack.
 
         Large stacks run forward/backward in chunks of models whose logits fit in cache
-        (`MODEL_CHUNK_ELEMENTS`); models are independent, so the gradients are the same.
+        (`MODEL_CHUNK_ELEMENTS`); models are independent, so the gradients are the same. The
+        gradient transforms then see every model's gradient, and the optimizer steps.
         """
         a, b, y = self._batch()
-        n_rows = len(self.rows)
-        chunk = max(1, MODEL_CHUNK_ELEMENTS // (a.shape[1] * self.model.n_out))
-        if chunk >= n_rows:
+        chunks = list(row_chunks(len(self.rows), a.shape[1] * self.model.n_out, MODEL_CHUNK_ELEMENTS))
+        if len(chunks) == 1:
             for p in self.params.values():
                 p.grad = None
             loss, logits = self._loss(self.params, a, b, y)
@@ -277,17 +293,18 @@ class Engine:
                 self._check_saturation(logits.detach(), y, 0)
         else:
             grads = {n: torch.empty_like(p) for n, p in self.params.items()}
-            for lo in range(0, n_rows, chunk):
-                sl = slice(lo, lo + chunk)
+            for sl in chunks:
                 views = {n: p[sl].detach().requires_grad_(True) for n, p in self.params.items()}
                 loss, logits = self._loss(views, a[sl], b[sl], y[sl])
                 loss.backward()
                 for n, v in views.items():
                     grads[n][sl] = v.grad
                 if check_saturation:
-                    self._check_saturation(logits.detach(), y[sl], lo)
+                    self._check_saturation(logits.detach(), y[sl], sl.start)
             for n, p in self.params.items():
                 p.grad = grads[n]
+        for transform in self.transforms:
+            transform({n: p.grad for n, p in self.params.items()}, self.opt.step_count)
         self.opt.step(self.params)
         self.step += 1
 
@@ -371,10 +388,11 @@ class Engine:
 
 
 def train(
-    cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None
+    cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> list[dict[str, Any]]:
     """Train K stackable configs together; one sink per config. Returns per-model summaries."""
-    engine = Engine(cfgs, sinks)
+    engine = Engine(cfgs, sinks, dtype=dtype)
     if resume:
         engine.load(resume)
     return engine.run()

@@ -12,9 +12,9 @@ def per_model_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str, dtype:
 
     kind = "ce": cross-entropy; with dtype "float64" the log-softmax runs in float64 (Nanda), so
     losses near 1e-7 do not underflow. kind = "mse": mean squared error against one-hot targets,
-    averaged over batch and classes (Doshi et al.).
+    averaged over batch and classes (Doshi et al.). Logits already wider than `dtype` stay so.
     """
-    logits = logits.to(DTYPES[dtype])
+    logits = logits.to(torch.promote_types(logits.dtype, DTYPES[dtype]))
     if kind == "mse":
         target = torch.nn.functional.one_hot(labels, logits.shape[-1]).to(logits.dtype)
         return (logits - target).square().mean(dim=(1, 2))

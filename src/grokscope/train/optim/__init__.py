@@ -1,0 +1,105 @@
+"""A functional optimizer over stacked parameters with per-model learning rate and weight decay.
+
+All parameters carry a leading ensemble axis K; `lr` and `weight_decay` are [K] tensors, so one
+update steps K independent models. Multiplying a model's lr by 0 freezes it exactly (weight decay
+is scaled by lr, as in PyTorch).
+
+Update rules are chosen from a registry by `optim.name`: a rule is one module in this package
+that subclasses `UpdateRule` and is decorated with `@register("name")` (the name is also listed
+in `grokscope.config.CHOICES`, which validates configs before anything is written).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import torch
+
+from grokscope.config import OptimConfig
+from grokscope.train.stack import flatten, load_flat, select_rows
+
+Tensors = dict[str, torch.Tensor]
+
+
+def per_model(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """[K] -> [K, 1, ..., 1] broadcastable against a stacked parameter."""
+    return x.view(-1, *([1] * (like.dim() - 1)))
+
+
+class UpdateRule:
+    """One optimizer's update of one stacked parameter, given its state tensors."""
+
+    state_kinds: tuple[str, ...] = ()  # names of the per-parameter state tensors (zeros at start)
+
+    def __init__(self, cfg: OptimConfig):
+        self.cfg = cfg
+
+    def update(self, p: torch.Tensor, grad: torch.Tensor, state: Tensors, lr: torch.Tensor,
+               wd: torch.Tensor, t: int) -> None:
+        """Update p in place; lr and wd are [K, 1, ...] broadcastable; t counts updates from 1."""
+        raise NotImplementedError
+
+
+OPTIMIZERS: dict[str, type[UpdateRule]] = {}
+
+
+def register(name: str):
+    """Class decorator: make an UpdateRule available as optim.name = `name`."""
+    def deco(cls: type[UpdateRule]) -> type[UpdateRule]:
+        OPTIMIZERS[name] = cls
+        return cls
+    return deco
+
+
+class StackedOptimizer:
+    """The registered update rule of `cfg.name` over [K, ...] tensors with per-model lr, wd."""
+
+    def __init__(self, cfg: OptimConfig, params: Tensors, lr: torch.Tensor, weight_decay: torch.Tensor):
+        self.cfg = cfg
+        self.rule = OPTIMIZERS[cfg.name](cfg)
+        self.hyper = {"lr": lr, "weight_decay": weight_decay}  # each [K]
+        self.step_count = 0
+        with torch.no_grad():
+            self.state = {kind: {k: torch.zeros_like(p) for k, p in params.items()}
+                          for kind in self.rule.state_kinds}
+
+    @property
+    def lr(self) -> torch.Tensor:
+        return self.hyper["lr"]
+
+    def lr_at(self, step: int) -> torch.Tensor:
+        """[K] learning rate for the update that moves step -> step + 1 (linear warmup)."""
+        warm = self.cfg.warmup_steps
+        factor = min(1.0, (step + 1) / warm) if warm else 1.0
+        return self.lr * factor
+
+    @torch.no_grad()
+    def step(self, params: Tensors, active: torch.Tensor | None = None) -> None:
+        """Apply one update using each parameter's .grad; `active` [K] in {0, 1} masks models."""
+        lr = self.lr_at(self.step_count)
+        if active is not None:
+            lr = lr * active
+        self.step_count += 1
+        for name, p in params.items():
+            state = {kind: self.state[kind][name] for kind in self.rule.state_kinds}
+            self.rule.update(p, p.grad, state, per_model(lr, p), per_model(self.hyper["weight_decay"], p),
+                             self.step_count)
+
+    @torch.no_grad()
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the models at `rows` (when finished models leave an ensemble)."""
+        self.hyper, self.state = select_rows(self.hyper, rows), select_rows(self.state, rows)
+
+    def state_tensors(self) -> Tensors:
+        """Flat name -> tensor view of the optimizer state (for safetensors)."""
+        return {**flatten(self.state), "step_count": torch.tensor([self.step_count], dtype=torch.int64)}
+
+    def load_state_tensors(self, tensors: Tensors) -> None:
+        load_flat(self.state, tensors)
+        self.step_count = int(tensors["step_count"][0])
+
+
+# every module of this package registers its rules
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")

@@ -1,0 +1,47 @@
+"""Helpers for tensors with a leading model axis: one row-select for every piece of per-model
+state, flat names for saving it, and the chunking of a stack into slices of models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+Tree = dict[str, Any]  # nested dicts whose leaves are tensors [K, ...]
+
+
+def select_rows(tree: Tree, rows: torch.Tensor) -> Tree:
+    """The same tree with every leaf cut to the models at `rows` (finished models leave a stack)."""
+    return {k: select_rows(v, rows) if isinstance(v, dict) else v[rows] for k, v in tree.items()}
+
+
+def flatten(tree: Tree, prefix: str = "") -> dict[str, torch.Tensor]:
+    """{"a": {"b": t}} -> {"a.b": t} (safetensors names)."""
+    out: dict[str, torch.Tensor] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+@torch.no_grad()
+def load_flat(tree: Tree, flat: dict[str, torch.Tensor], prefix: str = "") -> None:
+    """Copy `flat` (as written by `flatten`) into the tree's tensors, in place."""
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            load_flat(v, flat, f"{prefix}{k}.")
+        else:
+            v.copy_(flat[f"{prefix}{k}"])
+
+
+def row_chunks(n_rows: int, per_row: int, budget: int) -> Iterator[slice]:
+    """Slices of at most max(1, budget // per_row) consecutive rows covering 0..n_rows-1.
+
+    Used to bound the memory (and keep in cache) of [rows, ...] intermediates: models in a stack
+    are independent, so any split gives the same per-model results."""
+    step = max(1, budget // max(1, per_row))
+    for lo in range(0, n_rows, step):
+        yield slice(lo, min(lo + step, n_rows))

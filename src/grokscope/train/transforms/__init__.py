@@ -1,0 +1,75 @@
+"""Gradient transforms: per-model maps applied to the gradients between backward and the update.
+
+A transform is one module in this package: a `GradientTransform` subclass decorated with
+`@register`, naming the config fields it reads per model (they may differ across a stack, like lr)
+and when it is active. Its hyperparameters are [K] tensors and its state tensors [K, ...], so it
+follows the stack when finished models leave (`select`) and is saved for resume (`state_tensors`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Sequence
+
+import torch
+
+from grokscope.config import RunConfig
+from grokscope.train.stack import flatten, load_flat, select_rows
+
+Tensors = dict[str, torch.Tensor]
+
+
+class GradientTransform:
+    name: str = ""
+    per_model_fields: tuple[tuple[str, str], ...] = ()  # (section, key) read from each model's config
+
+    @staticmethod
+    def active(cfg: RunConfig) -> bool:
+        """Whether this model's config asks for the transform."""
+        raise NotImplementedError
+
+    def __init__(self, cfgs: Sequence[RunConfig], params: Tensors):
+        like = next(iter(params.values()))
+        # [K] per-model hyperparameters, named by their config key
+        self.hyper = {key: torch.tensor([float(getattr(getattr(c, sec), key)) for c in cfgs],
+                                        dtype=like.dtype, device=like.device)
+                      for sec, key in self.per_model_fields}
+        self.state: dict[str, Tensors] = {}
+
+    def __call__(self, grads: Tensors, step: int) -> None:
+        """Transform `grads` (each [K, ...]) in place before update `step` (0-based)."""
+        raise NotImplementedError
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.hyper, self.state = select_rows(self.hyper, rows), select_rows(self.state, rows)
+
+    def state_tensors(self) -> Tensors:
+        return flatten(self.state)
+
+    def load_state_tensors(self, tensors: Tensors) -> None:
+        load_flat(self.state, tensors)
+
+
+TRANSFORMS: dict[str, type[GradientTransform]] = {}
+
+
+def register(cls: type[GradientTransform]) -> type[GradientTransform]:
+    """Class decorator: add a transform to the registry under `cls.name`."""
+    TRANSFORMS[cls.name] = cls
+    return cls
+
+
+def per_model_fields() -> set[tuple[str, str]]:
+    """Config fields that every registered transform reads per model."""
+    return {f for cls in TRANSFORMS.values() for f in cls.per_model_fields}
+
+
+def build_transforms(cfgs: Sequence[RunConfig], params: Tensors) -> list[GradientTransform]:
+    """The transforms that some model of the stack asks for, in registry order. A model that does
+    not ask for one gets the identity from it (its hyperparameters make it a no-op)."""
+    return [cls(cfgs, params) for cls in TRANSFORMS.values() if any(cls.active(c) for c in cfgs)]
+
+
+for _mod in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_mod.name}")

@@ -1,0 +1,79 @@
+"""Every `grokscope reproduce NAME` end to end on tiny models, in seconds: train-or-reuse, the
+analysis, the table, the checks, reproduce.json and the printed table. The papers' claims are
+asserted on the --quick models in the slow tier (tests/slow/test_reproduce_*.py)."""
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from grokscope.cli import app
+from grokscope.reproduce import names, print_result, reproduce
+
+# every model shrunk to p = 11 and 60 steps: the same code paths, nothing to learn
+TINY = ["task.p=11", "model.d_mlp=32", "model.d_model=16", "model.n_heads=2", "train.steps=60",
+        "train.eval_every=20", "train.checkpoint_every=20", "train.patience=0"]
+TINY_SWEEP = {"seeds": 1, "set": {"task": {"p": 11}, "train": {"steps": 60, "eval_every": 20}},
+              "grid": {"model": {"d_mlp": [8, 16]}, "optim": {"weight_decay": [0.0, 0.3]},
+                       "task": {"frac_train": [0.3, 0.8]}}}
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    """Shrink the configs each reproduction trains (pair2023 runs a sweep spec instead)."""
+    import importlib
+
+    from grokscope.reproduce import common
+
+    def shrink(cfgs, paths):
+        return common.train_or_reuse([c.override(TINY) for c in cfgs], paths)
+
+    for name in names():
+        module = importlib.import_module(f"grokscope.reproduce.{name}")
+        if hasattr(module, "train_or_reuse"):
+            monkeypatch.setattr(module, "train_or_reuse", shrink)
+    pair = importlib.import_module("grokscope.reproduce.pair2023")
+    monkeypatch.setattr(pair, "SPEC_QUICK", {**pair.SPEC_QUICK, **TINY_SWEEP})
+
+
+@pytest.mark.parametrize("name", names())
+def test_reproduction_runs_end_to_end_on_tiny_models(tiny, name, tmp_path):
+    res = reproduce(name, out=tmp_path, quick=True)
+    assert res.name == name and res.rows and res.checks
+    assert all(isinstance(ok, bool) for ok in res.checks.values()), res.checks
+    doc = json.loads((tmp_path / "reproduce.json").read_text())
+    assert doc["name"] == name and doc["quick"] and doc["seed"] == 0 and len(doc["rows"]) == len(res.rows)
+    assert {"quantity", "paper", "ours", "diff"} <= set(doc["rows"][0])
+    out = io.StringIO()
+    print_result(res, Console(file=out, width=200))
+    assert res.rows[0].quantity in out.getvalue() and "✓" in out.getvalue() + "✗"
+
+
+def test_a_rerun_reuses_finished_runs_and_a_replicate_trains_new_ones(tiny, tmp_path):
+    reproduce("swaroop2026", out=tmp_path / "a", quick=True)
+    summary = tmp_path / "a/runs/alpha_0.00/summary.json"
+    mtime = summary.stat().st_mtime_ns
+    reproduce("swaroop2026", out=tmp_path / "a", quick=True)
+    assert summary.stat().st_mtime_ns == mtime  # nothing retrained
+    res = reproduce("swaroop2026", out=tmp_path / "b", quick=True, seed=3)
+    cfg = json.loads((tmp_path / "b/runs/alpha_0.00/config.json").read_text())
+    assert res.seed == 3 and cfg["train"]["seed"] == 3 and cfg["task"]["data_seed"] == 3
+
+
+def test_replicate_zero_is_the_published_config():
+    from grokscope.reproduce import nanda2023, swaroop2026, zhong2023
+
+    assert swaroop2026.configs(True) == swaroop2026.configs(True, seed=0)
+    one = nanda2023.configs(True, seed=1)[0]
+    zero = nanda2023.configs(True)[0]
+    assert (one.train.seed - zero.train.seed, one.task.data_seed - zero.task.data_seed) == (1, 1)
+    seeds = [c.train.seed for cs in (zhong2023.configs(True, seed=s)["clock"] for s in (0, 1)) for c in cs]
+    assert len(set(seeds)) == len(seeds)  # replicates share no model
+
+
+def test_reproduce_unknown_name_exits_2():
+    result = CliRunner().invoke(app, ["reproduce", "nope2099"])
+    assert result.exit_code == 2
+    assert "swaroop2026" in result.output and "nanda2023" in result.output

@@ -1,0 +1,143 @@
+"""The layering of grokscope, checked on the source (`ast`, so function-local imports count too).
+
+No module imports a layer above its own; figures (matplotlib, plotly) live only in `report/`;
+`grokscope.events` is stdlib only; nothing selects matplotlib's backend or touches pyplot.
+A module not in LAYERS fails the test: place it in the table when you add it.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PKG = SRC / "grokscope"
+
+# Bottom to top; a module may import its own layer or any below it. The longest matching name wins
+# (tasks.ops, the operation table, sits below config, which validates task.op against it).
+LAYERS: list[tuple[str, ...]] = [
+    ("errors", "events", "tasks.ops"),
+    ("config",),
+    ("presets", "tasks"),
+    ("models",),
+    ("train",),
+    ("store",),  # run directories, the DuckDB index: neither analysis nor report
+    ("analysis",),  # numbers only
+    ("forecast",),
+    ("report",),  # every figure
+    ("sweep", "compare", "api"),
+    ("reproduce",),
+    ("cli",),
+]
+RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
+FIGURE_LIBS = ("matplotlib", "plotly")
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for f in sorted(PKG.rglob("*.py")):
+        parts = f.relative_to(SRC).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    return out
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    """Every absolute module name `module` imports, anywhere in the file (relative ones resolved;
+    `import_module("...")` literals and lazy `_EXPORTS` tables included)."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            out.add(name)
+            out |= {f"{name}.{a.name}" for a in node.names if name.startswith("grokscope")}
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "import_module":
+            out |= {a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+        elif isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
+            if isinstance(node.value, ast.Dict):
+                out |= {v.value for v in node.value.values if isinstance(v, ast.Constant)}
+    return out
+
+
+def _layer(name: str) -> int | None:
+    """The rank of grokscope.<name> (None: the package root, which only re-exports lazily)."""
+    rel = name.removeprefix("grokscope").lstrip(".")
+    if not rel:
+        return None
+    parts = rel.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in RANK:
+            return RANK[".".join(parts[:n])]
+    raise AssertionError(f"grokscope.{rel} is in no layer of tests/unit/test_layering.py::LAYERS")
+
+
+def test_every_module_has_a_layer():
+    for module in _modules():
+        _layer(module)
+
+
+def test_no_module_imports_a_layer_above_it():
+    modules = _modules()
+    inversions: set[str] = set()
+    for module, path in modules.items():
+        own = _layer(module)
+        if own is None:
+            continue
+        for name in sorted(_imports(module, path)):
+            if not name.startswith("grokscope"):
+                continue
+            # `from grokscope.x import f` adds "grokscope.x.f": rank it only when it is a module
+            if name not in modules and name.rpartition(".")[0] in modules and name != "grokscope":
+                name = name.rpartition(".")[0]
+            target = _layer(name)
+            if target is not None and target > own:
+                inversions.add(f"{module} (layer {own}) imports {name} (layer {target})")
+    assert not inversions, "imports that go up a layer:\n  " + "\n  ".join(sorted(inversions))
+
+
+def test_figures_live_only_in_report():
+    offenders = [
+        f"{module} imports {name}"
+        for module, path in _modules().items()
+        if not (module == "grokscope.report" or module.startswith("grokscope.report."))
+        for name in sorted(_imports(module, path))
+        if name.split(".")[0] in FIGURE_LIBS
+    ]
+    assert not offenders, offenders
+
+
+def test_nothing_switches_the_matplotlib_backend_or_uses_pyplot():
+    offenders = []
+    for module, path in _modules().items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("use", "switch_backend"):
+                if getattr(node.func.value, "id", None) in ("matplotlib", "mpl", "plt"):
+                    offenders.append(f"{module}:{node.lineno} calls {node.func.value.id}.{node.func.attr}")
+        offenders += [f"{module} imports {n}" for n in _imports(module, path) if n.startswith("matplotlib.pyplot")
+                      or n == "matplotlib.pylab"]
+    assert not offenders, offenders
+
+
+def test_events_is_stdlib_only():
+    imports = _imports("grokscope.events", PKG / "events.py")
+    third_party = {n for n in imports if n.split(".")[0] not in sys.stdlib_module_names}
+    assert not third_party, third_party
+
+
+def test_the_table_catches_an_inversion(tmp_path):
+    """The checker itself: a planted store -> report import is reported."""
+    f = tmp_path / "db.py"
+    f.write_text("def f():\n    from grokscope.report.curves import write_curves\n")
+    names = _imports("grokscope.store.db", f)
+    assert "grokscope.report.curves" in names
+    assert _layer("grokscope.report.curves") > _layer("grokscope.store.db")
+    assert _layer("grokscope.tasks.ops") < _layer("grokscope.config") < _layer("grokscope.tasks.dataset")
