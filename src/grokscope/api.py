@@ -14,6 +14,7 @@ from grokscope.report.html import write_run_report_safe
 from grokscope.store.run import Run, load_run
 from grokscope.store.rundir import RunWriter, load_resume, read_config
 from grokscope.train.loop import train
+from grokscope.train.sinks import Sink, tee
 
 log = logging.getLogger(__name__)
 RowCallback = Callable[[dict[str, Any]], None]
@@ -26,24 +27,27 @@ def run(
     name: str | None = None,
     force: bool = False,
     on_row: RowCallback | None = None,
+    sinks: Sequence[Sink] = (),
 ) -> Run:
     """Train one model (the engine with K = 1) into `out/<name or run_id>/` and return the run.
 
     A finished run of the same config is returned as it is (nothing retrained) unless `force`.
+    `sinks` also receive everything the run directory receives (experiment trackers, memory).
     """
     path = Path(out) / (name or cfg.run_id)
     if not force and (path / "summary.json").exists() and read_config(path) == cfg:
         log.info("run %s is already finished; returning it (pass force=True to retrain)", path)
         return load_run(path)
     writer = RunWriter.create(path, cfg, force=force, on_row=on_row)  # refuses a different/unfinished run
-    return _finished(path, train([cfg], [writer])[0])
+    return _finished(path, train([cfg], [tee(writer, *sinks)])[0])
 
 
-def resume(path: str | Path, *, on_row: RowCallback | None = None) -> Run:
-    """Continue an interrupted run from its newest checkpoint; the result equals an uninterrupted run."""
+def resume(path: str | Path, *, on_row: RowCallback | None = None, sinks: Sequence[Sink] = ()) -> Run:
+    """Continue an interrupted run from its newest checkpoint; the result equals an uninterrupted run.
+    `sinks` receive what the run directory receives from the resumed step on."""
     path = Path(path)
     cfg, state = load_resume(path)
-    summary = train([cfg], [RunWriter(path, cfg, on_row=on_row)], resume=[state])[0]
+    summary = train([cfg], [tee(RunWriter(path, cfg, on_row=on_row), *sinks)], resume=[state])[0]
     return _finished(path, summary)
 
 

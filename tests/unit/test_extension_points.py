@@ -106,3 +106,59 @@ def test_validation_checks_only_the_active_familys_fields(assignment, ignored_by
     load_preset(ignored_by).override([assignment])  # another family's field: ignored
     with pytest.raises(ConfigError, match=assignment.split("=")[0]):
         load_preset(checked_by).override([assignment])
+
+
+class _RowFile:
+    """A sink writing one line per evaluation into a run directory (stands in for a tracker)."""
+
+    def __init__(self, path):
+        self.file = path / "extra_rows.jsonl"
+
+    def on_eval(self, row):
+        with open(self.file, "a") as f:
+            f.write(f"{row['step']}\n")
+
+    def on_checkpoint(self, step, params, kind):
+        pass
+
+    def on_state(self, step, tensors, info):
+        pass
+
+    def on_finish(self, summary):
+        with open(self.file, "a") as f:
+            f.write("finished\n")
+
+
+def _row_file_sinks(cfg, run_dir):
+    return [_RowFile(run_dir)]
+
+
+def test_run_resume_and_sweep_accept_extra_sinks(tmp_path):
+    import grokscope
+    from grokscope.sweep.runner import run_sweep
+    from grokscope.sweep.spec import parse_spec
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_250(row):
+        if row["step"] >= 250:
+            raise Stop
+
+    cfg = tiny_mlp("train.steps=400", "train.stop_test_acc=1.1")
+    first, second = MemorySink(), MemorySink()
+    with pytest.raises(Stop):
+        grokscope.run(cfg, out=tmp_path, on_row=stop_at_250, sinks=[first])
+    run = grokscope.resume(tmp_path / cfg.run_id, sinks=[second])
+    # the extra sinks saw what the run directory saw: before the kill, then from the resumed step on
+    assert [r["step"] for r in run.rows()] == sorted({r["step"] for r in first.rows + second.rows})
+    assert second.summary["steps"] == run.summary["steps"] == 400
+
+    spec = parse_spec({"base": "swaroop2026", "seeds": 2,
+                       "set": {"task": {"p": 7, "frac_train": 0.6}, "model": {"d_mlp": 16},
+                               "train": {"steps": 40, "eval_every": 20, "eval_log_points": 0}}}, name="s")
+    res = run_sweep(spec, tmp_path / "sweep", workers=0, sinks=_row_file_sinks, index=False)
+    assert res.finished == 2
+    for run_id in res.run_ids:
+        lines = (tmp_path / "sweep" / run_id / "extra_rows.jsonl").read_text().split()
+        assert lines == ["0", "20", "40", "finished"]

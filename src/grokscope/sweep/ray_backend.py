@@ -20,15 +20,15 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 3
 
 
-def _ray_chunk(sweep_dir: str, payload: list[dict], curves: bool, threads: int) -> dict[str, str]:
+def _ray_chunk(sweep_dir: str, payload: list[dict], curves: bool, threads: int, sinks=None) -> dict[str, str]:
     from grokscope.sweep.worker import run_chunk, set_threads
 
     set_threads(threads)
-    return run_chunk(sweep_dir, payload, curves, event=lambda item: None)
+    return run_chunk(sweep_dir, payload, curves, event=lambda item: None, sinks=sinks)
 
 
 def run_ray(path: Path, chunks: list[list[RunConfig]], tally, *, workers: int, address: str | None,
-            curves: bool, on_progress: Callable | None) -> None:
+            curves: bool, on_progress: Callable | None, sinks: Callable | None = None) -> None:
     import ray
 
     started = False
@@ -43,7 +43,7 @@ def run_ray(path: Path, chunks: list[list[RunConfig]], tally, *, workers: int, a
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_ray_chunk)
         refs = {}
         for ch in chunks:
-            ref = task.remote(str(path.resolve()), [c.to_dict() for c in ch], curves, threads)
+            ref = task.remote(str(path.resolve()), [c.to_dict() for c in ch], curves, threads, sinks)
             refs[ref] = ch
         # Ray gives chunk-level progress; a chunk counts as running once submitted.
         for ch in chunks:

@@ -32,7 +32,7 @@ from grokscope.errors import GrokscopeError
 from grokscope.store.files import write_json
 from grokscope.store.rundir import SUMMARY
 from grokscope.sweep.spec import SweepSpec, expand, load_spec
-from grokscope.sweep.worker import ERROR, init_worker, run_chunk, set_threads
+from grokscope.sweep.worker import ERROR, SinkFactory, init_worker, run_chunk, set_threads
 from grokscope.train.loop import stack_key
 
 log = logging.getLogger(__name__)
@@ -132,10 +132,12 @@ def run_sweep(
     curves: bool = False,
     on_progress: Callable[[Tally], None] | None = None,
     index: bool = True,
+    sinks: SinkFactory | None = None,
 ) -> SweepResult:
     """Train every unfinished run of a spec into `out` (default runs/<spec name>).
 
     workers = 0 runs chunks in this process (no pool). Resumable: finished runs are skipped.
+    sinks(cfg, run_dir) -> extra sinks per run (a picklable module-level function).
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
@@ -165,9 +167,9 @@ def run_sweep(
                 from grokscope.sweep.ray_backend import run_ray
 
                 run_ray(path, chunks, tally, workers=max(1, workers), address=address, curves=curves,
-                        on_progress=on_progress)
+                        on_progress=on_progress, sinks=sinks)
             else:
-                _run_local(path, chunks, tally, workers, curves, on_progress)
+                _run_local(path, chunks, tally, workers, curves, on_progress, sinks)
         wall = time.perf_counter() - t0
         _write_sweep_json(path, spec, cfgs, backend, tally, wall)
     if index:
@@ -219,7 +221,7 @@ def _write_sweep_json(path: Path, spec: SweepSpec, cfgs: list[RunConfig], backen
 
 
 def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers: int, curves: bool,
-               on_progress: Callable[[Tally], None] | None) -> None:
+               on_progress: Callable[[Tally], None] | None, sinks: SinkFactory | None) -> None:
     payloads = [[c.to_dict() for c in ch] for ch in chunks]
     if workers == 0:
         def event(item: tuple) -> None:
@@ -227,14 +229,14 @@ def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers:
             if on_progress:
                 on_progress(tally)
         for payload in payloads:
-            run_chunk(str(path), payload, curves, event=event)
+            run_chunk(str(path), payload, curves, event=event, sinks=sinks)
         return
     ctx = mp.get_context("spawn")
     events = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
                              initargs=(events, threads)) as pool:
-        pending = {pool.submit(run_chunk, str(path), p, curves) for p in payloads}
+        pending = {pool.submit(run_chunk, str(path), p, curves, None, sinks) for p in payloads}
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             _drain(events, tally)

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 ERROR = "error.json"
 Event = Callable[[tuple], None]  # ("start", [run_id, ...]) | ("done", run_id, status)
+SinkFactory = Callable[[Any, Path], Sequence[Any]]  # (RunConfig, run dir) -> extra train.Sink objects
 
 _events: Any = None  # a multiprocessing queue, set in pool workers by `init_worker`
 
@@ -102,11 +103,15 @@ def _queue_event(item: tuple) -> None:
 
 
 def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = False,
-              event: Event | None = None) -> dict[str, str]:
-    """Train the unfinished runs of one chunk; returns {run_id: finished|diverged|failed|skipped}."""
+              event: Event | None = None, sinks: SinkFactory | None = None) -> dict[str, str]:
+    """Train the unfinished runs of one chunk; returns {run_id: finished|diverged|failed|skipped}.
+
+    `sinks(cfg, run_dir)` gives extra sinks for a run (experiment trackers), teed after its
+    run directory; it must be picklable (a module-level function) for the process pool."""
     from grokscope.config import RunConfig
     from grokscope.store.rundir import SUMMARY
     from grokscope.train.loop import train
+    from grokscope.train.sinks import tee
 
     SweepWriter = _sweep_writer()  # noqa: N806
     event = event or _queue_event
@@ -126,7 +131,8 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
     def attempt(group: list[RunConfig]) -> None:
         event(("start", [c.run_id for c in group]))
         try:
-            writers = [SweepWriter.create(root / c.run_id, c, event=event, curves=curves) for c in group]
+            writers = [tee(SweepWriter.create(root / c.run_id, c, event=event, curves=curves),
+                           *(sinks(c, root / c.run_id) if sinks else ())) for c in group]
             summaries = train(group, writers)
             for c, s in zip(group, summaries):
                 status[c.run_id] = "diverged" if s.get("stop_reason") == "diverged" else "finished"
