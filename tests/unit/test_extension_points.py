@@ -162,3 +162,20 @@ def test_run_resume_and_sweep_accept_extra_sinks(tmp_path):
     for run_id in res.run_ids:
         lines = (tmp_path / "sweep" / run_id / "extra_rows.jsonl").read_text().split()
         assert lines == ["0", "20", "40", "finished"]
+
+
+def test_a_registered_measure_is_a_column_of_the_analysis(tmp_path, monkeypatch):
+    import grokscope
+    from grokscope.analysis import measures
+    from grokscope.analysis.series import analyze_run
+
+    monkeypatch.setattr(measures, "_REGISTRY", dict(measures._REGISTRY))
+
+    @measures.register("w_out_norm", rank=99)
+    def _w_out_norm(ck):
+        return {"w_out_norm": float(ck.one["W_out"].norm())}
+
+    run = grokscope.run(tiny_mlp("train.steps=100"), out=tmp_path)
+    table = analyze_run(run.path, measures=["w_out_norm"]).table
+    expected = [float(run.params(s)["W_out"][0].norm()) for s in run.checkpoint_steps()]
+    assert list(table["w_out_norm"]) == pytest.approx(expected)

@@ -29,6 +29,7 @@ from grokscope.analysis.fourier import (
     unembed_freq_norms,
     unstack,
 )
+from grokscope.analysis.measures import Checkpoint, register
 from grokscope.analysis.progress import grid_logits
 from grokscope.models import StackedModel
 from grokscope.tasks import Task
@@ -140,3 +141,8 @@ def algorithm_measures(
     }
     out["algorithm"] = classify_algorithm(out["gradient_symmetricity"], out["distance_irrelevance"])
     return out
+
+
+@register("algorithms", rank=50, grid_only=True)
+def _algorithms(ck: Checkpoint) -> dict[str, Any]:
+    return algorithm_measures(ck.model, ck.params, ck.task, keys=ck.keys)

@@ -29,6 +29,7 @@ from grokscope.analysis.fourier import (
     neuron_input_weights,
     neuron_output_weights,
 )
+from grokscope.analysis.measures import Checkpoint, register
 from grokscope.analysis.neurons import dominant_frequency_phase
 from grokscope.config import ModelConfig
 
@@ -170,3 +171,14 @@ def table1(
                          "paper": PAPER_TABLE1.get(N, {}).get(variant, math.nan) if p == 97 else math.nan})
             log.info("table1 N=%d %s: %.4f", N, variant, accs.mean())
     return rows
+
+
+@register("idealized", rank=30, grid_only=True)
+def _idealized(ck: Checkpoint) -> dict[str, Any]:
+    test = ck.split.test_idx
+    a, b, c = ck.task.a[test], ck.task.b[test], ck.task.c[test]
+    out = {}
+    for variant, at in (("sq_cos", "nu"), ("sq_cos", "own"), ("cos_cos", "nu")):
+        w = extract_idealized(ck.one, ck.model.cfg, ck.task.n, variant, at)
+        out[f"ideal_{variant}_test_{at}"] = idealized_accuracy(w, a, b, c)
+    return out

@@ -26,6 +26,7 @@ from grokscope.analysis.fourier import (
     neuron_input_weights,
     neuron_output_weights,
 )
+from grokscope.analysis.measures import Checkpoint, register
 from grokscope.config import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -360,3 +361,9 @@ def analyze_neurons(
         summary["binariness_structured"] = (
             float(table["binariness"][structured].mean()) if structured.any() else float("nan"))
     return NeuronReport(table=table, summary=summary)
+
+
+@register("neurons", rank=20)
+def _neurons(ck: Checkpoint) -> dict[str, Any]:
+    rep = analyze_neurons(ck.one, ck.model.cfg, ck.task.n, square_fit=ck.square_fit, n_perm=ck.n_perm)
+    return {k: v for k, v in rep.summary.items() if not isinstance(v, str)}

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
 from grokscope.analysis.fourier import AnalysisError
+from grokscope.analysis.measures import Checkpoint, register
 from grokscope.models import StackedModel
 from grokscope.train.losses import per_model_loss
 
@@ -77,3 +79,10 @@ def numerics_measures(
         "nlm_alignment": nlm_alignment(model, params, at, bt, yt, loss,
                                        "float64" if precision == "float64" else "float32"),
     }
+
+
+@register("numerics", rank=40)
+def _numerics(ck: Checkpoint) -> dict[str, Any]:
+    tr = ck.split.train_idx
+    return numerics_measures(ck.model, ck.params, ck.task.a[tr], ck.task.b[tr], ck.split.train_labels,
+                             "float32", ck.run.config.train.loss)

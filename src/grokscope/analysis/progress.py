@@ -34,6 +34,7 @@ from grokscope.analysis.fourier import (
     unembed_freq_norms,
     unstack,
 )
+from grokscope.analysis.measures import Checkpoint, register
 from grokscope.models import StackedModel
 from grokscope.tasks import Split, Task
 
@@ -190,3 +191,11 @@ def progress_measures(
     out["gini_W_L"] = gini(unembed_freq_norms(one, cfg))
     out["sum_sq_weights"] = sum_sq_weights(one)
     return out
+
+
+@register("progress", rank=10, grid_only=True)
+def _progress(ck: Checkpoint) -> dict[str, Any]:
+    pm = progress_measures(ck.model, ck.params, ck.task, ck.split, keys=ck.keys)
+    pm["key_freqs"] = ",".join(str(k) for k in pm["key_freqs"])
+    pm["n_key_freqs"] = len(ck.keys)
+    return pm

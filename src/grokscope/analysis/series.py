@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.analysis.fourier import AnalysisError, key_frequencies, unembed_freq_norms, unstack
+from grokscope.analysis.measures import Checkpoint, registry
 from grokscope.store.files import jsonable
 
 log = logging.getLogger(__name__)
 
 ANALYSIS_PARQUET = "analysis.parquet"
 ANALYSIS_JSON = "analysis.json"
-MEASURES = ("progress", "neurons", "idealized", "numerics", "algorithms")
+MEASURES = tuple(registry())  # column groups, in order (see the module docstring)
 
 
 @dataclass
@@ -50,10 +51,9 @@ class Analysis:
 
 def default_measures(run: Any) -> tuple[str, ...]:
     """Everything that applies: the measures of the run's model family (`StackedModel.measures`),
-    without progress/idealized/algorithms unless the task is a full (a, b) grid with n_out == n."""
-    grid_only = ("progress", "idealized", "algorithms")  # need every (a, b) pair and n_out == n
-    full = run.task().full_grid
-    return tuple(m for m in MEASURES if m in run.model().measures and (full or m not in grid_only))
+    without the grid-only ones unless the task is a full (a, b) grid with n_out == n."""
+    full, family = run.task().full_grid, run.model().measures
+    return tuple(name for name, m in registry().items() if name in family and (full or not m.grid_only))
 
 
 def analyze_checkpoint(
@@ -61,32 +61,15 @@ def analyze_checkpoint(
     key_threshold: float = 0.25, n_perm: int = 200,
 ) -> dict[str, Any]:
     """One row of the table for checkpoint `which` of an opened run."""
-    from grokscope.analysis import algorithms, idealized, neurons, numerics, progress
-
-    model, task, split, cfg = run.model(), run.task(), run.split(), run.config
     params = run.params(which)
     one = unstack(params)
+    ck = Checkpoint(run=run, model=run.model(), task=run.task(), split=run.split(), params=params, one=one,
+                    keys=key_frequencies(unembed_freq_norms(one, run.config.model), key_threshold),
+                    square_fit=square_fit, n_perm=n_perm)
     row: dict[str, Any] = {"step": run.resolve_step(which)}
-    keys = key_frequencies(unembed_freq_norms(one, cfg.model), key_threshold)
-    if "progress" in measures:
-        pm = progress.progress_measures(model, params, task, split, keys=keys)
-        pm["key_freqs"] = ",".join(str(k) for k in pm["key_freqs"])
-        pm["n_key_freqs"] = len(keys)
-        row.update(pm)
-    if "neurons" in measures:
-        rep = neurons.analyze_neurons(one, cfg.model, task.n, square_fit=square_fit, n_perm=n_perm)
-        row.update({k: v for k, v in rep.summary.items() if not isinstance(v, str)})
-    if "idealized" in measures:
-        test = split.test_idx
-        a, b, c = task.a[test], task.b[test], task.c[test]
-        for variant, at in (("sq_cos", "nu"), ("sq_cos", "own"), ("cos_cos", "nu")):
-            w = idealized.extract_idealized(one, cfg.model, task.n, variant, at)
-            row[f"ideal_{variant}_test_{at}"] = idealized.idealized_accuracy(w, a, b, c)
-    if "numerics" in measures:
-        row.update(numerics.numerics_measures(model, params, task.a[split.train_idx], task.b[split.train_idx],
-                                              split.train_labels, "float32", cfg.train.loss))
-    if "algorithms" in measures:
-        row.update(algorithms.algorithm_measures(model, params, task, keys=keys))
+    for name, m in registry().items():
+        if name in measures:
+            row.update(m.fn(ck))
     return row
 
 
@@ -114,9 +97,10 @@ def analyze_run(
     run = load_run(path)
     t0 = time.perf_counter()
     measures = tuple(measures) if measures is not None else default_measures(run)
-    bad = sorted(set(measures) - set(MEASURES))
+    valid = tuple(registry())
+    bad = sorted(set(measures) - set(valid))
     if bad:
-        raise AnalysisError(f"unknown measure {bad[0]!r}; valid: {', '.join(MEASURES)}")
+        raise AnalysisError(f"unknown measure {bad[0]!r}; valid: {', '.join(valid)}")
     all_steps = run.checkpoint_steps()
     if not all_steps:
         raise AnalysisError(f"{path} has no checkpoints to analyse")

@@ -43,7 +43,7 @@ class StackedModel:
 
     # TransformerLens-style names of the activations `forward(..., cache=...)` records
     hook_names: tuple[str, ...] = ()
-    # analysis measures that apply to the family (series.MEASURES names), on a full (a, b) grid
+    # analysis measures (names in grokscope.analysis.measures) this family runs by default
     measures: tuple[str, ...] = ("progress", "neurons", "numerics", "idealized")
 
     def __init__(self, cfg: ModelConfig, n: int, n_out: int):
