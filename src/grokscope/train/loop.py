@@ -26,7 +26,7 @@ import torch
 
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
-from grokscope.events import summarize
+from grokscope.events import EVENT_THRESHOLD, summarize
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
 from grokscope.train.losses import pair_cross_entropy, pair_mse, per_model_loss
@@ -38,7 +38,8 @@ from grokscope.train.transforms import build_transforms, per_model_fields
 
 log = logging.getLogger(__name__)
 
-SATURATION_ACC = 0.99  # Swaroop's saturation checkpoint: first step with train acc >= 99%
+# Swaroop's saturation checkpoint: the exact first step with train acc >= 99% (t_train99's threshold)
+SATURATION_ACC = EVENT_THRESHOLD
 MODEL_CHUNK_ELEMENTS = 1 << 20  # logits per forward/backward chunk of a large stack (4 MB fp32)
 EVAL_CHUNK_ELEMENTS = 1 << 24  # logits per evaluation chunk (64 MB fp32)
 # config fields that may differ between the models of one stack (plus each transform's own)
