@@ -82,10 +82,16 @@ def test_interrupt_and_resume_gives_bit_identical_weights(tmp_path):
 
 # The child SIGKILLs itself from its row callback once step >= 500, between two saved states
 # (checkpoint_every=200): no polling, no deadline, the same kill point on every machine.
+# The child trains with one thread, as this process does (conftest): bit-identity holds for the
+# same thread count; MKL may split a reduction differently across threads (seen with
+# MKL_CBWR=COMPATIBLE, where 2 threads and 1 thread differ in the last bits).
 KILL_CHILD = """
 import os, signal, sys
+import torch
 import grokscope
 from grokscope.presets import load_preset
+
+torch.set_num_threads(1)
 
 def die(row):
     if row["step"] >= 500:

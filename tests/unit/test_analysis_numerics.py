@@ -45,7 +45,7 @@ def test_nlm_alignment_obeys_euler_identity(seed):
         f = model.forward(params, a, b)[0].double()
     resid = f.softmax(-1) - torch.nn.functional.one_hot(y, P).double()
     neg_dot = -2.0 * (resid * f).sum() / len(y)
-    theta = torch.cat([v.reshape(-1) for v in params.values()]).norm()
+    theta = torch.cat([v.detach().reshape(-1) for v in params.values()]).norm()
     expected = float(neg_dot / (_grad_norm(model, params, a, b, y) * theta))
     assert abs(expected) > 1e-3  # not the trivial case
     assert nlm_alignment(model, params, a, b, y, loss_dtype="float64") == pytest.approx(expected, rel=1e-6)
