@@ -421,6 +421,7 @@ def reproduce(
     quick: Annotated[bool, typer.Option("--quick", help="Small variant (about a minute on a CPU) with the same qualitative claims.")] = False,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/reproduce/<name>[_quick]).")] = None,
     device: Annotated[Device, typer.Option(help="Where to train.")] = Device.cpu,
+    seed: Annotated[int, typer.Option(help="Replicate: shifts every run's init and data seed (0 = the paper's).")] = 0,
 ) -> None:
     """A paper's experiment end to end: our numbers beside the paper's, with the largest difference."""
     import logging
@@ -433,7 +434,7 @@ def reproduce(
         _fail(f"unknown reproduction {name!r}; available: {', '.join(names())}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        run_reproduction(name, out=out, quick=quick, device=device.value, console=Console())
+        run_reproduction(name, out=out, quick=quick, device=device.value, console=Console(), seed=seed)
     except GrokscopeError as e:
         _fail(str(e))
 

@@ -184,3 +184,13 @@ def test_pool_worker_thread_setting_takes_effect(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["1", "1", "1"]  # torch threads, OpenMP default, env var
+
+
+def test_reproduce_passes_seed_and_device(monkeypatch, tmp_path):
+    import grokscope.reproduce as rep
+
+    seen = {}
+    monkeypatch.setattr(rep, "reproduce", lambda name, **kw: seen.update(name=name, **kw))
+    result = CliRunner().invoke(app, ["reproduce", "swaroop2026", "--quick", "--seed", "3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert seen["name"] == "swaroop2026" and seen["seed"] == 3 and seen["quick"] and seen["device"] == "cpu"
