@@ -106,3 +106,30 @@ def test_zero_attention_rate_gives_uniform_attention():
     params, cache = model.init([0]), {}
     model.forward(params, torch.arange(7), torch.arange(7), cache=cache)
     torch.testing.assert_close(cache["blocks.0.attn.hook_pattern"], torch.full_like(cache["blocks.0.attn.hook_pattern"], 1 / 3))
+
+
+@pytest.mark.parametrize("inp", ["tied_embed", "embed_concat"])
+def test_reassociated_embedding_products_equal_the_straightforward_order(inp):
+    """The engine multiplies the n-row embedding table by W_in (and W_out by W_Eᵀ) once per step;
+    logits and every gradient equal the per-pair order written out here, in float64 (measured
+    max relative difference ~1e-15; 1e-10 allowed)."""
+    p, cfg = 13, ModelConfig(input=inp, d_embed=20, d_mlp=8, bias=True)
+    model = build_model(cfg, p)
+    params = {k: v.detach().double().requires_grad_(True) for k, v in model.init([0, 1]).items()}
+    a, b = torch.randint(0, p, (2, 50)), torch.randint(0, p, (2, 50))
+    y = torch.randint(0, p, (2, 50))
+    ours = model.forward(params, a, b)
+    E = params["W_E"]
+    ea, eb = E[torch.arange(2)[:, None], a], E[torch.arange(2)[:, None], b]  # [K, B, d_embed] per pair
+    if inp == "tied_embed":
+        pre = (ea + eb) @ params["W_in"] + params["b_in"][:, None]
+        ref = (torch.relu(pre) @ params["W_out"]) @ E.transpose(1, 2) + params["b_out"][:, None]
+    else:
+        pre = ea @ params["W_in_a"] + eb @ params["W_in_b"] + params["b_in"][:, None]
+        ref = torch.relu(pre) @ params["W_out"] + params["b_out"][:, None]
+    torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
+    loss = lambda logits: torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())  # noqa: E731
+    g_ours = torch.autograd.grad(loss(ours), list(params.values()))
+    g_ref = torch.autograd.grad(loss(ref), list(params.values()))
+    for name, go, gr in zip(params, g_ours, g_ref):
+        torch.testing.assert_close(go, gr, rtol=1e-10, atol=1e-12, msg=name)

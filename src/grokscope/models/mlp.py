@@ -8,6 +8,14 @@ logits = h @ W_out + b_out
 input = tied_embed:   h = act((W_E[a] + W_E[b]) @ W_in + b_in), logits = h @ W_out @ W_Eᵀ + b_out
                       (the PAIR notebook's main model: the embedding is also the unembedding, so
                       W_out maps d_mlp -> d_embed and n_out must equal n)
+
+The inputs are one-hot over n symbols, so products with the embedding are re-associated and
+computed once per step on the n-row table instead of once per pair (B = n_train rows):
+  embed_concat  W_E[a] @ W_in_a = (W_E @ W_in_a)[a]                 n·d_embed·d_mlp, not B·d_embed·d_mlp
+  tied_embed    (W_E[a] + W_E[b]) @ W_in = P[a] + P[b], P = W_E @ W_in
+                h @ W_out @ W_Eᵀ = h @ Q, Q = W_out @ W_Eᵀ [d_mlp, n]   d_mlp·d_embed·n + B·d_mlp·n,
+                                                                    not B·d_mlp·d_embed + B·d_embed·n
+The values are those of the straightforward order up to float rounding (tested in float64).
 """
 
 from __future__ import annotations
@@ -116,19 +124,19 @@ class MLP(StackedModel):
             pre = gather_rows(params["W_a"], a) + gather_rows(params["W_b"], b)  # [K, B, d_mlp]
         elif kind == "shared":
             pre = gather_rows(params["W_in"], a) + gather_rows(params["W_in"], b)
-        elif kind == "tied_embed":  # W_in is linear and shared: embed both, add, project once
-            pre = torch.bmm(gather_rows(params["W_E"], a) + gather_rows(params["W_E"], b), params["W_in"])
-        else:
-            e_a = gather_rows(params["W_E"], a)  # [K, B, d_embed]
-            e_b = gather_rows(params["W_E"], b)
-            pre = torch.bmm(e_a, params["W_in_a"]) + torch.bmm(e_b, params["W_in_b"])
+        elif kind == "tied_embed":
+            P = torch.bmm(params["W_E"], params["W_in"])  # [K, n, d_mlp]: each symbol's input row
+            pre = gather_rows(P, a) + gather_rows(P, b)
+        else:  # embed_concat
+            pre = (gather_rows(torch.bmm(params["W_E"], params["W_in_a"]), a)  # [K, n, d_mlp] tables
+                   + gather_rows(torch.bmm(params["W_E"], params["W_in_b"]), b))
         if "b_in" in params:
             pre = pre + params["b_in"].unsqueeze(1)
         hidden = self.act(pre)
         if cache is not None:
             cache["mlp.hook_pre"], cache["mlp.hook_post"] = pre, hidden
-        if kind == "tied_embed":  # [K, B, d_mlp] @ [K, d_mlp, d_embed] @ [K, d_embed, n]
-            logits = torch.bmm(torch.bmm(hidden, params["W_out"]), params["W_E"].transpose(1, 2))
+        if kind == "tied_embed":  # [K, B, d_mlp] @ ([K, d_mlp, d_embed] @ [K, d_embed, n])
+            logits = torch.bmm(hidden, torch.bmm(params["W_out"], params["W_E"].transpose(1, 2)))
             return logits + params["b_out"].unsqueeze(1) if "b_out" in params else logits
         if "b_out" in params:
             return torch.baddbmm(params["b_out"].unsqueeze(1), hidden, params["W_out"])
