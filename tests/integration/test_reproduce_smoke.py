@@ -54,6 +54,7 @@ def test_reproduction_runs_end_to_end_on_tiny_models(tiny, name, tmp_path):
 def test_a_rerun_reuses_finished_runs_and_a_replicate_trains_new_ones(tiny, tmp_path):
     reproduce("swaroop2026", out=tmp_path / "a", quick=True)
     summary = tmp_path / "a/runs/alpha_0.00/summary.json"
+    assert (summary.parent / "curves.png").stat().st_size > 0  # every trained run gets its curves
     mtime = summary.stat().st_mtime_ns
     reproduce("swaroop2026", out=tmp_path / "a", quick=True)
     assert summary.stat().st_mtime_ns == mtime  # nothing retrained

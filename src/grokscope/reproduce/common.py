@@ -154,6 +154,7 @@ def train_or_reuse(cfgs: Sequence[RunConfig], paths: Sequence[Path]) -> list[Pat
     a killed multi-hour reproduction loses at most one checkpoint interval when re-run.
     """
     from grokscope.errors import RunDirError
+    from grokscope.report.curves import write_curves
     from grokscope.store.rundir import STATE, RunWriter, load_resume, read_config
     from grokscope.train.loop import stack_key, train
 
@@ -178,5 +179,7 @@ def train_or_reuse(cfgs: Sequence[RunConfig], paths: Sequence[Path]) -> list[Pat
             train([c for c, _, _ in group], [RunWriter(p, c) for c, p, _ in group], resume=[s for _, _, s in group])
         else:
             train([c for c, _, _ in group], [RunWriter.create(p, c, force=True) for c, p, _ in group])
+        for _, p, _ in group:
+            write_curves(p)  # curves.png of each run (never raises)
         log.info("trained %d model(s) in %.1fs", len(group), time.perf_counter() - t0)
     return [Path(p) for p in paths]
