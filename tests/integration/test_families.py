@@ -50,3 +50,14 @@ def test_deep_mlp_trains_is_analysed_and_reported(tmp_path, sets):
     assert list(analysis.table["step"]) == run.checkpoint_steps()
     html = write_run_report(run.path).read_text()  # raises where the _safe form would only log
     assert model_class("deep_mlp")(cfg.model, 11, 11).describe() in html
+
+
+@pytest.mark.parametrize("sets", [(), ("model.input=tied_embed",), DEEP, ("model.arch=transformer", "model.n_layers=2",
+                                                                        "model.d_model=16", "model.n_heads=2")])
+def test_forward_cache_records_exactly_the_familys_hook_names(sets):
+    cfg = tiny_mlp(*sets).model
+    model = build_model(cfg, 11)
+    cache: dict = {}
+    logits = model.forward(model.init([0, 1]), torch.arange(5), torch.arange(5), cache=cache)
+    assert set(cache) == set(model.hook_names) and logits.shape == (2, 5, 11)
+    assert all(t.shape[0] == 2 for t in cache.values())  # every activation keeps the stack axis
