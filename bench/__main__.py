@@ -1,6 +1,6 @@
 """python -m bench: grokscope vs plain-PyTorch eager transcriptions, side by side in one process.
 
-    python -m bench                 # ~3-5 min on 2 CPU cores: MLP, transformer, ensembles
+    python -m bench                 # ~3-5 min on 2 CPU cores: MLP, transformer, ensembles, tied model
     python -m bench --quick         # seconds; tiny sizes (what the tests run)
     python -m bench --full          # also time-to-grok of the Swaroop MLP, 200-step ensembles
     python -m bench --only mlp --json out.json
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SETUPS = ("mlp", "transformer", "ensemble")
+SETUPS = ("mlp", "transformer", "ensemble", "tied")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         profile.run(settings, only, console)
         return 0
 
-    from bench import ensemble, mlp, transformer
+    from bench import ensemble, mlp, tied, transformer
 
-    modules = {"mlp": mlp, "transformer": transformer, "ensemble": ensemble}
+    modules = {"mlp": mlp, "transformer": transformer, "ensemble": ensemble, "tied": tied}
     sections = []
     t_start = time.perf_counter()
     for key in SETUPS:

@@ -39,10 +39,12 @@ def positive_finite(x) -> bool:
 @pytest.mark.slow
 def test_tables_have_expected_rows(quick):
     stdout, data = quick
-    for title in ("1. Swaroop MLP", "2. Nanda transformer", "3. PAIR ensembles"):
+    for title in ("1. Swaroop MLP", "2. Nanda transformer", "3. PAIR ensembles", "4. PAIR tied-embedding"):
         assert title in stdout
     sections = data["sections"]
-    assert set(sections) == {"mlp", "transformer", "ensemble"}
+    assert set(sections) == {"mlp", "transformer", "ensemble", "tied"}
+    tied = sections["tied"]["rows"]
+    assert tied[0]["impl"].startswith("eager") and [r["K"] for r in tied[1:]] == list(data["settings"]["tied_Ks"])
     for key in ("mlp", "transformer"):
         impls = [r["impl"] for r in sections[key]["rows"]]
         assert len(impls) == 2 and impls[0].startswith("eager") and impls[1].startswith("grokscope")
@@ -77,6 +79,9 @@ def test_ratios_and_speeds_are_positive_finite(quick):
             assert positive_finite(row[col]), (col, row)
     for key in ("floor_s_per_model", "max_ratio"):
         assert positive_finite(s["ensemble"][key]), key
+    for row in s["tied"]["rows"]:
+        for col in ("s_per_step", "model_steps_per_s", "ratio"):
+            assert positive_finite(row[col]), (col, row)
     rss = s["ensemble"]["rss"]
     assert all(positive_finite(v["peak_rss_mb"]) for v in rss.values())
 
@@ -89,6 +94,8 @@ def test_same_init_dynamics_match(quick):
     assert mlp["abs_diff_train_loss"] < 1e-4
     tf = data["sections"]["transformer"]["same_init_check"]
     assert tf["rel_diff_train_loss"] < 1e-4
+    tied = data["sections"]["tied"]["same_init_check"]  # 3 quick steps: measured 1.0e-7 relative
+    assert abs(tied["eager_loss"] - tied["grokscope_loss"]) < 1e-4 * tied["eager_loss"]
 
 
 def test_flop_formulas_match_torch_flop_counter():
