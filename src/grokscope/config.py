@@ -252,16 +252,16 @@ class Family:
     model: str  # "module:Class"
     fields: tuple[str, ...]
     checks: typing.Callable[[ModelConfig], list[tuple[bool, str]]]
-    description: str = ""
 
 
 _INIT = ("init", "init_std", "init_scale")
 FAMILIES: dict[str, Family] = {
+    # one hidden layer on two operands (two-hot, embedding, shared or tied input)
     "mlp": Family(
         "grokscope.models.mlp:MLP", ("input", "d_embed", "d_mlp", "act", "bias", *_INIT),
         lambda m: [_width_check(m), (m.d_embed > 0, f"model.d_embed must be > 0, got {m.d_embed}"),
-                   *_init_checks(m)],
-        "one hidden layer on two operands (two-hot, embedding, shared or tied input)"),
+                   *_init_checks(m)]),
+    # decoder-only transformer on the tokens a b =
     "transformer": Family(
         "grokscope.models.transformer:Transformer",
         ("n_layers", "d_model", "n_heads", "d_mlp", "act", "layer_norm", "attention_rate", *_INIT),
@@ -271,13 +271,12 @@ FAMILIES: dict[str, Family] = {
              f"model.n_heads must divide d_model ({m.d_model}), got {m.n_heads}"),
             (m.n_layers in (1, 2), f"model.n_layers must be 1 or 2, got {m.n_layers}"),
             (0.0 <= m.attention_rate <= 1.0, f"model.attention_rate must be in [0, 1], got {m.attention_rate}"),
-            *_init_checks(m)],
-        "decoder-only transformer on the tokens a b ="),
+            *_init_checks(m)]),
+    # n_layers hidden layers of width d_mlp on the two-hot input (Prieto et al.'s [200, 200])
     "deep_mlp": Family(
         "grokscope.models.deep_mlp:DeepMLP", ("n_layers", "d_mlp", "act", "bias", *_INIT),
         lambda m: [_width_check(m), (1 <= m.n_layers <= 8, f"model.n_layers must be in 1..8, got {m.n_layers}"),
-                   *_init_checks(m)],
-        "n_layers hidden layers of width d_mlp on the two-hot input (Prieto et al.'s [200, 200])"),
+                   *_init_checks(m)]),
 }
 
 

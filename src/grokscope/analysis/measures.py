@@ -9,6 +9,7 @@ default is its `StackedModel.measures`.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -50,9 +51,15 @@ def register(name: str, rank: int, grid_only: bool = False):
     return deco
 
 
-def registry() -> dict[str, Measure]:
-    """Every measure of the package, in column order."""
+@functools.cache
+def _import_package() -> None:
+    """Import every module of the package once, so each registers its measures."""
     package = __name__.rpartition(".")[0]
     for mod in pkgutil.iter_modules(importlib.import_module(package).__path__):
         importlib.import_module(f"{package}.{mod.name}")
+
+
+def registry() -> dict[str, Measure]:
+    """Every measure of the package, in column order."""
+    _import_package()
     return dict(sorted(_REGISTRY.items(), key=lambda kv: kv[1].rank))

@@ -17,7 +17,6 @@ import os
 import shutil
 import traceback
 from collections.abc import Callable, Sequence
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,38 +32,29 @@ SinkFactory = Callable[[Any, Path], Sequence[Any]]  # (RunConfig, run dir) -> ex
 _events: Any = None  # a multiprocessing queue, set in pool workers by `init_worker`
 
 
-@cache
-def _sweep_writer() -> type:
-    """The SweepWriter class, defined on first use (its base class lives in a module that imports torch)."""
-    from grokscope.store.rundir import RunWriter
+class _Finished:
+    """A sink teed after a run's RunWriter: once the run directory is complete (summary.json
+    written), draws its curves.png if asked (thousands of figures cost more than the training)
+    and reports the run as done."""
 
-    class SweepWriter(RunWriter):
-        """RunWriter that reports each finished run; draws its curves.png only if asked (thousands of
-        figures cost more than the training)."""
+    def __init__(self, path: Path, run_id: str, event: Event, curves: bool):
+        self.path, self.run_id, self.event, self.curves = path, run_id, event, curves
 
-        def __init__(self, path: Path, cfg: RunConfig, event: Event | None = None, curves: bool = False):
-            super().__init__(path, cfg)
-            self.event, self.curves = event, curves
+    def on_eval(self, row: dict[str, Any]) -> None:
+        pass
 
-        def on_finish(self, summary: dict[str, Any]) -> None:
-            super().on_finish(summary)
-            if self.curves:
-                from grokscope.report.curves import write_curves
+    def on_checkpoint(self, step: int, params: Any, kind: str) -> None:
+        pass
 
-                write_curves(self.path)  # never raises
-            if self.event:
-                self.event(("done", self.cfg.run_id,
-                            "diverged" if summary.get("stop_reason") == "diverged" else "finished"))
+    def on_state(self, step: int, tensors: Any, info: Any) -> None:
+        pass
 
-    SweepWriter.__module__ = __name__
-    SweepWriter.__qualname__ = "SweepWriter"
-    return SweepWriter
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        if self.curves:
+            from grokscope.report.curves import write_curves
 
-
-def __getattr__(name: str) -> Any:
-    if name == "SweepWriter":
-        return _sweep_writer()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+            write_curves(self.path)  # never raises
+        self.event(("done", self.run_id, "diverged" if summary.get("stop_reason") == "diverged" else "finished"))
 
 
 def init_worker(events: Any = None, threads: int = 1) -> None:
@@ -109,11 +99,9 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
     `sinks(cfg, run_dir)` gives extra sinks for a run (experiment trackers), teed after its
     run directory; it must be picklable (a module-level function) for the process pool."""
     from grokscope.config import RunConfig
-    from grokscope.store.rundir import SUMMARY
+    from grokscope.store.rundir import SUMMARY, RunWriter
     from grokscope.train.loop import train
     from grokscope.train.sinks import tee
-
-    SweepWriter = _sweep_writer()  # noqa: N806
     event = event or _queue_event
     root = Path(sweep_dir)
     cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
@@ -131,7 +119,7 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
     def attempt(group: list[RunConfig]) -> None:
         event(("start", [c.run_id for c in group]))
         try:
-            writers = [tee(SweepWriter.create(root / c.run_id, c, event=event, curves=curves),
+            writers = [tee(RunWriter.create(root / c.run_id, c), _Finished(root / c.run_id, c.run_id, event, curves),
                            *(sinks(c, root / c.run_id) if sinks else ())) for c in group]
             summaries = train(group, writers)
             for c, s in zip(group, summaries):

@@ -37,6 +37,26 @@ def load_flat(tree: Tree, flat: dict[str, torch.Tensor], prefix: str = "") -> No
             v.copy_(flat[f"{prefix}{k}"])
 
 
+class PerModelState:
+    """Per-model hyperparameters (`hyper`, each [K]) and state tensors (`state`, each [K, ...]) that
+    follow the stack: cut to the remaining models, saved flat for resume, loaded back in place.
+    Shared by the optimizer and the gradient transforms."""
+
+    hyper: Tree
+    state: Tree
+
+    def select(self, rows: torch.Tensor) -> None:
+        """Keep only the models at `rows` (when finished models leave an ensemble)."""
+        self.hyper, self.state = select_rows(self.hyper, rows), select_rows(self.state, rows)
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Flat name -> tensor view of the state (for safetensors)."""
+        return flatten(self.state)
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        load_flat(self.state, tensors)
+
+
 def row_chunks(n_rows: int, per_row: int, budget: int) -> Iterator[slice]:
     """Slices of at most max(1, budget // per_row) consecutive rows covering 0..n_rows-1.
 

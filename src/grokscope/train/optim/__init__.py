@@ -17,7 +17,7 @@ import pkgutil
 import torch
 
 from grokscope.config import OptimConfig
-from grokscope.train.stack import flatten, load_flat, select_rows
+from grokscope.train.stack import PerModelState
 
 Tensors = dict[str, torch.Tensor]
 
@@ -52,7 +52,7 @@ def register(name: str):
     return deco
 
 
-class StackedOptimizer:
+class StackedOptimizer(PerModelState):
     """The registered update rule of `cfg.name` over [K, ...] tensors with per-model lr, wd."""
 
     def __init__(self, cfg: OptimConfig, params: Tensors, lr: torch.Tensor, weight_decay: torch.Tensor):
@@ -86,17 +86,12 @@ class StackedOptimizer:
             self.rule.update(p, p.grad, state, per_model(lr, p), per_model(self.hyper["weight_decay"], p),
                              self.step_count)
 
-    @torch.no_grad()
-    def select(self, rows: torch.Tensor) -> None:
-        """Keep only the models at `rows` (when finished models leave an ensemble)."""
-        self.hyper, self.state = select_rows(self.hyper, rows), select_rows(self.state, rows)
-
     def state_tensors(self) -> Tensors:
-        """Flat name -> tensor view of the optimizer state (for safetensors)."""
-        return {**flatten(self.state), "step_count": torch.tensor([self.step_count], dtype=torch.int64)}
+        """The state, plus the update count shared by the stack."""
+        return {**super().state_tensors(), "step_count": torch.tensor([self.step_count], dtype=torch.int64)}
 
     def load_state_tensors(self, tensors: Tensors) -> None:
-        load_flat(self.state, tensors)
+        super().load_state_tensors(tensors)
         self.step_count = int(tensors["step_count"][0])
 
 

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 import torch
 
 from grokscope.config import RunConfig
-from grokscope.train.stack import flatten, load_flat, select_rows
+from grokscope.train.stack import PerModelState
 
 Tensors = dict[str, torch.Tensor]
 
 
-class GradientTransform:
+class GradientTransform(PerModelState):
     name: str = ""
     per_model_fields: tuple[tuple[str, str], ...] = ()  # (section, key) read from each model's config
 
@@ -40,15 +40,6 @@ class GradientTransform:
     def __call__(self, grads: Tensors, step: int) -> None:
         """Transform `grads` (each [K, ...]) in place before update `step` (0-based)."""
         raise NotImplementedError
-
-    def select(self, rows: torch.Tensor) -> None:
-        self.hyper, self.state = select_rows(self.hyper, rows), select_rows(self.state, rows)
-
-    def state_tensors(self) -> Tensors:
-        return flatten(self.state)
-
-    def load_state_tensors(self, tensors: Tensors) -> None:
-        load_flat(self.state, tensors)
 
 
 TRANSFORMS: dict[str, type[GradientTransform]] = {}
