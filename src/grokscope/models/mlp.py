@@ -16,6 +16,12 @@ computed once per step on the n-row table instead of once per pair (B = n_train 
                 h @ W_out @ W_Eᵀ = h @ Q, Q = W_out @ W_Eᵀ [d_mlp, n]   d_mlp·d_embed·n + B·d_mlp·n,
                                                                     not B·d_mlp·d_embed + B·d_embed·n
 The values are those of the straightforward order up to float rounding (tested in float64).
+
+Training (no activation cache) with ReLU runs the hidden layer of the table inputs as one autograd
+node (`_TableReLU`): the bias is folded into the first table (n rows, not B), the ReLU is applied in
+place, and the backward is one masking pass plus two row index-adds, with the bias gradient summed
+over the n-row table gradient instead of over the batch. This cuts the passes over the [K, B, d_mlp]
+activations from ~8 to 5 (the profile's elementwise share of the Swaroop step).
 """
 
 from __future__ import annotations
@@ -28,8 +34,46 @@ import torch
 from grokscope.models.base import Params, Spec, StackedModel, gather_rows, to_numpy
 
 
+class _TableReLU(torch.autograd.Function):
+    """h = relu(T_a[a] + T_b[b] + bias), T [K, n, d], a/b flat row indices into [K*n] -> h [K*B, d]."""
+
+    @staticmethod
+    def forward(ctx, T_a: torch.Tensor, T_b: torch.Tensor, bias: torch.Tensor | None,
+                a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        K, n, d = T_a.shape
+        first = T_a if bias is None else T_a + bias.unsqueeze(1)  # [K, n, d]: bias once per row, not per pair
+        h = first.reshape(K * n, d).index_select(0, a)
+        h.add_(T_b.reshape(K * n, d).index_select(0, b)).clamp_min_(0.0)
+        ctx.save_for_backward(h, a, b)
+        ctx.shape, ctx.has_bias = (K, n, d), bias is not None
+        return h
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        h, a, b = ctx.saved_tensors
+        K, n, d = ctx.shape
+        g = torch.ops.aten.threshold_backward(grad, h, 0.0)  # grad where h > 0 (⇔ pre > 0)
+        zeros = lambda: torch.zeros(K * n, d, dtype=g.dtype, device=g.device)  # noqa: E731
+        g_a = zeros().index_add_(0, a, g).view(K, n, d)
+        g_b = zeros().index_add_(0, b, g).view(K, n, d)
+        # every pair adds the bias once and its row of T_a once: d bias = sum over T_a's row grads
+        return g_a, g_b, g_a.sum(1) if ctx.has_bias else None, None, None
+
+
+def _flat_rows(idx: torch.Tensor, K: int, n: int) -> torch.Tensor:
+    """[K, B] or [B] row indices per model -> [K*B] indices into the flattened [K*n] table."""
+    if idx.dim() == 1:
+        idx = idx.unsqueeze(0).expand(K, -1)
+    return (idx + (torch.arange(K, device=idx.device) * n).unsqueeze(1)).reshape(-1)
+
+
 class MLP(StackedModel):
-    hook_names = ("mlp.hook_pre", "mlp.hook_post")
+    @property
+    def hook_names(self) -> tuple[str, ...]:
+        """hook_embed (embedding inputs only): [K, B, 2, d_embed], the rows W_E[a], W_E[b];
+        mlp.hook_pre / mlp.hook_post: [K, B, d_mlp]."""
+        embed = ("hook_embed",) if self.has_embedding else ()
+        return (*embed, "mlp.hook_pre", "mlp.hook_post")
 
     # ------------------------------------------------------------------ views
     def describe(self) -> str:
@@ -120,24 +164,45 @@ class MLP(StackedModel):
     ) -> torch.Tensor:
         """a, b: [K, B] or [B] operand indices -> logits [K, B, n_out]."""
         kind = self.cfg.input
-        if kind == "two_hot":
-            pre = gather_rows(params["W_a"], a) + gather_rows(params["W_b"], b)  # [K, B, d_mlp]
-        elif kind == "shared":
-            pre = gather_rows(params["W_in"], a) + gather_rows(params["W_in"], b)
-        elif kind == "tied_embed":
-            P = torch.bmm(params["W_E"], params["W_in"])  # [K, n, d_mlp]: each symbol's input row
-            pre = gather_rows(P, a) + gather_rows(P, b)
-        else:  # embed_concat
-            pre = (gather_rows(torch.bmm(params["W_E"], params["W_in_a"]), a)  # [K, n, d_mlp] tables
-                   + gather_rows(torch.bmm(params["W_E"], params["W_in_b"]), b))
-        if "b_in" in params:
-            pre = pre + params["b_in"].unsqueeze(1)
-        hidden = self.act(pre)
-        if cache is not None:
-            cache["mlp.hook_pre"], cache["mlp.hook_post"] = pre, hidden
+        if cache is None and self.cfg.act == "relu":
+            hidden = self._fused_hidden(params, a, b)
+        else:
+            hidden = self._hidden(params, a, b, cache)
         if kind == "tied_embed":  # [K, B, d_mlp] @ ([K, d_mlp, d_embed] @ [K, d_embed, n])
             logits = torch.bmm(hidden, torch.bmm(params["W_out"], params["W_E"].transpose(1, 2)))
             return logits + params["b_out"].unsqueeze(1) if "b_out" in params else logits
         if "b_out" in params:
             return torch.baddbmm(params["b_out"].unsqueeze(1), hidden, params["W_out"])
         return torch.bmm(hidden, params["W_out"])
+
+    def _tables(self, params: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each operand's input-row table [K, n, d_mlp] (re-associated through the embedding)."""
+        kind = self.cfg.input
+        if kind == "two_hot":
+            return params["W_a"], params["W_b"]
+        if kind == "shared":
+            return params["W_in"], params["W_in"]
+        if kind == "tied_embed":
+            P = torch.bmm(params["W_E"], params["W_in"])  # [K, n, d_mlp]: each symbol's input row
+            return P, P
+        return torch.bmm(params["W_E"], params["W_in_a"]), torch.bmm(params["W_E"], params["W_in_b"])
+
+    def _fused_hidden(self, params: Params, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        T_a, T_b = self._tables(params)
+        K, n, _ = T_a.shape
+        B = a.shape[-1]
+        h = _TableReLU.apply(T_a, T_b, params.get("b_in"), _flat_rows(a, K, n), _flat_rows(b, K, n))
+        return h.view(K, B, -1)
+
+    def _hidden(self, params: Params, a: torch.Tensor, b: torch.Tensor, cache: dict | None) -> torch.Tensor:
+        """The straightforward hidden layer (any activation; fills the cache)."""
+        T_a, T_b = self._tables(params)
+        pre = gather_rows(T_a, a) + gather_rows(T_b, b)  # [K, B, d_mlp]
+        if "b_in" in params:
+            pre = pre + params["b_in"].unsqueeze(1)
+        hidden = self.act(pre)
+        if cache is not None:
+            cache["mlp.hook_pre"], cache["mlp.hook_post"] = pre, hidden
+            if self.has_embedding:  # the fast path never forms W_E[a]; only a cache asks for it
+                cache["hook_embed"] = torch.stack([gather_rows(params["W_E"], a), gather_rows(params["W_E"], b)], 2)
+        return hidden

@@ -29,6 +29,7 @@ from grokscope.errors import ConfigError
 from grokscope.events import EVENT_THRESHOLD, summarize
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
+from grokscope.train.allocator import reuse_freed_memory
 from grokscope.train.losses import pair_cross_entropy, pair_mse, per_model_loss
 from grokscope.train.optim import StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
@@ -102,6 +103,7 @@ class Engine:
         if len({stack_key(c) for c in cfgs}) != 1:
             raise ConfigError("configs in one ensemble may differ only in per-model settings")
         self.cfgs, self.sinks = list(cfgs), list(sinks)
+        reuse_freed_memory()  # a step's buffers come back warm from the heap (see allocator.py)
         self.cfg = base = cfgs[0]
         K = len(cfgs)
         if base.train.device == "cuda" and not torch.cuda.is_available():
