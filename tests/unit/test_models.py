@@ -156,3 +156,28 @@ def test_fused_relu_hidden_layer_equals_the_unfused_one(inp, bias, shared_idx):
     g_unfused = torch.autograd.grad((unfused * weights).sum(), list(params.values()))
     for name, gf, gu in zip(params, g_fused, g_unfused):
         torch.testing.assert_close(gf, gu, rtol=1e-12, atol=1e-12, msg=name)
+
+
+@pytest.mark.parametrize("n_layers, rate, ln", [(1, 1.0, False), (2, 1.0, True), (1, 0.4, True), (2, 0.0, False)])
+@pytest.mark.parametrize("shared_idx", [True, False])
+def test_first_layer_lookup_tables_equal_the_per_pair_projections(n_layers, rate, ln, shared_idx):
+    """Training forwards gather layer 0's q/k/v from 2n+1 precomputed rows; logits and every
+    gradient equal the per-pair projections the cache path computes, in float64 (1e-12)."""
+    p, K = 11, 2
+    cfg = ModelConfig(arch="transformer", n_layers=n_layers, d_model=16, n_heads=2, d_mlp=24,
+                      attention_rate=rate, layer_norm=ln)
+    model = build_model(cfg, p)
+    params = {k: v.detach().double().requires_grad_(True) for k, v in model.init([0, 1]).items()}
+    with torch.no_grad():  # non-trivial LN gains and biases
+        for name, t in params.items():
+            if name.endswith((".w", ".b")) or ".b_" in name:
+                t.add_(0.3 * torch.randn_like(t))
+    shape = (30,) if shared_idx else (K, 30)
+    a, b = torch.randint(0, p, shape), torch.randint(0, p, shape)
+    fast, slow = model.forward(params, a, b), model.forward(params, a, b, cache={})
+    torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-12)
+    weights = torch.randn_like(fast)
+    g_fast = torch.autograd.grad((fast * weights).sum(), list(params.values()))
+    g_slow = torch.autograd.grad((slow * weights).sum(), list(params.values()))
+    for name, gf, gs in zip(params, g_fast, g_slow):
+        torch.testing.assert_close(gf, gs, rtol=1e-12, atol=1e-12, msg=name)
