@@ -11,12 +11,15 @@ $(STAMP): pyproject.toml
 	$(PIP) -e .
 	touch $(STAMP)
 
-# the test tools and the optional Ray backend (tested against a local Ray instance)
+# the test tools, the optional Ray backend (tested against a local Ray instance), the docs site's
+# builder, the notebook runner (the notebook tests execute notebooks/), and the TransformerLens and
+# tracker extras (their tests run against the real packages; none may replace the pinned torch)
 $(DEV_STAMP): $(STAMP)
-	$(PIP) -e '.[dev,ray]'
+	$(PIP) -e '.[dev,ray,docs,notebooks,tl,wandb,tensorboard]'
+	$(VENV)/bin/python -c "import torch; v = torch.__version__; assert v.split('+')[0] == '2.13.0', f'an extra replaced torch: {v}'"
 	touch $(DEV_STAMP)
 
-.PHONY: install run test test-slow lint bench
+.PHONY: install run test test-slow lint bench docs
 install: $(STAMP)
 
 run: $(STAMP)
@@ -36,3 +39,9 @@ lint: $(DEV_STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(ARGS)
+
+# the documentation site into site/ (API reference from docstrings, CLI errors from the source);
+# --strict: a broken link, a missing page or a docstring mkdocstrings cannot read fails the build
+# (not with --quiet: mkdocs then stops counting warnings and a strict build passes with them)
+docs: $(DEV_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

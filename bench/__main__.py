@@ -45,11 +45,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def cpu_model() -> str:
+    """The CPU's marketing name (Linux /proc/cpuinfo; platform.processor() elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def environment() -> dict[str, Any]:
     import torch
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {
+        "cpu": cpu_model(), "isa": torch.backends.cpu.get_cpu_capability(),
+        "mkl": torch.backends.mkl.is_available(),
         "torch": torch.__version__, "python": platform.python_version(),
         "machine": platform.machine(), "cpus": os.cpu_count(), "threads": torch.get_num_threads(),
         "load_avg_1m": load[0] if load else None,
@@ -71,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only or SETUPS)
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     env = environment()
+    console.print(f"CPU: {env['cpu']} — ATen ISA {env['isa']}, MKL {'yes' if env['mkl'] else 'no'}", highlight=False)
     console.print(
         f"[bold]grokscope bench[/bold] ({settings.mode}) — torch {env['torch']}, "
         f"{env['threads']} thread(s) of {env['cpus']} CPUs, 1-min load {env['load_avg_1m']:.2f}"

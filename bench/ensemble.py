@@ -151,12 +151,14 @@ def run(s: Settings) -> Section:
     flops = 3 * 2 * n_train * s.ens_width * s.ens_p * s.ens_steps
     peak = matmul_peak(s.peak_n)
     floor = flops / (peak * 1e9)
+    for r in rows:
+        r["pct_floor"] = 100 * floor / r["s_per_model"]
     section = Section(
         key="ensemble",
         title=(f"3. PAIR ensembles  (a+b) mod {s.ens_p}, symmetric, shared W_in, {s.ens_width} neurons, "
                f"{n_train} train pairs, {s.ens_steps} steps per model"),
         columns=[("impl", "implementation"), ("s_per_model", "s/model"),
-                 ("models_per_hour", "models/hour"), ("ratio", "× eager")],
+                 ("models_per_hour", "models/hour"), ("ratio", "× eager"), ("pct_floor", "% of floor")],
         rows=rows,
         extra={"rss": {"K1": small, f"K{s.rss_K}": big}, "peak_gflops": peak,
                "floor_s_per_model": floor, "max_ratio": (t_eager / M) / floor},

@@ -19,10 +19,13 @@ class _Group(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except typer.BadParameter as e:  # typer >= 0.24 vendors click: not click.BadParameter
+        except _UsageError as e:  # also an unknown option or a missing value: one line, not a usage block
             where = f" (see {e.ctx.command_path} --help)" if e.ctx is not None else ""
             _fail(escape(e.format_message().replace("Value error, ", "")) + where)
 
+
+# typer >= 0.24 vendors click (not click.UsageError) and exports only BadParameter: its base is UsageError
+_UsageError = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
 
 app = typer.Typer(
     cls=_Group,
@@ -35,7 +38,10 @@ console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # messages are plain text: "pip install 'grokscope[wandb]'" must keep its [...] (not rich markup)
+    from rich.markup import escape
+
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -52,6 +58,7 @@ class Measure(enum.StrEnum):
     idealized = "idealized"
     numerics = "numerics"
     algorithms = "algorithms"
+    lazy_rich = "lazy_rich"
 
 
 class Device(enum.StrEnum):
@@ -89,8 +96,9 @@ def run(
     resume: Annotated[Path | None, typer.Option(help="Continue an interrupted run directory.")] = None,
     force: Annotated[bool, typer.Option(help="Retrain even if the run directory exists.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
-    threads: Annotated[int, typer.Option(help="CPU threads for torch (0 = PyTorch's default). On a busy "
-                                              "machine 1 avoids OpenMP threads fighting other jobs.")] = 0,
+    threads: Annotated[int, typer.Option(help="CPU threads for torch (default 0: the cores free now, i.e. cores "
+                                              "minus the 1-minute load, so a busy machine is not oversubscribed).")] = 0,
+    log: Annotated[str | None, typer.Option("--log", help=LOG_HELP)] = None,
 ) -> None:
     """Train one model; writes runs/<id>/ (config, metrics, checkpoints, curves, summary)."""
     from grokscope.errors import GrokscopeError
@@ -106,10 +114,11 @@ def run(
         _fail(f"--threads must be >= 0, got {threads}")
     path: Path | None = None  # the run directory, once known (for the Ctrl-C message)
     try:
-        if threads:
-            import torch
+        import torch
 
-            torch.set_num_threads(threads)
+        from grokscope.cores import run_threads
+
+        torch.set_num_threads(threads or run_threads())
         from grokscope import api
         from grokscope.presets import load_preset
 
@@ -119,19 +128,44 @@ def run(
             cfg = read_config(resume)
             path = resume
         else:
+            from grokscope.config import check_name
+
             cfg = load_preset(preset).override(set_ or [])
-            path = out / (name or cfg.run_id)
+            path = out / (check_name(name, "--name") if name is not None else cfg.run_id)
+        sinks = _tracker_sinks(log, path, cfg)  # before training: a missing extra fails first
         console.print(f"[bold]grokscope run[/bold] {cfg.run_id} -> {path}", highlight=False)
         with _progress(cfg, quiet) as on_row:
             if resume is not None:
-                result = api.resume(resume, on_row=on_row)
+                result = api.resume(resume, on_row=on_row, sinks=sinks)
             else:
-                result = api.run(cfg, out, name=name, force=force, on_row=on_row)
+                result = api.run(cfg, out, name=name, force=force, on_row=on_row, sinks=sinks)
     except GrokscopeError as e:
         _fail(str(e))
     except KeyboardInterrupt:
         _fail(_interrupted(path), code=130)
     _print_summary(result.summary or {}, result.path)
+
+
+LOG_HELP = ("Also log to experiment trackers: wandb (offline, <run>/wandb/), tensorboard (<run>/tensorboard/); "
+            "comma-separated; optional extras grokscope[wandb] / grokscope[tensorboard].")
+
+
+def _tracker_sinks(log: str | None, path: Path, cfg: Any) -> list:
+    """`--log` -> tracker sinks for one run directory (GrokscopeError for unknown / uninstalled)."""
+    if not log:
+        return []
+    from grokscope.train.trackers import parse_log, tracker_sinks
+
+    return tracker_sinks(parse_log(log), path, cfg)
+
+
+def _tracker_factory(log: str | None) -> Any:
+    """`--log` -> a per-run sink factory for sweeps (None without trackers)."""
+    if not log:
+        return None
+    from grokscope.train.trackers import parse_log, tracker_factory
+
+    return tracker_factory(parse_log(log))
 
 
 def _interrupted(path: Path | None) -> str:
@@ -271,7 +305,8 @@ def analyze(
 def sweep(
     spec: Annotated[Path, typer.Argument(help="Sweep spec TOML (see sweeps/pair_phase.toml).")],
     backend: Annotated[Backend, typer.Option(help="local (process pool) or ray.")] = Backend.local,
-    workers: Annotated[int | None, typer.Option(help="Worker processes / Ray CPUs (default: min(2, cores)); 0 = in this process.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes / Ray CPUs (default: one per free core, at most one per chunk); 0 = in this process.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads per worker (default: free cores / workers).")] = None,
     out: Annotated[Path | None, typer.Option(help="Sweep directory (default: runs/<spec name>).")] = None,
     address: Annotated[str | None, typer.Option(help="Ray cluster address to join (ray backend).")] = None,
     chunk: Annotated[int | None, typer.Option(help="Most models per ensemble (default: the spec's chunk, 256).")] = None,
@@ -281,6 +316,7 @@ def sweep(
     y: Annotated[str | None, typer.Option(help="Phase-diagram y axis (config key).")] = None,
     facet: Annotated[str | None, typer.Option(help="Phase-diagram facet (config key).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    log: Annotated[str | None, typer.Option("--log", help=LOG_HELP)] = None,
 ) -> None:
     """Train every run of a sweep spec (resumable) -> runs/<name>/, grokscope.duckdb, phase_*.png."""
     import logging
@@ -288,7 +324,7 @@ def sweep(
     from rich.table import Table
 
     from grokscope.errors import GrokscopeError
-    from grokscope.sweep.runner import default_workers, plan_chunks, run_sweep
+    from grokscope.sweep.runner import plan, run_sweep
     from grokscope.sweep.spec import expand, load_spec
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -296,17 +332,18 @@ def sweep(
     path = out
     try:
         parsed = load_spec(spec)
+        trackers = _tracker_factory(log)
         cfgs = expand(parsed)
         path = out or Path("runs") / parsed.name
-        n_workers = default_workers() if workers is None else workers
-        chunks = plan_chunks(cfgs, chunk or parsed.chunk, max(1, n_workers))
+        chunks, n_workers, n_threads = plan(cfgs, chunk or parsed.chunk, workers, threads)
         console.print(f"[bold]grokscope sweep[/bold] {parsed.name}: {len(cfgs)} runs in {len(chunks)} chunks "
-                      f"(<= {chunk or parsed.chunk} models each), backend {backend_name}, workers {n_workers} -> {path}", highlight=False)
+                      f"(<= {chunk or parsed.chunk} models each), backend {backend_name}, "
+                      f"workers {n_workers} × {n_threads} thread(s) -> {path}", highlight=False)
         if dry_run:
             return
         with _SweepProgress(len(cfgs), quiet) as on_progress:
-            result = run_sweep(parsed, path, backend=backend_name, workers=workers, address=address,
-                               chunk=chunk, on_progress=on_progress)
+            result = run_sweep(parsed, path, backend=backend_name, workers=workers, threads=threads, address=address,
+                               chunk=chunk, on_progress=on_progress, sinks=trackers)
         paths: list = []
         if plots:
             from grokscope.report.phase import summary_rows, sweep_phase_diagrams
@@ -326,6 +363,56 @@ def sweep(
         f"{result.n_runs} runs: {result.skipped} already done, {result.finished} finished, "
         f"{result.diverged} diverged, {result.failed} failed/unfinished; {result.wall_s:.1f} s -> {result.path}"
         + (f"; {len(paths)} phase diagrams" if paths else ""), highlight=False)
+
+
+@app.command()
+def compare(
+    spec: Annotated[Path, typer.Argument(help="Compare spec TOML: base preset, seeds, [set], [[arm]] tables with method and lr grid.")],
+    out: Annotated[Path | None, typer.Option(help="Output directory (default: runs/<spec name>).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: min(2, cores)); 0 = in this process.")] = None,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """A method against baselines over seeds (lr grid per arm, same budget) -> t_val99 table, speed-up CI, plot."""
+    import logging
+
+    from rich.table import Table
+
+    from grokscope.compare import run_compare
+    from grokscope.compare.spec import load_compare, sweep_spec
+    from grokscope.errors import GrokscopeError
+    from grokscope.sweep.spec import expand
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    path = out
+    try:
+        parsed = load_compare(spec)
+        n_runs = len(expand(sweep_spec(parsed)))
+        path = out or Path("runs") / parsed.name
+        console.print(f"[bold]grokscope compare[/bold] {parsed.name}: {len(parsed.arms)} arms, {n_runs} runs -> {path}",
+                      highlight=False)
+        with _SweepProgress(n_runs, quiet) as on_progress:
+            result = run_compare(parsed, path, workers=workers, on_progress=on_progress)
+    except GrokscopeError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _fail(f"interrupted; re-run the same command to resume ({path})" if path else "interrupted", code=130)
+    from rich.markup import escape
+
+    fmt = lambda x: "never" if x == float("inf") else f"{x:.0f}"  # noqa: E731
+    table = Table("arm", "method", "best lr", "optimizer (wd)", "grokked", escape("t_val99 median [IQR]"),
+                  "t_val95 median", "wall s", "state MB", title=f"compare {parsed.name}")
+    for a in result.arms:
+        q = a["t_val99"]
+        table.add_row(a["arm"], a["method"], f"{a['lr']:.3g}", f"{a['optimizer']} ({a['wd_coupling']} {a['weight_decay']:g})",
+                      f"{a['grokked']:.0%}", escape(f"{fmt(q['median'])} [{fmt(q['q25'])}, {fmt(q['q75'])}]"),
+                      fmt(a["t_val95"]["median"]), f"{a['wall_s']:.1f}", f"{a['state_mb']:.2f}")
+    Console().print(table)
+    for sp in result.speedups:
+        console.print(f"{sp['event']}: {sp['arm']} vs {sp['baseline_arm']}: speed-up x{sp['speedup']:.3g} "
+                      f"[{sp['ci_low']:.3g}, {sp['ci_high']:.3g}] ({round(sp['level'] * 100)}% bootstrap CI)",
+                      highlight=False, markup=False)
+    console.print(f"{result.wall_s:.1f} s, peak RSS {result.peak_rss_mb:.0f} MB -> {result.path}"
+                  + (f" ({result.plot.name})" if result.plot else ""), highlight=False)
 
 
 class _SweepProgress:
@@ -403,6 +490,9 @@ def report(
     try:
         if (path / "sweep.json").exists():
             from grokscope.report.sweep_html import write_sweep_report
+            from grokscope.store.files import read_json
+
+            read_json(path / "sweep.json", "re-run the sweep (grokscope sweep SPEC --out DIR) to write it again")
 
             written = write_sweep_report(path, out=out, run_reports=run_reports)
         else:

@@ -55,7 +55,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """Optimizer: AdamW (decoupled wd), Adam (coupled L2) or SGD (coupled L2, momentum)."""
+    """Optimizer: AdamW (decoupled wd), Adam (coupled L2, as Grokfast's reference code) or SGD
+    (coupled L2, momentum), plus optional gradient transforms and a weight-norm constraint."""
 
     name: str = "adamw"  # adamw | adam | sgd
     lr: float = 1e-3
@@ -65,9 +66,17 @@ class OptimConfig:
     eps: float = 1e-8
     momentum: float = 0.0  # sgd only
     warmup_steps: int = 0  # linear warmup from lr/warmup_steps to lr
-    # Grokfast-EMA gradient filter (Lee et al. 2024): g += lamb * EMA_alpha(g); lamb = 0 is off
-    grokfast_alpha: float = 0.98
-    grokfast_lamb: float = 0.0
+    # Grokfast gradient filter (Lee et al. 2024): g += lamb * filter(g); lamb = 0 is off (per model)
+    grokfast: str = "ema"  # ema (alpha) | ma (mean of the last `grokfast_window` gradients)
+    grokfast_alpha: float = 0.98  # ema decay, in (0, 1), per model
+    grokfast_lamb: float = 0.0  # amplification λ >= 0, per model
+    grokfast_window: int = 100  # ma window w >= 1; no amplification until w gradients are in (warm-up)
+    # ⊥Grad (Prieto et al. 2025): each parameter tensor's gradient minus its component along the
+    # weights, rescaled to the gradient's norm, before the update (adamw/sgd -> ⊥AdamW/⊥SGD); per model
+    ortho: bool = False
+    # Omnigrok weight-norm constraint: 0 = off; c > 0 rescales all weights together after every
+    # update so their total L2 norm is c x its value at initialisation (use with model.init_scale); per model
+    weight_norm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,9 @@ class TrainConfig:
     steps: int = 100_000  # hard cap on optimizer steps
     batch_size: int = 0  # 0 = full batch
     loss: str = "ce"  # ce | mse (one-hot targets, Doshi)
-    loss_dtype: str = "float32"  # float32 | float64 (log-softmax precision, Nanda)
+    loss_dtype: str = "float32"  # float16 | float32 | float64 (softmax CE precision, Nanda / Prieto)
+    probs: str = "softmax"  # softmax | stablemax (Prieto et al.: s(x) = x+1 or 1/(1-x), log in float64; ce only)
+    out_scale: float = 1.0  # Kumar et al.'s α: logits x α, loss x 1/α² (large α = lazy); evaluation reports L(α·logits)
     seed: int = 0  # parameter initialisation (and minibatch order)
     stop_test_acc: float = 0.999  # stop once test accuracy >= this; > 1 disables
     patience: int = 0  # stop when max test acc has not improved by 1e-4 for this many steps; 0 = off
@@ -155,7 +166,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(
-            f"unknown config key '{where}{unknown[0]}'; valid keys: {', '.join(sorted(names))}"
+            f"unknown config key {where + unknown[0]!r}; valid keys: {', '.join(sorted(names))}"
         )
     kwargs = {}
     for name, value in data.items():
@@ -177,7 +188,19 @@ def _check_type(value: Any, hint: type, key: str) -> Any:
     )
     if not ok:
         raise ConfigError(f"{key} must be {hint.__name__}, got {value!r}")
+    if hint is float and not math.isfinite(value):  # also: NaN/inf would not survive strict JSON
+        raise ConfigError(f"{key} must be a finite number, got {value!r}")
     return float(value) if hint is float else value
+
+
+def check_name(name: str, what: str) -> str:
+    """A name that becomes one directory (a run's --name, a sweep's name, a preset in a run id): one
+    path component, so no user- or spec-given name can place files outside the chosen output root."""
+    if (not isinstance(name, str) or not name or len(name) > 200 or name.startswith(".")
+            or any(c in name for c in "/\\") or any(ord(c) < 32 or ord(c) == 127 for c in name)):
+        raise ConfigError(f"{what} must be a plain name (no '/', '\\', control characters or leading '.', "
+                          f"at most 200 characters), got {name!r}")
+    return name
 
 
 def _field_type(cls: type, path: list[str]) -> type:
@@ -227,8 +250,10 @@ CHOICES = {
     "model.act": ("relu", "gelu", "quadratic"),
     "model.init": ("default", "normal"),
     "optim.name": ("adamw", "adam", "sgd"),
+    "optim.grokfast": ("ema", "ma"),
     "train.loss": ("ce", "mse"),
-    "train.loss_dtype": ("float32", "float64"),
+    "train.loss_dtype": ("float16", "float32", "float64"),
+    "train.probs": ("softmax", "stablemax"),
     "train.device": ("cpu", "cuda"),
 }
 
@@ -280,6 +305,9 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+MAX_P = 10_007
+
+
 def _is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
@@ -290,6 +318,8 @@ def validate(cfg: RunConfig) -> None:
     from grokscope.tasks.ops import OPS  # local: tasks imports nothing from config
 
     t, m, o, tr = cfg.task, cfg.model, cfg.optim, cfg.train
+    if cfg.preset:  # the run id (a directory name) starts with it
+        check_name(cfg.preset, "preset")
     if m.arch not in FAMILIES:
         raise ConfigError(f"model.arch must be one of {', '.join(FAMILIES)}, got {m.arch!r}")
     family = FAMILIES[m.arch]
@@ -306,6 +336,8 @@ def validate(cfg: RunConfig) -> None:
     if not op.group:
         if t.p < 3:
             raise ConfigError(f"task.p must be >= 3, got {t.p}")
+        if t.p > MAX_P:  # p² pairs; also keeps the primality test instant
+            raise ConfigError(f"task.p must be <= {MAX_P}, got {t.p}")
         if op.needs_prime and not _is_prime(t.p):
             raise ConfigError(f"task.p must be prime for op {t.op!r} (it divides), got {t.p}")
     checks = [
@@ -316,8 +348,13 @@ def validate(cfg: RunConfig) -> None:
         (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),
         (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)"),
         (o.warmup_steps >= 0, f"optim.warmup_steps must be >= 0, got {o.warmup_steps}"),
-        (0 <= o.grokfast_alpha < 1, f"optim.grokfast_alpha must be in [0, 1), got {o.grokfast_alpha}"),
+        (0 < o.grokfast_alpha < 1, f"optim.grokfast_alpha must be in (0, 1), got {o.grokfast_alpha}"),
         (o.grokfast_lamb >= 0, f"optim.grokfast_lamb must be >= 0, got {o.grokfast_lamb}"),
+        (o.grokfast_window >= 1, f"optim.grokfast_window must be >= 1, got {o.grokfast_window}"),
+        (o.weight_norm >= 0, f"optim.weight_norm must be >= 0 (0 = off), got {o.weight_norm}"),
+        (tr.probs != "stablemax" or tr.loss == "ce",
+         f"train.probs = 'stablemax' needs train.loss = 'ce', got {tr.loss!r} (MSE compares raw logits)"),
+        (tr.out_scale > 0, f"train.out_scale must be > 0, got {tr.out_scale}"),
         (tr.steps > 0, f"train.steps must be > 0, got {tr.steps}"),
         (tr.batch_size >= 0, f"train.batch_size must be >= 0, got {tr.batch_size}"),
         (tr.eval_every > 0, f"train.eval_every must be > 0, got {tr.eval_every}"),

@@ -34,3 +34,25 @@ def test_sweep_report(tmp_path):
     for link in links:
         assert (path.parent / link).exists()
     assert 'class="kv sortable"' in html and "optim_weight_decay" in html
+
+
+def test_phase_grid_rows_follow_the_facet_and_share_the_t_val99_scale():
+    import pandas as pd
+
+    from grokscope.report.phase import LIU
+    from grokscope.report.sweep_html import _figures, _phase_grid
+
+    rows = []
+    for width, t in ((96, 1000.0), (24, None), (48, 100_000.0)):  # width 24: nothing grokked
+        for wd in (0.1, 1.0):
+            for frac in (0.3, 0.5):
+                rows.append({"width": width, "wd": wd, "frac": frac, "status": "finished", "t_val99": t,
+                             "liu_phase": "grokking" if t else "memorization"})
+    df = pd.DataFrame(rows)
+    figs = _figures(df, "wd", "frac", "width", LIU)
+    grid = _phase_grid(figs, df, "width")
+    assert [r["label"] for r in grid] == ["width = 24", "width = 48", "width = 96"]
+    assert [c[0] for c in grid[0]["cells"]] == ["fig-liu-0", None, "fig-grok-0"]  # the empty cell keeps its column
+    assert [c[0] for c in grid[2]["cells"]] == ["fig-liu-2", "fig-tval-2", "fig-grok-2"]
+    scales = {(figs[f"fig-tval-{i}"]["data"][0]["zmin"], figs[f"fig-tval-{i}"]["data"][0]["zmax"]) for i in (1, 2)}
+    assert scales == {(3.0, 5.0)}  # log10 1000 .. log10 100000, the same for both rows

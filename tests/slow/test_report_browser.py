@@ -103,3 +103,101 @@ def test_report_renders_in_chromium_and_the_slider_moves_the_figures(tmp_path):
     assert not fetched, fetched
     assert (ARTIFACTS / "report.png").stat().st_size > 10_000
     print(f"report {report.stat().st_size / 1e6:.1f} MB, loaded and drawn in {load_s:.2f} s")
+
+
+# A laptop screen. Plotly's toolbar (modebar) floats over each figure's top-right corner: a title
+# under it is unreadable and its icons hard to hit, so every title's box must miss the toolbar's.
+LAPTOP = {"width": 1366, "height": 768}
+OVERLAPS = """() => {
+  const box = (e) => { const r = e.getBoundingClientRect(); return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
+  const out = [];
+  for (const fig of document.querySelectorAll('.plotly-fig')) {
+    const bar = fig.querySelector('.modebar');
+    if (!bar) { out.push({id: fig.id, problem: 'no modebar'}); continue; }
+    const m = box(bar), f = box(fig);
+    if (m.r - m.l < 10) { out.push({id: fig.id, problem: 'empty modebar'}); continue; }
+    for (const t of fig.querySelectorAll('.gtitle, .annotation-text')) {
+      const b = box(t);
+      if (b.r - b.l < 1) continue;
+      const hit = b.l < m.r && b.r > m.l && b.t < m.b && b.b > m.t;
+      if (hit || b.t < f.t - 1) out.push({id: fig.id, problem: hit ? 'under the toolbar' : 'clipped', title: t.textContent,
+                                          title_box: b, modebar_box: m});
+    }
+  }
+  return out;
+}"""
+
+
+def _open(pw, path: Path, errors: list):
+    browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    page = browser.new_page(viewport=LAPTOP)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.goto(path.as_uri(), wait_until="load")
+    page.wait_for_function("window.grokscopeReport && window.grokscopeReport.ready", timeout=60_000)
+    page.wait_for_timeout(300)
+    return browser, page
+
+
+def _shoot_hovered(page, fig_id: str, name: str) -> None:
+    """Screenshot of one figure with the pointer on it (the toolbar shows on hover), for a person."""
+    el = page.locator(f"#{fig_id}")
+    el.scroll_into_view_if_needed()
+    el.hover()
+    page.wait_for_timeout(200)
+    ARTIFACTS.mkdir(exist_ok=True)
+    el.screenshot(path=str(ARTIFACTS / name))
+
+
+def test_titles_clear_the_toolbar_in_the_run_report_at_laptop_width(tmp_path):
+    sync_playwright = _browser_or_skip()
+    run = grokscope.run(tiny_mlp("train.checkpoint_every=50"), out=tmp_path)
+    report = write_run_report(run.path, png=False)
+    errors: list = []
+    with sync_playwright() as pw:
+        browser, page = _open(pw, report, errors)
+        try:
+            n = page.evaluate("document.querySelectorAll('.plotly-fig').length")
+            bad = page.evaluate(OVERLAPS)
+            _shoot_hovered(page, "fig-loss", "report_laptop_fig.png")
+        finally:
+            browser.close()
+    assert n >= 12
+    assert not bad, bad
+    assert not errors, errors
+
+
+def test_sweep_report_is_a_facet_grid_with_titles_clear_of_the_toolbar(tmp_path):
+    sync_playwright = _browser_or_skip()
+    from grokscope.report.sweep_html import write_sweep_report
+    from grokscope.sweep.runner import run_sweep
+    from grokscope.sweep.spec import parse_spec
+
+    spec = parse_spec({"base": "swaroop2026", "seeds": 1,
+                       "set": {"task": {"p": 7}, "train": {"steps": 60, "eval_every": 20}, "optim": {"lr": 3e-3}},
+                       "grid": {"optim.weight_decay": [0.1, 1.0], "task.frac_train": [0.5, 0.7],
+                                "model.d_mlp": [8, 16, 32]},
+                       "plot": {"x": "optim.weight_decay", "y": "task.frac_train", "facet": "model.d_mlp"}},
+                      name="grid")
+    path = write_sweep_report(run_sweep(spec, tmp_path / "sweep", workers=0).path)
+    errors: list = []
+    with sync_playwright() as pw:
+        browser, page = _open(pw, path, errors)
+        try:
+            rows = page.evaluate("""() => Array.from(document.querySelectorAll('.phase-row')).map(r => ({
+                head: r.previousElementSibling.textContent.trim(),
+                cells: Array.from(r.children).map(c => ({id: c.id || 'empty', top: Math.round(c.getBoundingClientRect().top),
+                                                         left: Math.round(c.getBoundingClientRect().left)}))}))""")
+            bad = page.evaluate(OVERLAPS)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator("#phases").screenshot(path=str(ARTIFACTS / "sweep_grid.png"))
+        finally:
+            browser.close()
+    # one row per facet value in order, one column per measure (an empty cell keeps its column)
+    assert [r["head"] for r in rows] == ["model_d_mlp = 8", "model_d_mlp = 16", "model_d_mlp = 32"], rows
+    for i, r in enumerate(rows):
+        assert [c["id"].split("-")[1] if c["id"] != "empty" else "tval" for c in r["cells"]] == ["liu", "tval", "grok"], r
+        assert [c["id"] for c in r["cells"]][0] == f"fig-liu-{i}"
+        assert len({c["top"] for c in r["cells"]}) == 1, r  # side by side on one line at 1366 px
+    assert [c["left"] for c in rows[0]["cells"]] == [c["left"] for c in rows[-1]["cells"]]
+    assert not bad, bad
+    assert not errors, errors

@@ -115,10 +115,20 @@ def test_flop_formulas_match_torch_flop_counter():
     a, b = data.a_train[:B], data.b_train[:B]
     model = build_model(cfg.model, data.p)
     params = model.init([0])
-    useful = T.useful_forward_flops(s.tf_d_model, s.tf_d_mlp, data.p)
+    dm = s.tf_d_model
+    # grokscope executes the re-associated forward; its scores and pattern·V (12·d_model) are
+    # elementwise products that FlopCounterMode does not count, and layer 0's Q/K/V table
+    # ((2p+1) rows @ [d_model, 3·d_model]) is paid once per step
+    per_pair = T.reassociated_forward_flops(dm, s.tf_d_mlp, data.p) - 12 * dm
+    table = 2 * (2 * data.p + 1) * dm * 3 * dm
     with FlopCounterMode(display=False) as fc:
         model.forward(params, a, b).sum().backward()
-    assert fc.get_total_flops() == 3 * B * useful  # forward + backward = 3 x forward
+    assert fc.get_total_flops() == 3 * (B * per_pair + table)  # forward + backward = 3 x forward
+    # the per-pair computation (the cache path) is the floor's count, less the elementwise attention
+    useful = T.useful_forward_flops(dm, s.tf_d_mlp, data.p) - 12 * dm
+    with FlopCounterMode(display=False) as fc:
+        model.forward(params, a, b, cache={}).sum().backward()
+    assert fc.get_total_flops() == 3 * B * useful
     eager = NandaTransformer(data.p, s.tf_d_model, s.tf_heads, s.tf_d_mlp)
     with FlopCounterMode(display=False) as fc:
         eager(torch.stack([a, b, torch.full_like(a, data.p)], dim=1))

@@ -17,10 +17,11 @@ PKG = SRC / "grokscope"
 # Bottom to top; a module may import its own layer or any below it. The longest matching name wins
 # (tasks.ops, the operation table, sits below config, which validates task.op against it).
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "events", "tasks.ops"),
+    ("errors", "events", "tasks.ops", "cores"),
     ("config",),
     ("presets", "tasks"),
     ("models",),
+    ("interop",),  # TransformerLens export/import (optional extra): models <-> TL, no training
     ("train",),
     ("store",),  # run directories, the DuckDB index: neither analysis nor report
     ("analysis",),  # numbers only

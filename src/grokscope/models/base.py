@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from grokscope.config import ModelConfig
+from grokscope.errors import GrokscopeError
 
 Params = dict[str, torch.Tensor]
 # name -> (shape without K, init std or None for default U(±1/sqrt(fan_in)), fan_in)
@@ -59,6 +60,26 @@ class StackedModel:
         self, params: Params, a: torch.Tensor, b: torch.Tensor, cache: dict | None = None
     ) -> torch.Tensor:
         raise NotImplementedError
+
+    def run_with_cache(
+        self, params: Params, a: torch.Tensor, b: torch.Tensor, names: Sequence[str] | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """TransformerLens-style: (logits [K, B, n_out], {hook name: activation [K, B, ...]}).
+
+        Works on any stack (K models at once; one model of a run has K = 1). `names` keeps only
+        those hooks (default: every name in `hook_names`); an unknown name is a GrokscopeError
+        naming the valid ones. Activations keep their graph: detach them if you do not need it.
+        """
+        if names is not None:
+            unknown = [n for n in names if n not in self.hook_names]
+            if unknown:
+                raise GrokscopeError(
+                    f"unknown hook name {unknown[0]!r} for {self.describe()}; valid: {', '.join(self.hook_names)}"
+                )
+        cache: dict[str, torch.Tensor] = {}
+        logits = self.forward(params, a, b, cache=cache)
+        keep = self.hook_names if names is None else names
+        return logits, {n: cache[n] for n in keep}
 
     # ------------------------------------------------------------------ views
     def describe(self) -> str:

@@ -13,10 +13,13 @@ DEFAULT = "swaroop2026"
 
 
 def _read(name: str) -> dict[str, Any]:
-    file = resources.files(__package__) / f"{name}.toml"
-    if not file.is_file():
+    if name not in names():  # only the packaged files: a name is never a path
         raise ConfigError(f"unknown preset {name!r}; available: {', '.join(names())}")
-    return tomllib.loads(file.read_text())
+    file = resources.files(__package__) / f"{name}.toml"
+    try:
+        return tomllib.loads(file.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"preset file {name}.toml is not valid TOML ({e})") from None
 
 
 def names() -> list[str]:

@@ -24,9 +24,18 @@ RDBU = [[i / 10, c] for i, c in enumerate(
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif", "size": 12}
 
 
+# Plotly's toolbar (modebar) sits in the top 30 px of a figure's right corner: the title goes below
+# that strip, anchored to the container (not the plot area), so a long title in a narrow panel never
+# runs under the icons. run.html.j2's JS figures use the same numbers.
+MODEBAR_PX = 30
+TITLE_TOP = {"yref": "container", "y": 1, "yanchor": "top", "pad": {"t": MODEBAR_PX + 2},
+             "xref": "container", "x": 0.02, "xanchor": "left"}
+MARGIN_TOP = MODEBAR_PX + 34
+
+
 def _layout(title: str, **kw: Any) -> dict[str, Any]:
-    out = {"title": {"text": title, "font": {"size": 14}, "x": 0.02}, "font": FONT,
-           "margin": {"l": 60, "r": 20, "t": 40, "b": 45}, "height": 320,
+    out = {"title": {"text": title, "font": {"size": 14}, **TITLE_TOP}, "font": FONT,
+           "margin": {"l": 60, "r": 20, "t": MARGIN_TOP, "b": 45}, "height": 320 + MARGIN_TOP - 40,
            "legend": {"orientation": "h", "y": -0.22, "font": {"size": 11}},
            "paper_bgcolor": "white", "plot_bgcolor": "white", "hovermode": "x unified"}
     out.update(kw)

@@ -138,6 +138,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
         "n": data.n, "arch": data.arch, "neuron_labels": data.neuron_labels, "rows_last_step": data.rows[-1]["step"] if data.rows else None,
         "acc": {"step": [r["step"] for r in data.rows], "train": D.sig([r.get("train_acc") for r in data.rows]),
                 "test": D.sig([r.get("test_acc") for r in data.rows])},
+        "title_top": F.TITLE_TOP, "margin_top": F.MARGIN_TOP,  # the slider figures' titles clear the toolbar too
     }
     html = render(
         "run.html.j2", run_id=data.run_id, verdict=_verdict(data.events), events=events, config_rows=config_rows,

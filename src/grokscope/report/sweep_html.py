@@ -74,17 +74,42 @@ def write_sweep_report(path: str | Path, out: str | Path | None = None, *, run_r
         table.append({"run_id": r["run_id"], "href": os.path.relpath(rep if rep.exists() else run_path, base),
                       "has_report": rep.exists(), "cells": [_clean(r.get(c)) for c in table_cols]})
     figs = _figures(df, xc, yc, fc, LIU) if len(df) else {}
+    phase_grid = _phase_grid(figs, df, fc)
     counts = {k: int((df["liu_phase"] == k).sum()) for k in LIU} if len(df) and "liu_phase" in df else {}
     html = render(
         "sweep.html.j2", name=meta.get("name", sweep_dir.name), meta=meta, n_runs=meta.get("n_runs", len(rows)),
         n_indexed=len(rows), axes=(xc, yc, fc), counts=counts, figs=figs, table_cols=table_cols, table=table,
         pngs=[os.path.relpath(p, base) for p in pngs], payload=script_json({"figs": figs}),
+        phase_grid=phase_grid, measures=[m[1] for m in MEASURES],
         version=_version(), generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         n_reports=sum(t["has_report"] for t in table),
     )
     write_text(target, html)
     log.info("sweep report %s (%d runs)", target, len(rows))
     return target
+
+
+# the phase-diagram grid's columns: (figure id prefix, column heading, what an empty cell means)
+MEASURES = (("fig-liu", "Liu phase (most common over seeds)", "no finished run"),
+            ("fig-tval", "median t_val99 of the runs that grokked (log10, one scale for all rows)",
+             "no run reached 99% test accuracy"),
+            ("fig-grok", "fraction of runs reaching 99% test accuracy", "no finished run"))
+
+
+def _phase_grid(figs: dict[str, Any], df: Any, fc: str | None) -> list[dict[str, Any]]:
+    """Rows of the phase-diagram grid, one per facet value in sorted order (a single row without a
+    facet): {"label", "cells": [(figure id or None, text for an empty cell)] in MEASURES order}."""
+    rows = []
+    fi = 0
+    while f"fig-liu-{fi}" in figs:
+        rows.append({"label": "", "cells": [(f"{pre}-{fi}" if f"{pre}-{fi}" in figs else None, empty)
+                                            for pre, _, empty in MEASURES]})
+        fi += 1
+    if fc and len(df):
+        done = df[df["status"] == "finished"] if "status" in df else df
+        for row, f in zip(rows, sorted(done[fc].dropna().unique())):
+            row["label"] = f"{fc} = {f:g}" if isinstance(f, float) else f"{fc} = {f}"
+    return rows
 
 
 def _figures(df: Any, xc: str | None, yc: str | None, fc: str | None, liu: dict[str, str]) -> dict[str, Any]:
@@ -122,6 +147,13 @@ def _figures(df: Any, xc: str | None, yc: str | None, fc: str | None, liu: dict[
     liu_scale = []
     for i, color in enumerate(liu.values()):  # a step colour scale: one flat band per label
         liu_scale += [[i / n_col, color], [(i + 1) / n_col, color]]
+    # t_val99 medians share one colour scale over every facet, so equal colours mean equal times
+    # (Liu phases and the fraction grokked have fixed ranges already)
+    tv_all = [v for v in done["t_val99"].astype(float).dropna()] if "t_val99" in done else []
+    tv_range = ([round(float(np.log10(max(min(tv_all), 1))), 3), round(float(np.log10(max(max(tv_all), 1))), 3)]
+                if tv_all else None)
+    if tv_range and tv_range[1] <= tv_range[0]:
+        tv_range[1] = tv_range[0] + 0.1
     for fi, f in enumerate(facets):
         sub = done if fc is None else done[done[fc] == f]
         z_phase, z_share, z_tv, z_grok = ([[None] * len(xs) for _ in ys] for _ in range(4))
@@ -135,6 +167,7 @@ def _figures(df: Any, xc: str | None, yc: str | None, fc: str | None, liu: dict[
             v = g["t_val99"].astype(float)
             z_tv[i][j] = round(float(np.log10(max(v.median(), 1))), 3) if v.notna().any() else None
             z_grok[i][j] = round(float(v.notna().mean()), 3)
+        # the facet value is the grid row's heading in the page; titles stay short (and clear of the toolbar)
         title = f" · {fc} = {lab(f)}" if fc else ""
         common = dict(x=[lab(v) for v in xs], y=[lab(v) for v in ys], xgap=1, ygap=1)
         lay = lambda t: _layout(t, xaxis=_axis(xc, type="category"), yaxis=_axis(yc, type="category"),  # noqa: E731
@@ -143,16 +176,17 @@ def _figures(df: Any, xc: str | None, yc: str | None, fc: str | None, liu: dict[
                                            "zmin": -0.5, "zmax": n_col - 0.5, "hovertemplate": "%{text}<extra></extra>",
                                            "colorbar": {"tickvals": list(range(n_col)), "ticktext": order, "thickness": 10},
                                            **common}],
-                                 "layout": lay(f"Liu phase (most common over seeds){title}")}
+                                 "layout": lay(f"Liu phase{title}")}
         if any(v is not None for row in z_tv for v in row):
             figs[f"fig-tval-{fi}"] = {"data": [{"type": "heatmap", "z": z_tv, "colorscale": "Viridis", "colorbar":
                                                 {"title": {"text": "log10"}, "thickness": 10},
+                                                "zmin": tv_range[0], "zmax": tv_range[1],
                                                 "hovertemplate": "median log10 t_val99 %{z}<extra></extra>", **common}],
-                                      "layout": lay(f"median t_val99 (grokked runs){title}")}
+                                      "layout": lay(f"median t_val99{title}")}
         figs[f"fig-grok-{fi}"] = {"data": [{"type": "heatmap", "z": z_grok, "colorscale": "Viridis", "zmin": 0, "zmax": 1,
                                             "colorbar": {"thickness": 10},
                                             "hovertemplate": "grokked %{z}<extra></extra>", **common}],
-                                  "layout": lay(f"fraction reaching 99% test accuracy{title}")}
+                                  "layout": lay(f"fraction grokked{title}")}
     for spec in figs.values():
         spec["layout"].setdefault("font", FONT)
     return figs

@@ -60,7 +60,7 @@ def _shares(df: Any, key: str) -> dict[float, float]:
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
     from grokscope.report.phase import sweep_phase_diagrams
-    from grokscope.sweep.runner import default_workers, run_sweep
+    from grokscope.sweep.runner import run_sweep
     from grokscope.sweep.spec import parse_spec
 
     res = Result("pair2023", TITLE, quick=quick)
@@ -71,7 +71,7 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
         raw = {**raw, "set": {**raw["set"], "train": {**raw["set"]["train"], "device": device}}}
     spec = parse_spec(raw, source="grokscope.reproduce.pair2023")
     sweep_dir = out / "sweep"
-    sweep = run_sweep(spec, sweep_dir, workers=0 if quick else default_workers())
+    sweep = run_sweep(spec, sweep_dir, workers=0 if quick else None)
     figures, df, _ = sweep_phase_diagrams(sweep_dir)
     df = df.assign(mean_ipr=[mean_ipr(Path(p)) if s == "finished" else float("nan")
                              for p, s in zip(df["path"], df["status"], strict=True)])

@@ -44,6 +44,15 @@ ALIASES = {"p": "task_p", "op": "task_op", "wd": "optim_weight_decay", "lr": "op
            "seed": "train_seed", "data_seed": "task_data_seed"}
 
 
+# `query` reads the index and nothing else: the database is attached read-only (no CREATE, INSERT,
+# CHECKPOINT writes), and external access is off (no COPY TO, EXPORT DATABASE, read_csv / read_parquet /
+# read_text / glob of any file, ATTACH, http(s) URLs), no extension may be installed or loaded, and the
+# configuration is locked so SQL cannot SET any of it back (tests/faults/test_query_sandbox.py).
+SANDBOX = {"enable_external_access": False, "autoinstall_known_extensions": False,
+           "autoload_known_extensions": False, "allow_community_extensions": False,
+           "allow_unsigned_extensions": False, "lock_configuration": True}
+
+
 class StoreError(GrokscopeError):
     """The index cannot be built or queried."""
 
@@ -97,23 +106,45 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+REDO = "delete it and train the run again (grokscope run --force, or re-run the sweep)"
+
+
+def _json(file: Path) -> Any:
+    """A JSON object from a run directory, or a one-line reason why it is unreadable."""
+    try:
+        data = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+        return _Corrupt(f"{file} is corrupt ({getattr(e, 'msg', type(e).__name__)}); {REDO}")
+    return data if isinstance(data, dict) else _Corrupt(f"{file} is corrupt (not a JSON object); {REDO}")
+
+
+class _Corrupt(str):
+    """The message for an unreadable file: the run is indexed with status 'corrupt' and this error."""
+
+
 def _run_record(path: Path, sweep: str) -> dict[str, Any]:
-    cfg = json.loads((path / "config.json").read_text())
     rec: dict[str, Any] = {"run_id": None, "sweep": sweep, "path": str(path.resolve())}
+    cfg = _json(path / "config.json")
+    if isinstance(cfg, _Corrupt):  # still listed, so a query shows it and says what to do
+        log.warning("%s", cfg)
+        return {**rec, "run_id": path.name, "status": "corrupt", "error": str(cfg)}
     flat = _flatten(cfg)
     rec.update(flat)
     for alias, col in ALIASES.items():
         rec[alias] = flat.get(col)
     summary_file, error_file = path / "summary.json", path / "error.json"
     rec["status"], rec["error"] = "unfinished", None
-    if summary_file.exists():
-        summary = json.loads(summary_file.read_text())
+    summary = _json(summary_file) if summary_file.exists() else None
+    err = _json(error_file) if summary is None and error_file.exists() else None
+    if isinstance(summary, _Corrupt) or isinstance(err, _Corrupt):
+        log.warning("%s", summary or err)
+        rec["status"], rec["error"] = "corrupt", str(summary or err)
+    elif summary is not None:
         for k, v in summary.items():
             if k not in rec or k in ("run_id",):
                 rec[k] = v if not isinstance(v, list | dict) else json.dumps(v)
         rec["status"] = "diverged" if summary.get("stop_reason") == "diverged" else "finished"
-    elif error_file.exists():
-        err = json.loads(error_file.read_text())
+    elif err is not None:
         rec["status"], rec["error"] = "failed", f"{err.get('error')}: {err.get('message')}"
     if rec["run_id"] is None:
         from grokscope.config import RunConfig
@@ -134,7 +165,11 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
     db_path = Path(db_path) if db_path else root / DB_NAME
     runs = find_runs(root)
     fp = _fingerprint(runs)
-    lock_fd = os.open(str(db_path.with_name(f".{db_path.name}.lock")), os.O_CREAT | os.O_RDWR)
+    try:
+        lock_fd = os.open(str(db_path.with_name(f".{db_path.name}.lock")), os.O_CREAT | os.O_RDWR)
+    except OSError as e:
+        raise StoreError(f"cannot write the index beside {db_path}: {e.strerror}; query an existing index with "
+                         "--db FILE, or fix the directory's permissions") from None
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)  # one index writer at a time
         if not force and db_path.exists() and _stored_fingerprint(db_path) == fp:
@@ -147,6 +182,7 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
             files = [(r["run_id"], str(Path(r["path"]) / "metrics.parquet")) for r in records
                      if r["status"] in ("finished", "diverged") and (Path(r["path"]) / "metrics.parquet").exists()]
             if files:
+                _repair_metrics(duckdb, con, files)
                 con.register("_files", pa.table({"run_id": [f[0] for f in files], "file": [f[1] for f in files]}))
                 con.execute("CREATE TEMP TABLE wide AS SELECT f.run_id, m.* EXCLUDE (filename) FROM "
                             "read_parquet(?, filename = true, union_by_name = true) m JOIN _files f ON m.filename = f.file",
@@ -195,6 +231,25 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
         os.close(lock_fd)
 
 
+def _repair_metrics(duckdb: Any, con: Any, files: list[tuple[str, str]]) -> None:
+    """Rebuild any unreadable metrics.parquet from its run's metrics.jsonl (the fast path, one
+    bulk read, is tried first; only when it fails is every file checked on its own)."""
+    try:
+        con.execute("SELECT count(*) FROM read_parquet(?, union_by_name = true)", [[f for _, f in files]]).fetchall()
+        return
+    except duckdb.Error:
+        pass
+    import pyarrow.parquet as pq
+
+    from grokscope.store.rundir import read_metrics  # torch-importing: only on this rare path
+
+    for _, file in files:
+        try:
+            pq.read_table(file)
+        except Exception:  # noqa: BLE001 — any unreadable file: rebuild it (RunDirError if it cannot be)
+            read_metrics(Path(file).parent)
+
+
 def _stored_fingerprint(db_path: Path) -> str | None:
     try:
         con = _duckdb().connect(str(db_path), read_only=True)
@@ -220,9 +275,16 @@ def query(sql: str, root: str | Path | None = None, db: str | Path | None = None
         db = ensure_index(root)
     elif not Path(db).exists():
         raise StoreError(f"no index at {db}; build one with grokscope query --root DIR")
-    con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute(sql).df()
+        con = duckdb.connect(str(db), read_only=True, config=SANDBOX)
+    except duckdb.Error as e:
+        raise StoreError(f"{db} is not a readable index ({str(e).splitlines()[0]}); delete it and run "
+                         "grokscope query --root DIR to rebuild it from the run directories") from None
+    try:
+        result = con.execute(sql)
+        if result is None or result.description is None:  # empty SQL, a comment, a statement without rows
+            raise StoreError("query returned no table; give a SELECT, e.g. grokscope query 'select * from runs'")
+        return result.df()
     except duckdb.Error as e:
         raise StoreError(f"query failed: {str(e).splitlines()[0]}") from None
     finally:

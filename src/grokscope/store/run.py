@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import torch
 from safetensors import SafetensorError
@@ -16,7 +15,8 @@ from safetensors.torch import safe_open
 from grokscope.config import RunConfig
 from grokscope.errors import RunDirError
 from grokscope.models import Params, StackedModel, build_model
-from grokscope.store.rundir import METRICS_PARQUET, SUMMARY, read_config, read_rows
+from grokscope.models.module import ModelModule
+from grokscope.store.rundir import SUMMARY, read_config, read_metrics, read_summary
 from grokscope.tasks import Split, Task, make_split, make_task
 
 _STEP = re.compile(r"step_(\d+)\.safetensors$")
@@ -38,17 +38,12 @@ class Run:
 
     @property
     def summary(self) -> dict[str, Any] | None:
-        file = self.path / SUMMARY
-        return json.loads(file.read_text()) if file.exists() else None
+        """summary.json (None while unfinished); RunDirError naming the file if it is corrupt."""
+        return read_summary(self.path)
 
     def rows(self) -> list[dict[str, Any]]:
-        """Metrics rows (Parquet when finished, else the running JSONL)."""
-        file = self.path / METRICS_PARQUET
-        if file.exists():
-            import pyarrow.parquet as pq
-
-            return pq.read_table(file).to_pylist()
-        return read_rows(self.path)
+        """Metrics rows (Parquet when finished — rebuilt from the JSONL if corrupt — else the running JSONL)."""
+        return read_metrics(self.path)
 
     def checkpoint_steps(self) -> list[int]:
         files = (self.path / "checkpoints").glob("step_*.safetensors")
@@ -79,7 +74,8 @@ class Run:
             with safe_open(str(file), framework="pt") as f:
                 return {k: f.get_tensor(k).unsqueeze(0) for k in f.keys()}
         except (SafetensorError, OSError) as e:
-            raise RunDirError(f"checkpoint {file} is corrupt or truncated ({e})") from None
+            raise RunDirError(f"checkpoint {file} is corrupt or truncated ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                              "delete it, or train the run again with --force") from None
 
     def task(self) -> Task:
         return make_task(self.config.task)
@@ -87,8 +83,31 @@ class Run:
     def split(self) -> Split:
         return make_split(self.config.task, self.task())
 
-    def model(self) -> StackedModel:
+    def family(self) -> StackedModel:
+        """The model family object (stateless; pass `params(step)` to its forward and views)."""
         return build_model(self.config.model, self.task().n)
+
+    @overload
+    def model(self) -> StackedModel: ...
+    @overload
+    def model(self, which: int | str) -> ModelModule: ...
+
+    def model(self, which: int | str | None = None) -> StackedModel | ModelModule:
+        """`model(step)`: one checkpoint as a plain `torch.nn.Module` (`m(a, b)` -> logits [B, n_out],
+        `m.run_with_cache(a, b)`), step an int or 'final' | 'saturation' | 'first'.
+
+        `model()` without a step is the older spelling of `family()`, kept while callers move over.
+        """
+        if which is None:
+            return self.family()
+        return ModelModule(self.family(), self.params(which))
+
+    def to_transformer_lens(self, which: int | str = "final", dtype: torch.dtype | None = None) -> Any:
+        """One checkpoint of a transformer run as a TransformerLens `TransformerBridge` (the `tl` extra):
+        tokens `[a, b, p]` -> logits whose last position equals ours (see grokscope.interop.transformer_lens)."""
+        from grokscope.interop.transformer_lens import to_transformer_lens
+
+        return to_transformer_lens(self.family(), self.params(which), dtype=dtype)
 
     @torch.no_grad()
     def logits(self, which: int | str = "final") -> torch.Tensor:

@@ -26,7 +26,15 @@ from safetensors.torch import safe_open
 
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError, RunDirError
-from grokscope.store.files import write_json, write_safetensors, write_text
+from grokscope.store.files import (
+    append_line,
+    read_json,
+    write_error,
+    write_json,
+    write_parquet,
+    write_safetensors,
+    write_text,
+)
 from grokscope.train.loop import Resume
 
 log = logging.getLogger(__name__)
@@ -45,8 +53,9 @@ def read_config(path: Path) -> RunConfig:
         data = json.loads((path / CONFIG).read_text())
     except FileNotFoundError:
         raise RunDirError(f"{path} is not a run directory (no {CONFIG})") from None
-    except json.JSONDecodeError as e:
-        raise RunDirError(f"{path / CONFIG} is not valid JSON ({e.msg})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{path / CONFIG} is not valid JSON ({getattr(e, 'msg', type(e).__name__)}); the run "
+                          "cannot be read: delete its directory and train it again") from None
     try:
         return RunConfig.from_dict(data)
     except ConfigError as e:
@@ -64,22 +73,26 @@ class RunWriter:
     def create(cls, path: Path, cfg: RunConfig, force: bool = False, **kw: Any) -> RunWriter:
         """Start a fresh run directory; refuse to overwrite a different or unfinished run."""
         path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise RunDirError(f"{path} exists and is not a directory; choose another --out/--name")
         if path.exists() and any(path.iterdir()):
-            if force:
-                shutil.rmtree(path)
-            else:
+            if not force:
                 existing = read_config(path)
                 if existing != cfg:
                     raise RunDirError(f"{path} holds a different run ({existing.run_id}); choose another --out/--name or pass --force")
                 raise RunDirError(f"{path} holds an unfinished run of this config; continue it with --resume {path} or restart with --force")
-        (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        try:
+            if path.exists() and force:
+                shutil.rmtree(path)
+            (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error(path, e) from None
         write_text(path / CONFIG, cfg.to_json() + "\n")
         return cls(path, cfg, **kw)
 
     # ------------------------------------------------------------ Sink API
     def on_eval(self, row: dict[str, Any]) -> None:
-        with open(self.path / METRICS_JSONL, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_line(self.path / METRICS_JSONL, json.dumps(row))
         if self.on_row:
             self.on_row(row)
 
@@ -96,14 +109,12 @@ class RunWriter:
         write_safetensors(self.path / STATE, tensors, meta)
 
     def on_finish(self, summary: dict[str, Any]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        rows = read_rows(self.path)
-        pq.write_table(pa.Table.from_pylist(rows), self.path / METRICS_PARQUET)
+        write_parquet(self.path / METRICS_PARQUET, read_rows(self.path))
         summary = {"run_id": self.cfg.run_id, "preset": self.cfg.preset, **summary}
-        (self.path / STATE).unlink(missing_ok=True)
+        # summary first, then drop the resume state: a kill between the two leaves a finished run,
+        # never a run with neither (which could not be resumed or read)
         write_json(self.path / SUMMARY, summary)
+        (self.path / STATE).unlink(missing_ok=True)
 
 
 def read_rows(path: Path, max_step: int | None = None) -> list[dict[str, Any]]:
@@ -112,21 +123,64 @@ def read_rows(path: Path, max_step: int | None = None) -> list[dict[str, Any]]:
     file = Path(path) / METRICS_JSONL
     if not file.exists():
         return rows
-    for line in file.read_text().splitlines():
+    for line in file.read_text(errors="replace").splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut by a kill
+        if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+            continue  # not a row of ours (a damaged line)
         if max_step is None or row["step"] <= max_step:
             rows.append(row)
     return rows
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """summary.json of a run directory (None while unfinished); RunDirError if it is corrupt."""
+    file = Path(path) / SUMMARY
+    if not file.exists():
+        return None
+    data = read_json(file, "delete it and train the run again (grokscope run --force, or re-run the sweep)")
+    if not isinstance(data, dict):
+        raise RunDirError(f"{file} is corrupt (not a JSON object); delete it and train the run again "
+                          "(grokscope run --force, or re-run the sweep)")
+    return data
+
+
+def is_finished(path: Path) -> bool:
+    """A readable summary.json exists (a corrupt one counts as unfinished: the run is redone)."""
+    try:
+        return read_summary(path) is not None
+    except RunDirError:
+        return False
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Metrics rows of a run: metrics.parquet, rebuilt from metrics.jsonl if it is unreadable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    file = path / METRICS_PARQUET
+    if not file.exists():
+        return read_rows(path)
+    try:
+        return pq.read_table(file).to_pylist()
+    except (pa.ArrowException, OSError) as e:
+        rows = read_rows(path)
+        if not rows:
+            raise RunDirError(f"{file} is corrupt ({type(e).__name__}) and there is no {METRICS_JSONL} to rebuild "
+                              "it from; train the run again with --force") from None
+        log.warning("%s is corrupt (%s); rebuilt from %s", file, type(e).__name__, METRICS_JSONL)
+        write_parquet(file, rows)
+        return rows
 
 
 def load_resume(path: Path) -> tuple[RunConfig, Resume]:
     """Config and newest training state of an unfinished run directory."""
     path = Path(path)
     cfg = read_config(path)
-    if (path / SUMMARY).exists():
+    if read_summary(path) is not None:
         raise RunDirError(f"{path} is already finished (summary.json exists); nothing to resume")
     state = path / STATE
     if not state.exists():
@@ -137,7 +191,8 @@ def load_resume(path: Path) -> tuple[RunConfig, Resume]:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
         step, info = int(meta["step"]), json.loads(meta["info"])
     except (SafetensorError, OSError, KeyError, ValueError) as e:
-        raise RunDirError(f"checkpoint {state} is corrupt or truncated ({type(e).__name__})") from None
+        raise RunDirError(f"checkpoint {state} is corrupt or truncated ({type(e).__name__}); it cannot be resumed: "
+                          f"start the run again with grokscope run --force") from None
     rows = read_rows(path, max_step=step)
     # Drop rows logged after the state was saved: the resumed run logs them again.
     write_text(path / METRICS_JSONL, "".join(json.dumps(r) + "\n" for r in rows))

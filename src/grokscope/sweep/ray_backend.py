@@ -10,7 +10,6 @@ initialised (a notebook, a test), that instance is used and left running.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,7 +26,7 @@ def _ray_chunk(sweep_dir: str, payload: list[dict], curves: bool, threads: int, 
     return run_chunk(sweep_dir, payload, curves, event=lambda item: None, sinks=sinks)
 
 
-def run_ray(path: Path, chunks: list[list[RunConfig]], tally, *, workers: int, address: str | None,
+def run_ray(path: Path, chunks: list[list[RunConfig]], tally, *, workers: int, threads: int, address: str | None,
             curves: bool, on_progress: Callable | None, sinks: Callable | None = None) -> None:
     import ray
 
@@ -39,7 +38,7 @@ def run_ray(path: Path, chunks: list[list[RunConfig]], tally, *, workers: int, a
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         started = True
     try:
-        threads = max(1, (os.cpu_count() or 1) // workers) if not address else 1
+        threads = threads if not address else 1  # a cluster's nodes: one thread per Ray CPU
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES)(_ray_chunk)
         refs = {}
         for ch in chunks:

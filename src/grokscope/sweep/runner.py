@@ -28,9 +28,10 @@ from queue import Empty
 from typing import Any
 
 from grokscope.config import RunConfig
+from grokscope.cores import free_cores, plan_workers
 from grokscope.errors import GrokscopeError
-from grokscope.store.files import write_json
-from grokscope.store.rundir import SUMMARY
+from grokscope.store.files import write_error, write_json
+from grokscope.store.rundir import is_finished, read_summary
 from grokscope.sweep.spec import SweepSpec, expand, load_spec
 from grokscope.sweep.worker import ERROR, SinkFactory, init_worker, run_chunk, set_threads
 from grokscope.train.loop import stack_key
@@ -84,8 +85,18 @@ class SweepResult:
     run_ids: list[str]
 
 
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+def plan(cfgs: list[RunConfig], chunk: int, workers: int | None = None,
+         threads: int | None = None) -> tuple[list[list[RunConfig]], int, int]:
+    """(chunks, worker processes, threads per worker) for training `cfgs`: chunks are cut for the
+    free cores (or the workers asked for), then `cores.plan_workers` fits workers × threads into
+    the free cores. workers = 0 keeps 0 (train in this process, with `threads` threads)."""
+    if workers is not None and workers < 0:
+        raise SweepError(f"--workers must be >= 0, got {workers}")
+    if threads is not None and threads < 1:
+        raise SweepError(f"--threads must be >= 1, got {threads}")
+    chunks = plan_chunks(cfgs, chunk, max(1, free_cores() if workers is None else workers))
+    n_workers, n_threads = plan_workers(len(chunks), workers, threads)
+    return chunks, (0 if workers == 0 else n_workers), n_threads
 
 
 def plan_chunks(cfgs: list[RunConfig], chunk: int, workers: int = 1) -> list[list[RunConfig]]:
@@ -107,13 +118,17 @@ class _DirLock:
         self.path = path
 
     def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR)
+        except OSError as e:
+            raise write_error(self.path, e) from None
+        try:  # released by the kernel when the holder dies, so a kill -9 never leaves a stale lock
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
-            raise SweepError(f"{self.path.parent} is in use by another sweep process") from None
+            raise SweepError(f"{self.path.parent} is in use by another sweep process (it holds {self.path.name}); "
+                             "wait for it to finish, or choose another --out") from None
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -127,6 +142,7 @@ def run_sweep(
     *,
     backend: str = "local",
     workers: int | None = None,
+    threads: int | None = None,
     address: str | None = None,
     chunk: int | None = None,
     curves: bool = False,
@@ -136,6 +152,7 @@ def run_sweep(
 ) -> SweepResult:
     """Train every unfinished run of a spec into `out` (default runs/<spec name>).
 
+    workers and threads per worker default to what fits the free cores (`grokscope.cores`);
     workers = 0 runs chunks in this process (no pool). Resumable: finished runs are skipped.
     sinks(cfg, run_dir) -> extra sinks per run (a picklable module-level function).
     """
@@ -144,8 +161,7 @@ def run_sweep(
     if backend not in ("local", "ray"):
         raise SweepError(f"unknown backend {backend!r}; use local or ray")
     cfgs = expand(spec)  # every error surfaces here, before anything is written
-    workers = default_workers() if workers is None else workers
-    if workers < 0:
+    if workers is not None and workers < 0:
         raise SweepError(f"--workers must be >= 0, got {workers}")
     if backend == "ray":
         try:
@@ -155,10 +171,10 @@ def run_sweep(
     path = Path(out) if out is not None else Path("runs") / spec.name
     t0 = time.perf_counter()
     with _DirLock(path / LOCK):
-        todo = [c for c in cfgs if not (path / c.run_id / SUMMARY).exists()]
+        todo = [c for c in cfgs if not is_finished(path / c.run_id)]
         tally = Tally(total=len(cfgs), skipped=len(cfgs) - len(todo))
         _write_sweep_json(path, spec, cfgs, backend, tally, None)
-        chunks = plan_chunks(todo, chunk or spec.chunk, max(1, workers))
+        chunks, workers, threads = plan(todo, chunk or spec.chunk, workers, threads)
         log.info("sweep %s: %d runs (%d to do) in %d chunks -> %s", spec.name, len(cfgs), len(todo), len(chunks), path)
         if on_progress:
             on_progress(tally)
@@ -166,10 +182,10 @@ def run_sweep(
             if backend == "ray":
                 from grokscope.sweep.ray_backend import run_ray
 
-                run_ray(path, chunks, tally, workers=max(1, workers), address=address, curves=curves,
+                run_ray(path, chunks, tally, workers=max(1, workers), threads=threads, address=address, curves=curves,
                         on_progress=on_progress, sinks=sinks)
             else:
-                _run_local(path, chunks, tally, workers, curves, on_progress, sinks)
+                _run_local(path, chunks, tally, workers, threads, curves, on_progress, sinks)
         wall = time.perf_counter() - t0
         _write_sweep_json(path, spec, cfgs, backend, tally, wall)
     if index:
@@ -187,13 +203,11 @@ def run_sweep(
 
 
 def _statuses(path: Path, cfgs: list[RunConfig]) -> dict[str, str]:
-    import json
-
     out = {}
     for c in cfgs:
         d = path / c.run_id
-        if (d / SUMMARY).exists():
-            stop = json.loads((d / SUMMARY).read_text()).get("stop_reason")
+        if is_finished(d):
+            stop = (read_summary(d) or {}).get("stop_reason")
             out[c.run_id] = "diverged" if stop == "diverged" else "finished"
         else:
             out[c.run_id] = "failed" if (d / ERROR).exists() else "unfinished"
@@ -220,7 +234,7 @@ def _write_sweep_json(path: Path, spec: SweepSpec, cfgs: list[RunConfig], backen
     })
 
 
-def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers: int, curves: bool,
+def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers: int, threads: int, curves: bool,
                on_progress: Callable[[Tally], None] | None, sinks: SinkFactory | None) -> None:
     payloads = [[c.to_dict() for c in ch] for ch in chunks]
     if workers == 0:
@@ -233,7 +247,6 @@ def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers:
         return
     ctx = mp.get_context("spawn")
     events = ctx.Queue()
-    threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
                              initargs=(events, threads)) as pool:
         pending = {pool.submit(run_chunk, str(path), p, curves, None, sinks) for p in payloads}

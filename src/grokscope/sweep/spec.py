@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from grokscope.config import RunConfig
+from grokscope.config import RunConfig, check_name
 from grokscope.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ RANDOM_KEYS = {"min", "max", "log", "n"}
 DEFAULT_SEED_KEYS = ("train.seed", "task.data_seed")
 SPARSE_DEFAULTS = {"train.checkpoint_log_points": 0, "train.save_saturation": False}
 DEFAULT_CHUNK = 256
+MAX_RUNS = 1_000_000  # a typo (seeds = 1e9) must be one line, not an hour of expanding
 
 
 @dataclass
@@ -140,7 +141,9 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
     for section in ("set", "grid", "zip", "random", "plot"):
         if not isinstance(data.get(section, {}), dict):
             raise ConfigError(f"[{section}] must be a table of key = value")
-    spec = SweepSpec(name=str(data.get("name") or name), base=base, source=source,
+    if not isinstance(data.get("name", ""), str):
+        raise ConfigError(f"name must be a string, got {data['name']!r}")
+    spec = SweepSpec(name=check_name(data.get("name") or name, "sweep name"), base=base, source=source,
                      description=str(data.get("description", "")))
     spec.set = _flatten(data.get("set", {}), "set")
     spec.grid = _flatten(data.get("grid", {}), "grid")
@@ -148,6 +151,8 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
     spec.random = _flatten(data.get("random", {}), "random",
                            leaf=lambda v: not isinstance(v, dict) or (v and set(v) <= RANDOM_KEYS))
     spec.plot = {k: str(v) for k, v in data.get("plot", {}).items()}
+    if not isinstance(data.get("description", ""), str):
+        raise ConfigError("description must be a string")
 
     for section in ("set", "grid", "zip", "random"):
         for key in getattr(spec, section):
@@ -166,8 +171,8 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
     ints = lambda v, what: isinstance(v, int) and not isinstance(v, bool) or _bad(what, v)  # noqa: E731
     seeds = data.get("seeds", [])
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise ConfigError(f"seeds must be >= 1, got {seeds}")
+        if not 1 <= seeds <= MAX_RUNS:
+            raise ConfigError(f"seeds must be >= 1 and <= {MAX_RUNS}, got {seeds}")
         seeds = list(range(seeds))
     if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError(f"seeds must be an int N or a list of ints, got {seeds!r}")
@@ -181,6 +186,8 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
     spec.seed_keys = tuple(seed_keys)
     spec.samples = data.get("samples", 0)
     ints(spec.samples, "samples")
+    if not 0 <= spec.samples <= MAX_RUNS:
+        raise ConfigError(f"samples must be in 0..{MAX_RUNS}, got {spec.samples}")
     spec.seed = data.get("seed", 0)
     ints(spec.seed, "seed")
     spec.chunk = data.get("chunk", DEFAULT_CHUNK)
@@ -195,14 +202,15 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
         if not isinstance(r, dict) or not {"min", "max"} <= set(r):
             raise ConfigError(f"[random] {key} must be {{min = .., max = .., log = false, n = ..}}, got {r!r}")
         lo, hi = r["min"], r["max"]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lo, hi)) or lo > hi:
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in (lo, hi)) \
+                or lo > hi:
             raise ConfigError(f"[random] {key}: need numbers min <= max, got min={lo!r} max={hi!r}")
         if r.get("log", False) and lo <= 0:
             raise ConfigError(f"[random] {key}: log = true needs min > 0, got {lo}")
         if "n" in r:
             ints(r["n"], f"[random] {key}.n")
-            if r["n"] < 1:
-                raise ConfigError(f"[random] {key}.n must be >= 1, got {r['n']}")
+            if not 1 <= r["n"] <= MAX_RUNS:
+                raise ConfigError(f"[random] {key}.n must be >= 1 and <= {MAX_RUNS}, got {r['n']}")
         elif spec.samples < 1:
             raise ConfigError(f"[random] {key} has no n; set n = .. or samples = N at the top of the spec")
         if _field_hint(key, "random") not in (int, float):
@@ -281,6 +289,11 @@ def expand(spec: SweepSpec) -> list[RunConfig]:
     for key, value in spec.set.items():
         _assign(base, key, value)
     user_ckpt = "train.checkpoint_every" in spec.varied_keys() or "train.checkpoint_every" in spec.set
+    sizes = [len(v) for v in spec.grid.values()] + [len(v) for v in list(spec.zip.values())[:1]] \
+        + [r["n"] for r in spec.random.values() if "n" in r] + [spec.samples] * any("n" not in r for r in spec.random.values()) \
+        + [len(spec.seeds)] * bool(spec.seeds)
+    if math.prod(sizes) > MAX_RUNS:
+        raise ConfigError(f"sweep {spec.name} has {math.prod(sizes)} runs; at most {MAX_RUNS} per spec (split it)")
     cfgs: list[RunConfig] = []
     seen: set[str] = set()
     for combo in itertools.product(*axes(spec)):

@@ -99,7 +99,7 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
     `sinks(cfg, run_dir)` gives extra sinks for a run (experiment trackers), teed after its
     run directory; it must be picklable (a module-level function) for the process pool."""
     from grokscope.config import RunConfig
-    from grokscope.store.rundir import SUMMARY, RunWriter
+    from grokscope.store.rundir import RunWriter, is_finished
     from grokscope.train.loop import train
     from grokscope.train.sinks import tee
     event = event or _queue_event
@@ -109,7 +109,7 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
     todo = []
     for cfg in cfgs:
         path = root / cfg.run_id
-        if (path / SUMMARY).exists():
+        if is_finished(path):  # a readable summary.json; a corrupt one is redone
             status[cfg.run_id] = "skipped"
             continue
         if path.exists():

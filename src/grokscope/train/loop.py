@@ -30,7 +30,7 @@ from grokscope.events import EVENT_THRESHOLD, summarize
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
 from grokscope.train.allocator import reuse_freed_memory
-from grokscope.train.losses import pair_cross_entropy, pair_mse, per_model_loss
+from grokscope.train.losses import pair_losses, per_model_loss
 from grokscope.train.optim import StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
 from grokscope.train.sinks import Sink
@@ -227,11 +227,7 @@ class Engine:
             y_all = self.data["y_all"][sl]  # [Kc, N] labels trained on (noisy at corrupted train pairs)
             clean = self.c_all.expand_as(y_all)
             pred = logits.argmax(dim=-1)  # [Kc, N]
-            if tcfg.loss == "ce":
-                loss_y, loss_clean = pair_cross_entropy(logits, pred, (y_all, clean))
-            else:
-                loss_y = pair_mse(logits, y_all)
-                loss_clean = pair_mse(logits, clean)
+            loss_y, loss_clean = pair_losses(logits, pred, (y_all, clean), tcfg)
             tr, te = self.data["train_idx"][sl], self.data["test_idx"][sl]
             hit_y, hit_clean = (pred == y_all).double(), (pred == clean).double()
             parts = {
@@ -276,7 +272,7 @@ class Engine:
         """
         logits = self.model.forward(params, a, b)
         tcfg = self.cfg.train
-        return per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype).sum(), logits
+        return per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype, tcfg.probs, tcfg.out_scale).sum(), logits
 
     def train_step(self, check_saturation: bool) -> None:
         """One optimizer update of every model in the stack.
@@ -307,8 +303,10 @@ class Engine:
             for n, p in self.params.items():
                 p.grad = grads[n]
         for transform in self.transforms:
-            transform({n: p.grad for n, p in self.params.items()}, self.opt.step_count)
+            transform({n: p.grad for n, p in self.params.items()}, self.opt.step_count, self.params)
         self.opt.step(self.params)
+        for transform in self.transforms:  # constraints on the updated weights (e.g. a fixed norm)
+            transform.after_step(self.params)
         self.step += 1
 
     def _check_saturation(self, logits: torch.Tensor, y: torch.Tensor, first_row: int) -> None:

@@ -1,25 +1,66 @@
-"""Losses over stacked logits [K, B, C]: per-model training losses and per-pair evaluation losses."""
+"""Losses over stacked logits [K, B, C]: per-model training losses and per-pair evaluation losses.
+
+Training loss of a model with output scale α (Kumar et al. 2023; α = 1 is plain training):
+    L_train = L(α · logits) / α²
+so large α keeps the model near its linearisation (lazy) with the same effective step size.
+L is softmax cross-entropy (in float16, float32 or float64), StableMax cross-entropy (Prieto et
+al. 2025, always float64) or the MSE against one-hot targets. Evaluation reports L(α · logits),
+the loss of what the model predicts, without the 1/α² factor.
+"""
 
 from __future__ import annotations
 
 import torch
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+from grokscope.config import TrainConfig
+
+DTYPES = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
 
 
-def per_model_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str, dtype: str) -> torch.Tensor:
-    """Mean loss of each model over its batch -> [K].
+def stablemax_s(x: torch.Tensor) -> torch.Tensor:
+    """s(x) = x + 1 for x >= 0 and 1 / (1 - x) for x < 0 (continuous, C¹ at 0, always > 0)."""
+    # each branch sees only its own half-line, so the unselected branch has no inf/nan gradient
+    return torch.where(x >= 0, x.clamp(min=0) + 1, 1 / (1 - x.clamp(max=0)))
 
-    kind = "ce": cross-entropy; with dtype "float64" the log-softmax runs in float64 (Nanda), so
-    losses near 1e-7 do not underflow. kind = "mse": mean squared error against one-hot targets,
-    averaged over batch and classes (Doshi et al.). Logits already wider than `dtype` stay so.
+
+def log_stablemax(logits: torch.Tensor) -> torch.Tensor:
+    """log(s(x_i) / Σ_j s(x_j)) over the last axis, computed in float64."""
+    s = stablemax_s(logits.double())
+    return s.log() - s.sum(dim=-1, keepdim=True).log()
+
+
+def _pair_ce(logits: torch.Tensor, labels: torch.Tensor, dtype: str, probs: str) -> torch.Tensor:
+    """Per-pair training cross-entropy [K, B] at the precision the config asks for."""
+    if probs == "stablemax":
+        logp = log_stablemax(logits)
+    elif dtype == "float16":
+        # float16 is asked for its rounding (Prieto's softmax collapse), so it applies even to wider logits
+        logp = logits.half().log_softmax(dim=-1)
+    else:  # logits already wider than `dtype` stay so (float64 equivalence tests)
+        logp = logits.to(torch.promote_types(logits.dtype, DTYPES[dtype])).log_softmax(dim=-1)
+    return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+
+
+def per_model_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str, dtype: str,
+                   probs: str = "softmax", out_scale: float = 1.0) -> torch.Tensor:
+    """Mean training loss of each model over its batch -> [K].
+
+    kind = "ce": cross-entropy through softmax (log-softmax in `dtype`; "float64" keeps losses
+    near 1e-7 from underflowing, Nanda) or StableMax (`probs`, float64). kind = "mse": mean squared
+    error against one-hot targets, averaged over batch and classes (Doshi et al.). `out_scale` α
+    multiplies the logits and divides the loss by α² (Kumar et al.).
     """
-    logits = logits.to(torch.promote_types(logits.dtype, DTYPES[dtype]))
+    if out_scale != 1.0:
+        logits = logits * out_scale
     if kind == "mse":
+        logits = logits.to(torch.promote_types(logits.dtype, DTYPES[dtype]))
         target = torch.nn.functional.one_hot(labels, logits.shape[-1]).to(logits.dtype)
-        return (logits - target).square().mean(dim=(1, 2))
-    logp = logits.log_softmax(dim=-1)
-    return -logp.gather(-1, labels.unsqueeze(-1)).squeeze(-1).mean(dim=1)
+        loss = (logits - target).square().mean(dim=(1, 2))
+    else:
+        loss = _pair_ce(logits, labels, dtype, probs)
+        # mean in at least float32 (a float16 mean over a large batch would lose the small losses)
+        loss = loss.to(torch.promote_types(loss.dtype, torch.float32)).mean(dim=1)
+    return loss / out_scale**2 if out_scale != 1.0 else loss
 
 
 def pair_cross_entropy(
@@ -40,7 +81,26 @@ def pair_cross_entropy(
     )
 
 
+def pair_stablemax_ce(logits: torch.Tensor, labels: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Per-pair StableMax cross-entropy [K, N] (float64) for each label tensor."""
+    logp = log_stablemax(logits)
+    return tuple(-logp.gather(-1, y.unsqueeze(-1)).squeeze(-1) for y in labels)
+
+
 def pair_mse(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Per-pair mean squared error against one-hot targets [K, N] (float64)."""
     target = torch.nn.functional.one_hot(labels, logits.shape[-1]).to(logits.dtype)
     return (logits - target).square().mean(dim=-1).double()
+
+
+def pair_losses(logits: torch.Tensor, pred: torch.Tensor, labels: tuple[torch.Tensor, ...],
+                cfg: TrainConfig) -> tuple[torch.Tensor, ...]:
+    """Evaluation: per-pair loss [K, N] (float64) of the loss `cfg` trains with, for each label
+    tensor, at the model's output α · logits (`pred` is the argmax of the logits)."""
+    if cfg.out_scale != 1.0:
+        logits = logits * cfg.out_scale
+    if cfg.loss == "mse":
+        return tuple(pair_mse(logits, y) for y in labels)
+    if cfg.probs == "stablemax":
+        return pair_stablemax_ce(logits, labels)
+    return pair_cross_entropy(logits, pred, labels)

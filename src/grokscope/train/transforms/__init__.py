@@ -4,6 +4,11 @@ A transform is one module in this package: a `GradientTransform` subclass decora
 `@register`, naming the config fields it reads per model (they may differ across a stack, like lr)
 and when it is active. Its hyperparameters are [K] tensors and its state tensors [K, ...], so it
 follows the stack when finished models leave (`select`) and is saved for resume (`state_tensors`).
+A transform may also constrain the weights after the update (`after_step`, e.g. a fixed norm).
+
+Active transforms run in registry order, which is the order of their module names:
+grokfast (EMA or MA filter) -> ortho (⊥Grad, so the optimizer sees an orthogonal gradient) ->
+weight_norm (after the update).
 """
 
 from __future__ import annotations
@@ -37,9 +42,12 @@ class GradientTransform(PerModelState):
                       for sec, key in self.per_model_fields}
         self.state: dict[str, Tensors] = {}
 
-    def __call__(self, grads: Tensors, step: int) -> None:
-        """Transform `grads` (each [K, ...]) in place before update `step` (0-based)."""
-        raise NotImplementedError
+    def __call__(self, grads: Tensors, step: int, params: Tensors) -> None:
+        """Transform `grads` (each [K, ...]) in place before update `step` (0-based); `params` are
+        the weights the update will move (read only)."""
+
+    def after_step(self, params: Tensors) -> None:
+        """Act on the weights in place right after the optimizer update (a constraint); default none."""
 
 
 TRANSFORMS: dict[str, type[GradientTransform]] = {}

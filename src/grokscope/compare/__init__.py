@@ -1,0 +1,156 @@
+"""`grokscope compare`: a method against baselines on one task, over seeds, as a sweep store.
+
+`run_compare(spec, out)` trains every (arm, lr, seed) run through the sweep engine (so runs of
+the same shape share ensembles), then writes `compare.json` (per setting and per arm: median
+and interquartile range of t_val99 and t_val95, fraction of seeds grokked, wall time, memory;
+per method arm: the speed-up of its best setting over the best baseline setting with a bootstrap
+confidence interval) and `compare.png` into the sweep directory.
+
+Best setting of an arm: the lr with the smallest median t_val99 (ties: more seeds grokked, then
+smaller median t_val95). Selecting on the same seeds that estimate the speed-up favours both
+sides alike; the interval resamples seeds of the two chosen settings only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import resource
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grokscope.compare.spec import (
+    METHODS,
+    CompareSpec,
+    config_value,
+    load_compare,
+    setting_keys,
+    setting_values,
+    sweep_spec,
+)
+from grokscope.compare.stats import quantiles, speedup
+
+log = logging.getLogger(__name__)
+
+COMPARE_JSON = "compare.json"
+COMPARE_PNG = "compare.png"
+WD_COUPLING = {"adamw": "decoupled", "adam": "coupled L2", "sgd": "coupled L2"}
+
+
+@dataclass
+class CompareResult:
+    path: Path
+    settings: list[dict[str, Any]]  # one per (arm, lr)
+    arms: list[dict[str, Any]]  # one per arm: its best setting
+    speedups: list[dict[str, Any]]  # one per method arm
+    wall_s: float
+    peak_rss_mb: float
+    plot: Path | None
+
+
+def state_mb(cfg: Any) -> float:
+    """Memory of one model's training state: parameters, optimizer state and gradient-transform
+    state (their tensors' bytes at float32, MB). Grokfast-MA's window shows here."""
+    import torch
+
+    from grokscope.models import build_model
+    from grokscope.tasks import make_task
+    from grokscope.train.optim import StackedOptimizer
+    from grokscope.train.transforms import build_transforms
+
+    params = build_model(cfg.model, make_task(cfg.task).n).init([cfg.train.seed])
+    one = torch.ones(1)
+    tensors = list(params.values()) + list(StackedOptimizer(cfg.optim, params, one, one).state_tensors().values())
+    for t in build_transforms([cfg], params):
+        tensors += list(t.state_tensors().values())
+    return sum(t.numel() * 4 for t in tensors if t.is_floating_point()) / 2**20
+
+
+def _peak_rss_mb() -> float:
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB on Linux
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) \
+        * scale / 2**20
+
+
+def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return min(rows, key=lambda r: (r["t_val99"]["median"], -r["grokked"], r["t_val95"]["median"]))
+
+
+def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *, workers: int | None = None,
+                on_progress: Callable[[Any], None] | None = None, plot: bool = True) -> CompareResult:
+    """Train (resumably) and summarise a compare spec into `out` (default runs/<spec name>)."""
+    import numpy as np
+
+    from grokscope.events import first_step
+    from grokscope.store.files import write_json
+    from grokscope.store.rundir import read_metrics, read_summary
+    from grokscope.sweep.runner import run_sweep
+    from grokscope.sweep.spec import expand
+
+    if not isinstance(spec, CompareSpec):
+        spec = load_compare(spec)
+    sweep = sweep_spec(spec)
+    cfgs = expand(sweep)  # every error surfaces here, before anything is written
+    path = Path(out) if out is not None else Path("runs") / spec.name
+    result = run_sweep(sweep, path, workers=workers, on_progress=on_progress)
+    keys, values = setting_keys(spec), setting_values(spec)
+    per_setting: list[list[dict[str, Any]]] = [[] for _ in values]
+    for cfg in cfgs:
+        summary = read_summary(path / cfg.run_id)
+        if summary is None:
+            continue  # failed or unfinished: reported in n_runs vs n
+        rows = read_metrics(path / cfg.run_id)
+        run = {"run_id": cfg.run_id, "t_val99": summary.get("t_val99"), "t_val95": first_step(rows, "test_acc", 0.95),
+               "wall_s": summary.get("wall_s"), "diverged": summary.get("stop_reason") == "diverged"}
+        d = cfg.to_dict()
+        mine = [config_value(d, k) for k in keys]
+        for i, v in enumerate(values):
+            if [v[k] for k in keys] == mine:
+                per_setting[i].append(run)
+    settings = []
+    for i, ((arm, lr), runs) in enumerate(zip(spec.settings(), per_setting)):
+        cfg = next(c for c in cfgs if [config_value(c.to_dict(), k) for k in keys] == [values[i][k] for k in keys])
+        settings.append({
+            "arm": arm.name, "method": arm.method, "lr": lr, "baseline": arm.is_baseline, "matched_to": arm.matched_to,
+            "optimizer": cfg.optim.name, "weight_decay": cfg.optim.weight_decay,
+            "wd_coupling": WD_COUPLING.get(cfg.optim.name, "?"), "n": len(runs), "n_seeds": len(spec.seeds),
+            "grokked": float(np.mean([r["t_val99"] is not None for r in runs])) if runs else 0.0,
+            "t_val99": quantiles([r["t_val99"] for r in runs] or [None]),
+            "t_val95": quantiles([r["t_val95"] for r in runs] or [None]),
+            "wall_s": float(np.median([r["wall_s"] for r in runs if r["wall_s"] is not None] or [math.nan])),
+            "state_mb": state_mb(cfg), "runs": runs,
+            "settings": {k: values[i][k] for k in keys},
+        })
+    arms = [_best([s for s in settings if s["arm"] == arm.name]) for arm in spec.arms]
+    best_base = _best([s for s in settings if s["baseline"]])
+    speedups = []
+    for best in arms:
+        if best["baseline"]:
+            continue
+        for event in ("t_val99", "t_val95"):
+            base_t, method_t = ([r[event] for r in s["runs"]] or [None] for s in (best_base, best))
+            speedups.append({"arm": best["arm"], "method": best["method"], "event": event, "lr": best["lr"],
+                             "baseline_arm": best_base["arm"], "baseline_lr": best_base["lr"],
+                             **speedup(base_t, method_t, spec.bootstrap, spec.seed)})
+    peak = _peak_rss_mb()
+    png = None
+    if plot:
+        from grokscope.report.compare import plot_compare
+
+        budget = cfgs[0].train.steps
+        png = plot_compare(settings, speedups, budget, path / COMPARE_PNG, title=f"compare {spec.name}")
+    write_json(path / COMPARE_JSON, {
+        "name": spec.name, "base": spec.base, "seeds": spec.seeds, "set": spec.set,
+        "methods": {a.name: METHODS[a.method].description for a in spec.arms},
+        "settings": settings, "arms": arms, "speedups": speedups, "wall_s": result.wall_s, "peak_rss_mb": peak,
+        "notes": "non-grokked seeds count as +inf; medians/quartiles are order statistics; wall_s is the time of "
+                 "the ensemble a run trained in when it stopped; state_mb = parameters + optimizer + transform "
+                 "state of one model (float32)",
+    })
+    return CompareResult(path, settings, arms, speedups, result.wall_s, peak, png)
+
+
+__all__ = ["CompareResult", "run_compare", "load_compare", "METHODS"]

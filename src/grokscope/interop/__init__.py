@@ -1,0 +1,1 @@
+"""Interoperation with other interpretability libraries (optional extras, imported lazily)."""

@@ -1,0 +1,58 @@
+"""The figure of `grokscope compare`: t_val99 of every seed per (arm, lr) setting, medians and
+interquartile ranges, seeds that never grokked drawn above the budget line; the speed-ups with
+their bootstrap intervals in the title. A bare matplotlib Figure (no pyplot, no backend switch)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+
+def _label(s: dict[str, Any]) -> str:
+    return f"{s['arm']}\nlr {s['lr']:.2g}"
+
+
+def plot_compare(settings: list[dict[str, Any]], speedups: list[dict[str, Any]], budget: int, path: Path,
+                 title: str = "compare") -> Path:
+    """Write the comparison PNG to `path` (atomically) and return it."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(6.0, 0.9 * len(settings) + 2), 4.6))
+    ax = fig.subplots()
+    never = budget * 1.6  # where non-grokked seeds are drawn
+    for i, s in enumerate(settings):
+        color = "tab:gray" if s["baseline"] else "tab:blue"
+        times = [r["t_val99"] for r in s["runs"]]
+        hit = [t for t in times if t is not None]
+        n_miss = len(times) - len(hit)
+        jitter = [(j - (len(times) - 1) / 2) * 0.06 for j in range(len(times))]
+        ax.scatter([i + d for d in jitter[:len(hit)]], [max(t, 1) for t in hit], s=18, color=color, zorder=3)
+        if n_miss:
+            ax.scatter([i + d for d in jitter[len(hit):]], [never] * n_miss, marker="x", s=22, color="tab:red",
+                       zorder=3)
+        q = s["t_val99"]
+        if math.isfinite(q["median"]):
+            ax.hlines(q["median"], i - 0.3, i + 0.3, color="black", lw=2, zorder=4)
+        lo, hi = q["q25"], min(q["q75"], never)
+        if math.isfinite(lo):
+            ax.vlines(i, max(lo, 1), hi, color="black", lw=1, zorder=2)
+    ax.axhline(budget, color="tab:red", lw=0.8, ls="--")
+    ax.text(len(settings) - 0.5, budget, " budget", va="bottom", ha="right", fontsize=8, color="tab:red")
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(settings)), [_label(s) for s in settings], fontsize=7)
+    ax.set_xlim(-0.6, len(settings) - 0.4)
+    ax.set_ylabel("t_val99 (step; x = never within budget)")
+    lines = [f"{title}: grey = baseline arms, blue = methods; bar = median, line = IQR"]
+    for sp in speedups:
+        if sp["event"] == "t_val99":
+            lines.append(f"{sp['arm']} (lr {sp['lr']:.2g}) vs {sp['baseline_arm']} (lr {sp['baseline_lr']:.2g}): "
+                         f"x{sp['speedup']:.3g} [{sp['ci_low']:.3g}, {sp['ci_high']:.3g}] "
+                         f"({round(sp['level'] * 100)}% bootstrap)")
+    ax.set_title("\n".join(lines), fontsize=8, loc="left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=110, format="png")
+    tmp.replace(path)  # a kill never leaves half a PNG
+    return path
