@@ -347,7 +347,8 @@ class Engine:
         t0 = time.perf_counter() - max(m.wall_s for m in self.members)
         while self.rows:
             wall = time.perf_counter() - t0
-            if self.step in self.eval_steps and self.step != self._resumed_at:
+            evaluated = self.step in self.eval_steps and self.step != self._resumed_at
+            if evaluated:
                 metrics = {key: v.tolist() for key, v in self.evaluate().items()}
                 for r, k in enumerate(self.rows):
                     row = {"step": self.step, **{key: v[r] for key, v in metrics.items()}, "wall_s": wall}
@@ -356,15 +357,16 @@ class Engine:
                     m.wall_s = wall
                     self.sinks[k].on_eval(row)
                     self._after_eval(k, row)
-            for k in self.rows:
-                if self.members[k].stop_reason:
-                    self._finish(k)
-                elif self.step in self.ckpt_steps:
-                    self.sinks[k].on_checkpoint(self.step, self._member_params(k), "scheduled")
-                    self.sinks[k].on_state(self.step, self._member_state(k), self.members[k].info())
-            self._drop_finished()
-            if not self.rows:
-                break
+            if evaluated or self.step in self.ckpt_steps:  # stop rules only fire at evaluations
+                for k in self.rows:
+                    if self.members[k].stop_reason:
+                        self._finish(k)
+                    elif self.step in self.ckpt_steps:
+                        self.sinks[k].on_checkpoint(self.step, self._member_params(k), "scheduled")
+                        self.sinks[k].on_state(self.step, self._member_state(k), self.members[k].info())
+                self._drop_finished()
+                if not self.rows:
+                    break
             if self._saturation_pending:  # once False it stays False: rows only leave, saturation stays
                 self._saturation_pending = self.full_batch and any(
                     self.members[k].saturation_step is None and self.cfgs[k].train.save_saturation
