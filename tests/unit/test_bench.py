@@ -45,9 +45,10 @@ def test_tables_have_expected_rows(quick):
     assert set(sections) == {"mlp", "transformer", "ensemble", "tied"}
     tied = sections["tied"]["rows"]
     assert tied[0]["impl"].startswith("eager") and [r["K"] for r in tied[1:]] == list(data["settings"]["tied_Ks"])
-    for key in ("mlp", "transformer"):
+    for key, n_rows in (("mlp", 3), ("transformer", 2)):  # mlp: + eager in its own process
         impls = [r["impl"] for r in sections[key]["rows"]]
-        assert len(impls) == 2 and impls[0].startswith("eager") and impls[1].startswith("grokscope")
+        assert len(impls) == n_rows and impls[0].startswith("eager") and impls[1].startswith("grokscope")
+        assert all(0 < r["pct_peak"] for r in sections[key]["rows"])  # every row has its share of the floor
         for impl in impls:
             assert impl in stdout
     ens = [r["impl"] for r in sections["ensemble"]["rows"]]
@@ -56,6 +57,8 @@ def test_tables_have_expected_rows(quick):
     assert [r["K"] for r in sections["ensemble"]["rows"][2:]] == Ks
     assert "fresh subprocess" in ens[2 + Ks.index(data["settings"]["rss_K"])]
     assert "same-init check" in stdout and "peak RSS" in stdout
+    assert all(r["pct_floor"] > 0 for key in ("ensemble", "tied") for r in sections[key]["rows"])
+    assert "CPU:" in stdout and "ATen ISA" in stdout
 
 
 @pytest.mark.slow
