@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 # builder, the notebook runner (the notebook tests execute notebooks/), and the TransformerLens and
 # tracker extras (their tests run against the real packages; none may replace the pinned torch)
 $(DEV_STAMP): $(STAMP)
-	$(PIP) -e '.[dev,ray,docs,notebooks,tl,wandb,tensorboard]'
+	$(PIP) -e '.[dev,ray,docs,notebooks,tl,wandb,tensorboard,forecast]'
 	$(VENV)/bin/python -c "import torch; v = torch.__version__; assert v.split('+')[0] == '2.13.0', f'an extra replaced torch: {v}'"
 	touch $(DEV_STAMP)
 

@@ -44,8 +44,10 @@ def _eager(cfg, init: dict[str, torch.Tensor]):
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay,
                             betas=(o.beta1, o.beta2), eps=o.eps)
 
+    dtype = getattr(torch, cfg.train.loss_dtype)  # the preset's loss precision (float64 since the notebook's x64)
+
     def loss() -> torch.Tensor:
-        return F.cross_entropy(model(data.a_train, data.b_train), data.y_train)
+        return F.cross_entropy(model(data.a_train, data.b_train).to(dtype), data.y_train)
 
     def step() -> None:
         opt.zero_grad()

@@ -2,10 +2,11 @@
 that every run ends in the same phase.
 
     python scripts/sweep_speed.py 44f2e3a                       # sweeps/bench_pair240.toml
-    python scripts/sweep_speed.py 44f2e3a --spec sweeps/x.toml --workers 1
+    python scripts/sweep_speed.py 44f2e3a --spec sweeps/x.toml
 
-Both sweeps start at the same moment, each with `--workers` worker processes of one thread (so
-on a 2-core machine each side gets one core, and background load hits both alike). The other
+Both sweeps start at the same moment, each training in its own process with one torch thread
+(workers = 0, OMP_NUM_THREADS=1: a revision's own worker pool may pick its threads differently),
+so on a 2-core machine each side gets one core, and background load hits both alike. The other
 revision is `git archive`d into a temporary folder and run with its own `src/` first on the path.
 Prints both wall times, the ratio, and the runs whose Liu phase or t_val99 differ.
 """
@@ -41,7 +42,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rev", help="the other revision (commit, tag, branch)")
     ap.add_argument("--spec", default=str(REPO / "sweeps" / "bench_pair240.toml"))
-    ap.add_argument("--workers", type=int, default=1, help="worker processes per side (1 thread each)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="worker processes per side (default 0: in the sweep's own process, 1 thread)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="sweep_speed_") as tmp:
         old = Path(tmp) / "old"
@@ -65,7 +67,7 @@ def main() -> int:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
     print(f"{cpu}, {os.cpu_count()} CPUs, 1-min load at start {load:.2f}")
-    print(f"sweep {Path(args.spec).name}: {len(rows['new'])} runs, {args.workers} worker(s) × 1 thread per side")
+    print(f"sweep {Path(args.spec).name}: {len(rows['new'])} runs, workers={args.workers}, 1 thread per side")
     print(f"  {args.rev}: {wall['old']:.1f} s   this tree: {wall['new']:.1f} s   ratio {wall['old'] / wall['new']:.2f}x")
     print(f"  runs whose Liu phase or t_val99 differ: {len(differ)} of {len(rows['new'])}")
     for rid in differ[:20]:

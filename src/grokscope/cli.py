@@ -186,24 +186,32 @@ class _progress:
     """A rich progress bar fed by the engine's evaluation rows."""
 
     def __init__(self, cfg: Any, quiet: bool):
-        self.total, self.quiet = cfg.train.steps, quiet
+        self.total, self.quiet, self.cfg = cfg.train.steps, quiet, cfg
 
     def __enter__(self):
         if self.quiet:
             return None
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+        from grokscope.forecast import ForecastTracker
+
+        # after the warm-up (20% of the budget) the forecast replaces the ETA to max steps (numpy only)
+        tracker = ForecastTracker(self.cfg)
         self.bar = Progress(
             TextColumn("step {task.completed:>7.0f}"), BarColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), TextColumn("eta at max steps"), TimeRemainingColumn(), console=console,
+            TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=console,
         )
-        self.task = self.bar.add_task("train", total=self.total, stats="")
+        self.task = self.bar.add_task("train", total=self.total, stats="", eta="")
         self.bar.__enter__()
+        remaining = TimeRemainingColumn()
 
         def on_row(row: dict) -> None:
             stats = (f"train {row['train_acc']:.3f}/{row['train_loss']:.2e}  "
                      f"test {row['test_acc']:.3f}/{row['test_loss']:.2e}")
+            line = tracker.on_row(row)
             self.bar.update(self.task, completed=row["step"], stats=stats)
+            eta = line or f"eta at max steps {remaining.render(self.bar.tasks[self.task]).plain}"
+            self.bar.update(self.task, eta=eta)
 
         return on_row
 
@@ -370,7 +378,9 @@ def compare(
     spec: Annotated[Path, typer.Argument(help="Compare spec TOML: base preset, seeds, [set], [[arm]] tables with method and lr grid.")],
     out: Annotated[Path | None, typer.Option(help="Output directory (default: runs/<spec name>).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: min(2, cores)); 0 = in this process.")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads per worker (default: free cores / workers).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    log: Annotated[str | None, typer.Option("--log", help=LOG_HELP)] = None,
 ) -> None:
     """A method against baselines over seeds (lr grid per arm, same budget) -> t_val99 table, speed-up CI, plot."""
     import logging
@@ -386,12 +396,14 @@ def compare(
     path = out
     try:
         parsed = load_compare(spec)
+        trackers = _tracker_factory(log)
         n_runs = len(expand(sweep_spec(parsed)))
         path = out or Path("runs") / parsed.name
         console.print(f"[bold]grokscope compare[/bold] {parsed.name}: {len(parsed.arms)} arms, {n_runs} runs -> {path}",
                       highlight=False)
         with _SweepProgress(n_runs, quiet) as on_progress:
-            result = run_compare(parsed, path, workers=workers, on_progress=on_progress)
+            result = run_compare(parsed, path, workers=workers, threads=threads, on_progress=on_progress,
+                                 sinks=trackers)
     except GrokscopeError as e:
         _fail(str(e))
     except KeyboardInterrupt:
@@ -525,6 +537,102 @@ def reproduce(
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         run_reproduction(name, out=out, quick=quick, device=device.value, console=Console(), seed=seed)
+    except GrokscopeError as e:
+        _fail(str(e))
+
+
+class _ForecastGroup(_Group):
+    """`grokscope forecast RUN` is `grokscope forecast show RUN`: a first argument that is not a subcommand
+    (fit, eval, show) or an option is a run directory."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+forecast_app = typer.Typer(cls=_ForecastGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                           help="Forecast grokking from early training: `grokscope forecast runs/<id>`, fit, eval.")
+app.add_typer(forecast_app, name="forecast")
+
+
+@forecast_app.command("show")
+def forecast_show(
+    path: Annotated[Path, typer.Argument(help="A run directory (finished or not).")],
+    fraction: Annotated[float | None, typer.Option(help="Forecast from this fraction of the budget (default 0.2).")] = None,
+    step: Annotated[int | None, typer.Option(help="Forecast from the rows up to this step instead.")] = None,
+    model: Annotated[Path | None, typer.Option(help="A model JSON from `grokscope forecast fit` (default: the shipped one).")] = None,
+) -> None:
+    """P(groks within the budget) and t_val99 with an 80% interval, from the run's first rows only."""
+    from grokscope.errors import GrokscopeError
+    from grokscope.forecast import forecast_run
+    from grokscope.store.rundir import read_summary
+
+    try:
+        fc = forecast_run(path, fraction=fraction, step=step, model=model)
+        summary = read_summary(path)
+    except GrokscopeError as e:
+        _fail(str(e))
+    typer.echo(f"{path}: at step {fc.cut_step:,} of {fc.budget:,}: {fc.line()}")
+    if summary is not None:
+        typer.echo(f"actual: t_val99 = {summary.get('t_val99')}, final test acc {summary.get('final_test_acc')}")
+
+
+@forecast_app.command("fit")
+def forecast_fit(
+    roots: Annotated[list[Path], typer.Argument(help="Run stores (sweep folders or run directories).")],
+    out: Annotated[Path | None, typer.Option(help="Model JSON to write (default: <first store>/forecast_model.json).")] = None,
+    config: Annotated[bool, typer.Option(help="Also use config values (wd, frac, width, noise, lr) as features.")] = False,
+) -> None:
+    """Fit the forecaster on every finished run of the stores (needs scikit-learn: grokscope[forecast])."""
+    from grokscope.errors import GrokscopeError
+    from grokscope.forecast.fit import fit_store
+
+    try:
+        m = fit_store(roots, with_config=config)
+        path = m.save(out or roots[0] / "forecast_model.json")
+    except GrokscopeError as e:
+        _fail(str(e))
+    typer.echo(f"fitted on {m.info['runs']} runs ({m.info['n_examples']} run×cut examples, families "
+               f"{', '.join(m.families)}) -> {path}")
+    typer.echo("standardized coefficients (P(groks) | log t_val99/cut):")
+    for name, c, r in sorted(zip(m.features, m.clf_coef, m.reg_coef), key=lambda t: -abs(t[1])):
+        typer.echo(f"  {name:<22} {c:+.3f} | {r:+.3f}")
+
+
+@forecast_app.command("eval")
+def forecast_eval(
+    roots: Annotated[list[Path], typer.Argument(help="Run stores (sweep folders or run directories).")],
+    by: Annotated[list[str] | None, typer.Option(help="Hold out by region, leave-one-value-out (repeatable): "
+                                                      "family, width, op, p, noise, seed.")] = None,
+) -> None:
+    """Held-out-by-region evaluation: AUROC, Brier, calibration and t_val99 error at f = 0.1 / 0.2 / 0.4,
+    beside a config-only rule and the extrapolated test-loss trend."""
+    import time
+
+    from rich.table import Table
+
+    from grokscope.errors import GrokscopeError
+    from grokscope.forecast.fit import METHODS, REGIONS, STOP_P, evaluate, load_runs
+
+    regions = by or ["family", "width"]
+    bad = [r for r in regions if r not in REGIONS]
+    if bad:
+        _fail(f"unknown region {bad[0]!r}; choose from {', '.join(REGIONS)}")
+    try:
+        runs = load_runs(roots)
+        for region in regions:
+            t0 = time.perf_counter()
+            scores = evaluate(runs, REGIONS[region])
+            n_regions = len({str(REGIONS[region](r)) for r in runs})
+            table = Table("f", "method", "n", "groks", "AUROC", "Brier", "ECE", "med rel err t_val99", "n t",
+                          f"stop P<{STOP_P}: n, FN",
+                          title=f"held out by {region} ({n_regions} regions, {len(runs)} runs, "
+                                f"{time.perf_counter() - t0:.1f} s)")
+            for (f, method), s in sorted(scores.items(), key=lambda kv: (kv[0][0], METHODS.index(kv[0][1]))):
+                table.add_row(f"{f:g}", method, str(s.n), str(s.n_grok), f"{s.auroc:.3f}", f"{s.brier:.3f}",
+                              f"{s.ece:.3f}", f"{s.med_rel_err:.1%}", str(s.n_time), f"{s.n_stop}, {s.stop_fn:.1%}")
+            Console(width=140).print(table)
     except GrokscopeError as e:
         _fail(str(e))
 

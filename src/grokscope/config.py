@@ -43,6 +43,7 @@ class ModelConfig:
     act: str = "relu"  # relu | gelu | quadratic
     bias: bool = True
     init: str = "default"  # default (PyTorch Linear: U(±1/sqrt(fan_in))) | normal (std = init_std)
+    # | truncated (the family's normal inits cut at ±2 std, as haiku's TruncatedNormal; uniform ones unchanged)
     init_std: float = 0.0
     init_scale: float = 1.0  # multiplies every initial weight (Omnigrok-style large init)
     # --- transformer family (n_layers is also deep_mlp's number of hidden layers)
@@ -248,7 +249,7 @@ CHOICES = {
     "task.noise_kind": ("uniform_wrong", "uniform_any"),
     "model.input": ("two_hot", "embed_concat", "shared", "tied_embed"),
     "model.act": ("relu", "gelu", "quadratic"),
-    "model.init": ("default", "normal"),
+    "model.init": ("default", "normal", "truncated"),
     "optim.name": ("adamw", "adam", "sgd"),
     "optim.grokfast": ("ema", "ma"),
     "train.loss": ("ce", "mse"),

@@ -78,3 +78,16 @@ def test_reproduce_unknown_name_exits_2():
     result = CliRunner().invoke(app, ["reproduce", "nope2099"])
     assert result.exit_code == 2
     assert "swaroop2026" in result.output and "nanda2023" in result.output
+
+
+def test_power2022_runs_each_regime_with_its_own_recipe():
+    from grokscope.reproduce import power2022
+
+    groups = power2022.configs(False)
+    fig1 = groups["fig1"]["div"]  # Figure 1 (§3.1, A.1.2): Adam, no weight decay, 10⁶ steps, x/y mod 97 at 50%
+    assert (fig1.optim.name, fig1.optim.weight_decay, fig1.train.steps) == ("adam", 0.0, 1_000_000)
+    assert (fig1.task.op, fig1.task.p, fig1.task.frac_train, fig1.train.batch_size) == ("div", 97, 0.5, 512)
+    for cfg in [*groups["ops"].values(), *groups["fracs"].values()]:  # the A.1.2 default: AdamW wd 1
+        assert (cfg.optim.name, cfg.optim.weight_decay) == ("adamw", 1.0)
+    quick = power2022.configs(True)["fig1"]["div"]
+    assert (quick.optim.name, quick.optim.weight_decay) == ("adam", 0.0) and quick.task.p < 97

@@ -29,9 +29,16 @@ def test_nanda2023_quick_claims(tmp_path):
     assert main["gini_W_L_final"] > main["gini_W_L_at_mem"] + 0.15  # rise 0.227–0.488; margin 0.077
     assert main["sum_sq_final"] < 0.75 * main["sum_sq_at_mem"]  # ratio 0.39–0.56; margin 0.19
     assert 1 <= main["n_keys"] <= 8  # 2–6 of the 11 frequencies at p = 23
-    assert main["t_mem_end"] is not None and main["t_cleanup"] is not None  # 73; 400–1,400
-    assert main["t_mem_end"] <= main["t_cleanup"]
-    # not asserted: "excluded loss rises ≥ 2x" (final/at-mem 0.81–2.06) and a circuit-formation
-    # onset (None on replicates 0 and 3) — the quick model does not show them reliably
+    # the phases are the paper's rules (analysis.phases.nanda_phases) on `grokscope analyze`'s series
+    # with the final keys held fixed; at this scale (70% data) the model generalises while it
+    # memorises (test acc 0.72 at step 100 on replicate 0), so memorisation's end is found but
+    # no circuit-formation phase: the boundaries are a full-scale claim (docs/papers/nanda2023.md)
+    assert main["t_mem_end"] is not None and main["t_mem_end"] <= main["t_train99"]  # 0 ≤ 73 (replicate 0 only)
+    keys = ",".join(map(str, main["key_freqs"]))
+    assert {r["step"] for r in main["series"]} and main["phase_rules"]["window"] == 100
+    table = __import__("pandas").read_parquet(tmp_path / "runs/wd_1/analysis.parquet")
+    assert set(table["key_freqs"]) == {keys}  # one set of key frequencies at every checkpoint
+    # not asserted: "excluded loss rises ≥ 2x" (final/at-mem 0.81–2.06 with the old at-mem step)
+    # and a circuit-formation onset — the quick model does not show them
     doc = json.loads((tmp_path / "reproduce.json").read_text())
     assert doc["name"] == "nanda2023" and len(doc["rows"]) >= 10

@@ -27,4 +27,7 @@ def test_zhong2023_quick_separates_clock_and_pizza(tmp_path):
     # run cannot carry that claim (the module still reports it as a check)
     di = {k: [m["distance_irrelevance"] for m in v] for k, v in res.data.items()}
     assert all(0 <= d <= 1.5 for v in di.values() for d in v)  # a ratio of standard deviations
+    # families (classify_run): uniform attention has symmetricity 1, so a rate-0 model is never a clock
+    assert all(m["family"] in ("pizza", "other") for m in pizza)
+    assert all(m["family"] in ("clock", "pizza", "other", "none") for m in clock)
     assert (tmp_path / "reproduce.json").exists()

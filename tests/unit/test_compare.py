@@ -95,6 +95,7 @@ def test_tiny_compare_writes_a_queryable_store_json_and_plot(tmp_path):
     base = next(s for s in data["settings"] if s["arm"] == "adamw")
     assert gf["state_mb"] > base["state_mb"]  # the EMA buffer
     assert res.plot and res.plot.stat().st_size > 1000
+    assert "| adamw" in (tmp_path / "c" / "compare.md").read_text()
     df = query("select count(*) as n from runs", root=tmp_path / "c")
     assert int(df["n"][0]) == 8
 
@@ -111,3 +112,53 @@ def test_plot_draws_grokked_and_never_seeds(tmp_path):
            **speedup([800, 1200, None], [100, 150, 120], n_boot=200)}]
     path = plot_compare(settings, sp, 2000, tmp_path / "c.png")
     assert path.read_bytes()[:4] == b"\x89PNG" and not list(tmp_path.glob(".*tmp"))
+
+
+def test_recipe_arm_is_a_method_with_its_own_settings_and_no_matched_control():
+    spec = parse_compare(_spec(arm=[{"name": "adamw", "method": "baseline", "lr": [1e-3, 1e-2]},
+                                    {"name": "fast", "method": "recipe", "lr": [1e-2],
+                                     "set": {"optim.weight_decay": 2.0}}]))
+    assert [a.name for a in spec.arms] == ["adamw", "fast"] and not spec.arms[1].is_baseline
+    sweep = sweep_spec(spec)
+    assert sweep.zip["optim.weight_decay"] == [1.0, 1.0, 2.0]  # the base's wd where the arm is silent
+
+
+def test_markdown_tables_mark_the_best_setting_and_show_never():
+    from grokscope.report.compare import markdown_tables
+
+    def setting(arm, lr, baseline, times):
+        return {"arm": arm, "lr": lr, "baseline": baseline, "optimizer": "adamw", "wd_coupling": "decoupled",
+                "weight_decay": 1.0, "grokked": sum(t is not None for t in times) / len(times), "n": len(times),
+                "t_val99": quantiles(times), "t_val95": quantiles(times), "state_mb": 0.5}
+
+    settings = [setting("adamw", 1e-3, True, [None, None, None]), setting("adamw", 1e-2, True, [800, 900, 1000]),
+                setting("gf", 3e-3, False, [400, 500, 600])]
+    sp = [{"event": "t_val99", "arm": "gf", "lr": 3e-3, "baseline_arm": "adamw", "baseline_lr": 1e-2,
+           **speedup([800, 900, 1000], [400, 500, 600], n_boot=200)}]
+    md = markdown_tables({"settings": settings, "arms": [settings[1], settings[2]], "speedups": sp})
+    lines = md.splitlines()
+    assert "| adamw | 0.001 |" in lines[2] and "never [never, never]" in lines[2] and "0% of 3" in lines[2]
+    assert "adamw **(best)** | 0.01" in lines[3] and "900 [800, 1,000]" in lines[3]
+    assert "| gf (0.003) | adamw (0.01) | t_val99 | ×1.8 |" in md
+
+
+def test_best_setting_ties_on_never_break_by_final_accuracy():
+    from grokscope.compare import _best
+
+    def setting(lr, acc):
+        return {"lr": lr, "t_val99": quantiles([None]), "t_val95": quantiles([None]), "grokked": 0.0,
+                "final_test_acc": acc}
+
+    assert _best([setting(1e-3, 0.4), setting(1e-2, 0.7), setting(3e-2, float("nan"))])["lr"] == 1e-2
+
+
+def test_cli_compare_unknown_log_tracker_is_one_line_exit_2_and_writes_nothing(tmp_path):
+    from grokscope.cli import app
+
+    spec = tmp_path / "c.toml"
+    spec.write_text('base = "swaroop2026"\n[[arm]]\nname = "a"\nmethod = "baseline"\nlr = [1e-3]\n')
+    result = CliRunner().invoke(app, ["compare", str(spec), "--out", str(tmp_path / "out"), "--log", "nosuch"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "'nosuch' is not a tracker" in lines[0], result.output
+    assert not (tmp_path / "out").exists()

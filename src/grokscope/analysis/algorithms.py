@@ -121,6 +121,33 @@ def classify_algorithm(
     return "mixed"
 
 
+FAMILY_MIN_TEST_ACC = 0.9  # Liu's "generalised" threshold
+FAMILY_MIN_CIRCULARITY = 0.6  # below this the embedding has no clean circle (Zhong's "non-circular")
+
+
+def classify_run(
+    measures: Mapping[str, Any], test_acc: float, min_test_acc: float = FAMILY_MIN_TEST_ACC,
+    min_circularity: float = FAMILY_MIN_CIRCULARITY, di_clock: float = 0.8, gs_pizza: float = 0.9,
+) -> str:
+    """One trained run as 'clock', 'pizza', 'other' or 'none' (test accuracy below `min_test_acc`:
+    no algorithm found). Both of an algorithm's signatures must hold, on a circular embedding
+    (circularity ≥ `min_circularity`): clock = distance-irrelevant (DI ≥ `di_clock`) *and*
+    asymmetric gradients (symmetricity < `gs_pizza`); pizza = DI < `di_clock` and symmetricity ≥
+    `gs_pizza`. Everything else that generalised (mixed, one signature only, no circle) is 'other'.
+    Unlike `classify_algorithm`, a distance-irrelevant model with symmetric gradients is not a clock:
+    uniform attention (rate 0) makes the symmetricity 1 by construction, and such a model cannot
+    multiply E_a by E_b as the clock does. Thresholds are ours; Zhong et al. draw regions, not cut-offs."""
+    if not test_acc >= min_test_acc:  # NaN counts as not generalised
+        return "none"
+    if not measures["circularity"] >= min_circularity:
+        return "other"
+    distance_irrelevant = measures["distance_irrelevance"] >= di_clock
+    symmetric = measures["gradient_symmetricity"] >= gs_pizza
+    if distance_irrelevant != symmetric:
+        return "clock" if distance_irrelevant else "pizza"
+    return "other"
+
+
 def algorithm_measures(
     model: StackedModel, params: Mapping[str, torch.Tensor], task: Task,
     keys: Sequence[int] | None = None, key_threshold: float = 0.25, n_samples: int = 100,

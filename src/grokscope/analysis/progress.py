@@ -152,6 +152,15 @@ def sum_sq_weights(params: Mapping[str, torch.Tensor]) -> float:
     return float(sum(to_numpy(t).__pow__(2).sum() for t in params.values()))
 
 
+def fixed_keys(run: Any, key_threshold: float = 0.25) -> list[int]:
+    """The key frequencies of a run's *final* checkpoint (W_L Fourier norms ≥ `key_threshold` × max),
+    held fixed over the whole run: Nanda et al.'s excluded and restricted losses remove or keep the
+    eventual algorithm's frequencies at every checkpoint (PAPERS.md §6), so the series of one run
+    is comparable across steps. Both `grokscope analyze` and `reproduce nanda2023` use this."""
+    return [int(k) for k in key_frequencies(unembed_freq_norms(unstack(run.params("final")), run.config.model),
+                                            key_threshold)]
+
+
 def progress_measures(
     model: StackedModel,
     params: Mapping[str, torch.Tensor],

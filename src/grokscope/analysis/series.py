@@ -3,8 +3,9 @@ with a summary). Numbers only: the figures of an analysis (`figures/*.png`) are 
 `grokscope.report.write_analysis_figures(run_dir, analysis)`.
 
 One row per checkpoint step. Column groups (`measures`):
-  progress    key_freqs, n_key_freqs, restricted/excluded loss and accuracy on train/test/all,
-              gini_embed, gini_W_L, sum_sq_weights                          (needs a full grid)
+  progress    key_freqs, n_key_freqs (the final checkpoint's, held fixed: `analyze_run(keys=...)`),
+              restricted/excluded loss and accuracy on train/test/all, gini_embed, gini_W_L,
+              sum_sq_weights                                                (needs a full grid)
   neurons     n_structured, n_unstructured, freq_agreement(_structured), ipr_mean,
               phase_sum_{r,R,p_perm,n}_{structured,all}; on `square_fit_steps` also
               sq_vs_cos_{t,p,df}_{structured,all}, binariness_structured
@@ -58,14 +59,16 @@ def default_measures(run: Any) -> tuple[str, ...]:
 
 def analyze_checkpoint(
     run: Any, which: int | str, measures: Sequence[str], square_fit: bool = False,
-    key_threshold: float = 0.25, n_perm: int = 200,
+    key_threshold: float = 0.25, n_perm: int = 200, keys: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """One row of the table for checkpoint `which` of an opened run."""
+    """One row of the table for checkpoint `which` of an opened run. `keys`: the key frequencies
+    the progress/algorithm measures use (default: this checkpoint's own, W_L ≥ key_threshold × max)."""
     params = run.params(which)
     one = unstack(params)
+    if keys is None:
+        keys = key_frequencies(unembed_freq_norms(one, run.config.model), key_threshold)
     ck = Checkpoint(run=run, model=run.model(), task=run.task(), split=run.split(), params=params, one=one,
-                    keys=key_frequencies(unembed_freq_norms(one, run.config.model), key_threshold),
-                    square_fit=square_fit, n_perm=n_perm)
+                    keys=list(keys), square_fit=square_fit, n_perm=n_perm)
     row: dict[str, Any] = {"step": run.resolve_step(which)}
     for name, m in registry().items():
         if name in measures:
@@ -80,6 +83,8 @@ def analyze_run(
     square_fit_steps: str | Sequence[int] = "key",
     key_threshold: float = 0.25,
     on_step: Callable[[int, int], None] | None = None,
+    keys: str = "final",
+    rules: Any = None,
 ) -> Analysis:
     """Compute `measures` at every checkpoint (or `steps`), write analysis.parquet and
     analysis.json into the run directory, and return them (figures: `grokscope.report`'s
@@ -87,6 +92,10 @@ def analyze_run(
 
     square_fit_steps: 'key' (first, saturation and final checkpoints — the fit is the slow part),
     'all', or explicit steps. on_step(i, total) is called after each checkpoint.
+    keys: 'final' (default; Nanda et al.'s method) — the final checkpoint's key frequencies held
+    fixed at every checkpoint, so excluded/restricted loss follow one set of frequencies through
+    the run — or 'each' (every checkpoint its own). rules: `phases.NandaRules` for the phase
+    events (default thresholds when None).
     """
     import pandas as pd
 
@@ -105,6 +114,11 @@ def analyze_run(
     if not all_steps:
         raise AnalysisError(f"{path} has no checkpoints to analyse")
     steps = list(all_steps if steps is None else steps)
+    if keys not in ("final", "each"):
+        raise AnalysisError(f"keys must be 'final' or 'each', got {keys!r}")
+    from grokscope.analysis.progress import fixed_keys
+
+    held = fixed_keys(run, key_threshold) if keys == "final" else None
     summary_in = run.summary or {}
     sat = summary_in.get("saturation_step")
     if square_fit_steps == "key":
@@ -116,7 +130,8 @@ def analyze_run(
     metrics = {r["step"]: r for r in run.rows()}
     out_rows = []
     for i, step in enumerate(steps):
-        row = analyze_checkpoint(run, step, measures, square_fit=step in fit_steps, key_threshold=key_threshold)
+        row = analyze_checkpoint(run, step, measures, square_fit=step in fit_steps, key_threshold=key_threshold,
+                                 keys=held)
         m = metrics.get(step, {})
         for key in ("train_acc", "test_acc", "train_loss", "test_loss", "weight_norm"):
             row.setdefault(key, m.get(key, math.nan))
@@ -132,7 +147,8 @@ def analyze_run(
 
     # --- summary: the key checkpoints in detail
     cfg = run.config
-    summary: dict[str, Any] = {"run_id": run_dir.name, "measures": list(measures), "n_checkpoints": len(steps)}
+    summary: dict[str, Any] = {"run_id": run_dir.name, "measures": list(measures), "n_checkpoints": len(steps),
+                               "key_source": keys}
     by_step = {int(r["step"]): r for r in out_rows}
     final = by_step[max(by_step)]
     for key in ("key_freqs", "n_structured", "n_neurons", "freq_agreement", "freq_agreement_structured",
@@ -152,7 +168,9 @@ def analyze_run(
     if rows:
         last = rows[-1]
         summary["doshi_phase"] = doshi_phase(last["train_acc"], last["test_acc"], cfg.task.noise)
-    summary.update(phases.phase_events(rows, out_rows))
+    rules = rules if rules is not None else phases.NandaRules()
+    summary.update(phases.phase_events(rows, out_rows, rules))
+    summary["phase_rules"] = phases.rules_dict(rules)
     summary["saturation_step"] = sat
     summary["analysis_wall_s"] = round(time.perf_counter() - t0, 2)
     tmp = run_dir / (ANALYSIS_JSON + ".tmp")

@@ -4,10 +4,11 @@
 the same shape share ensembles), then writes `compare.json` (per setting and per arm: median
 and interquartile range of t_val99 and t_val95, fraction of seeds grokked, wall time, memory;
 per method arm: the speed-up of its best setting over the best baseline setting with a bootstrap
-confidence interval) and `compare.png` into the sweep directory.
+confidence interval), `compare.png` and `compare.md` (the same tables in Markdown) into the sweep
+directory.
 
 Best setting of an arm: the lr with the smallest median t_val99 (ties: more seeds grokked, then
-smaller median t_val95). Selecting on the same seeds that estimate the speed-up favours both
+smaller median t_val95, then higher median final test accuracy). Selecting on the same seeds that estimate the speed-up favours both
 sides alike; the interval resamples seeds of the two chosen settings only.
 """
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 COMPARE_JSON = "compare.json"
 COMPARE_PNG = "compare.png"
+COMPARE_MD = "compare.md"
 WD_COUPLING = {"adamw": "decoupled", "adam": "coupled L2", "sgd": "coupled L2"}
 
 
@@ -76,16 +78,26 @@ def _peak_rss_mb() -> float:
 
 
 def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return min(rows, key=lambda r: (r["t_val99"]["median"], -r["grokked"], r["t_val95"]["median"]))
+    # last tie-break: the median final test accuracy, so that settings none of whose seeds reached the
+    # events inside the budget are still ranked by how far they got (not by their order in the spec)
+    return min(rows, key=lambda r: (r["t_val99"]["median"], -r["grokked"], r["t_val95"]["median"],
+                                    -_finite(r.get("final_test_acc", math.nan), -1.0)))
+
+
+def _finite(x: float, default: float) -> float:
+    return x if math.isfinite(x) else default
 
 
 def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *, workers: int | None = None,
-                on_progress: Callable[[Any], None] | None = None, plot: bool = True) -> CompareResult:
-    """Train (resumably) and summarise a compare spec into `out` (default runs/<spec name>)."""
+                threads: int | None = None, on_progress: Callable[[Any], None] | None = None, plot: bool = True,
+                sinks: Any = None) -> CompareResult:
+    """Train (resumably) and summarise a compare spec into `out` (default runs/<spec name>).
+
+    workers / threads / sinks go to `run_sweep` (sinks: per-run tracker factory, as `sweep --log`)."""
     import numpy as np
 
     from grokscope.events import first_step
-    from grokscope.store.files import write_json
+    from grokscope.store.files import write_json, write_text
     from grokscope.store.rundir import read_metrics, read_summary
     from grokscope.sweep.runner import run_sweep
     from grokscope.sweep.spec import expand
@@ -95,7 +107,7 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
     sweep = sweep_spec(spec)
     cfgs = expand(sweep)  # every error surfaces here, before anything is written
     path = Path(out) if out is not None else Path("runs") / spec.name
-    result = run_sweep(sweep, path, workers=workers, on_progress=on_progress)
+    result = run_sweep(sweep, path, workers=workers, threads=threads, on_progress=on_progress, sinks=sinks)
     keys, values = setting_keys(spec), setting_values(spec)
     per_setting: list[list[dict[str, Any]]] = [[] for _ in values]
     for cfg in cfgs:
@@ -104,7 +116,8 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
             continue  # failed or unfinished: reported in n_runs vs n
         rows = read_metrics(path / cfg.run_id)
         run = {"run_id": cfg.run_id, "t_val99": summary.get("t_val99"), "t_val95": first_step(rows, "test_acc", 0.95),
-               "wall_s": summary.get("wall_s"), "diverged": summary.get("stop_reason") == "diverged"}
+               "wall_s": summary.get("wall_s"), "diverged": summary.get("stop_reason") == "diverged",
+               "final_test_acc": summary.get("final_test_acc")}
         d = cfg.to_dict()
         mine = [config_value(d, k) for k in keys]
         for i, v in enumerate(values):
@@ -121,6 +134,9 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
             "t_val99": quantiles([r["t_val99"] for r in runs] or [None]),
             "t_val95": quantiles([r["t_val95"] for r in runs] or [None]),
             "wall_s": float(np.median([r["wall_s"] for r in runs if r["wall_s"] is not None] or [math.nan])),
+            # where no seed reaches the event inside the budget, how far they got still ranks the settings
+            "final_test_acc": float(np.median([r["final_test_acc"] for r in runs if r["final_test_acc"] is not None]
+                                              or [math.nan])),
             "state_mb": state_mb(cfg), "runs": runs,
             "settings": {k: values[i][k] for k in keys},
         })
@@ -142,14 +158,18 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
 
         budget = cfgs[0].train.steps
         png = plot_compare(settings, speedups, budget, path / COMPARE_PNG, title=f"compare {spec.name}")
-    write_json(path / COMPARE_JSON, {
+    doc = {
         "name": spec.name, "base": spec.base, "seeds": spec.seeds, "set": spec.set,
         "methods": {a.name: METHODS[a.method].description for a in spec.arms},
         "settings": settings, "arms": arms, "speedups": speedups, "wall_s": result.wall_s, "peak_rss_mb": peak,
         "notes": "non-grokked seeds count as +inf; medians/quartiles are order statistics; wall_s is the time of "
                  "the ensemble a run trained in when it stopped; state_mb = parameters + optimizer + transform "
                  "state of one model (float32)",
-    })
+    }
+    write_json(path / COMPARE_JSON, doc)
+    from grokscope.report.compare import markdown_tables  # matplotlib-free: the tables for notes and docs
+
+    write_text(path / COMPARE_MD, markdown_tables(doc))
     return CompareResult(path, settings, arms, speedups, result.wall_s, peak, png)
 
 

@@ -38,6 +38,7 @@ from typing import Any
 from grokscope.config import check_name
 from grokscope.errors import ConfigError
 from grokscope.sweep.spec import SweepSpec, expand, parse_spec
+from grokscope.tree import flatten
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ METHODS: dict[str, Method] = {
     "stablemax": Method({"train.probs": "stablemax"}, None, "StableMax cross-entropy"),
     "weight_norm": Method({"optim.weight_norm": 1.0}, None, "fixed weight norm (Omnigrok)"),
     "out_scale": Method({"train.out_scale": 1.0}, None, "output scale α (Kumar et al.)"),
+    # a recipe that is only other hyperparameters (e.g. a larger weight decay, other betas): its
+    # [arm.set] is the method, compared like any method against the tuned baselines
+    "recipe": Method({}, None, "the arm's own settings (set = {...}) over the base"),
 }
 # shared by every arm: what is learned, the budget, the stop rule and when t_val99 can be seen
 FIXED_PREFIXES = ("task.", "train.steps", "train.stop_test_acc", "train.patience", "train.eval_every",
@@ -97,14 +101,6 @@ class CompareSpec:
         return [(arm, lr) for arm in self.arms for lr in arm.lr]
 
 
-def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in table.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _number_list(value: Any, what: str) -> list[float]:
@@ -130,7 +126,7 @@ def _arm(data: Any, i: int) -> Arm:
     own = data.get("set", {})
     if not isinstance(own, dict):
         raise ConfigError(f"arm {name!r}: set must be a table of key = value")
-    own = _flat(own)
+    own = flatten(own)
     for key in own:
         if key.startswith(FIXED_PREFIXES):
             raise ConfigError(f"arm {name!r} may not set {key!r}: the task, budget, stop rule, lr and seeds are "
@@ -171,7 +167,7 @@ def parse_compare(data: dict[str, Any], name: str = "compare") -> CompareSpec:
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ConfigError(f"two arms are named {dup!r}")
-    shared = _flat(data.get("set", {})) if isinstance(data.get("set", {}), dict) else None
+    shared = flatten(data.get("set", {})) if isinstance(data.get("set", {}), dict) else None
     if shared is None:
         raise ConfigError("[set] must be a table of key = value")
     spec = CompareSpec(name=check_name(str(data.get("name") or name), "compare name"), base=data["base"], arms=arms,

@@ -143,6 +143,8 @@ class StackedModel:
                 t = torch.empty(shape).uniform_(-bound, bound, generator=gen)
             elif std == 0.0:
                 t = torch.zeros(shape)
+            elif self.cfg.init == "truncated":  # haiku's TruncatedNormal: N(0, std²) cut at ±2 std
+                t = torch.nn.init.trunc_normal_(torch.empty(shape), 0.0, std, -2 * std, 2 * std, generator=gen)
             else:
                 t = torch.randn(shape, generator=gen) * std
             out[name] = t * self.cfg.init_scale

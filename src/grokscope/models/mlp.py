@@ -60,6 +60,9 @@ class _TableReLU(torch.autograd.Function):
         return g_a, g_b, g_a.sum(1) if ctx.has_bias else None, None, None
 
 
+_TRUNC2_STD = 0.87962566103423978  # std of a unit normal truncated at ±2 (haiku's VarianceScaling correction)
+
+
 def _flat_rows(idx: torch.Tensor, K: int, n: int) -> torch.Tensor:
     """[K, B] or [B] row indices per model -> [K*B] indices into the flattened [K*n] table."""
     if idx.dim() == 1:
@@ -140,8 +143,11 @@ class MLP(StackedModel):
         elif c.input == "tied_embed":
             fan_in = c.d_embed
             # the PAIR notebook's (haiku) init: W_E variance scaling 2 over fan-in n, linear maps
-            # N(0, 1/fan_in) (haiku's truncated normal, untruncated here)
-            spec = {"W_E": ((n, c.d_embed), (2.0 / n) ** 0.5, n), "W_in": ((c.d_embed, d), fan_in ** -0.5, fan_in)}
+            # N(0, 1/fan_in). With model.init = "truncated" (haiku's form) every draw is cut at ±2 std;
+            # VarianceScaling divides its std by 0.8796 (the std of a unit normal cut at ±2) so W_E keeps
+            # variance 2/n, while hk.Linear's TruncatedNormal does not (its variance is x 0.774)
+            e_std = (2.0 / n) ** 0.5 / (_TRUNC2_STD if c.init == "truncated" else 1.0)
+            spec = {"W_E": ((n, c.d_embed), e_std, n), "W_in": ((c.d_embed, d), fan_in ** -0.5, fan_in)}
         else:
             fan_in = 2 * c.d_embed
             spec = {

@@ -56,3 +56,25 @@ def plot_compare(settings: list[dict[str, Any]], speedups: list[dict[str, Any]],
     fig.savefig(tmp, dpi=110, format="png")
     tmp.replace(path)  # a kill never leaves half a PNG
     return path
+
+
+def _steps(x: float) -> str:
+    return "never" if not math.isfinite(x) else f"{x:,.0f}"
+
+
+def markdown_tables(data: dict[str, Any]) -> str:
+    """compare.json -> two Markdown tables (every setting; the speed-ups) for notes and docs."""
+    out = ["| arm | lr | optimizer (wd) | grokked | t_val99 median [IQR] | t_val95 median | final test acc (median) "
+           "| state MB |", "|---|---|---|---|---|---|---|---|"]
+    best = {(a["arm"], a["lr"]) for a in data["arms"]}
+    for s in data["settings"]:
+        q, mark = s["t_val99"], " **(best)**" if (s["arm"], s["lr"]) in best else ""
+        out.append(f"| {s['arm']}{mark} | {s['lr']:.3g} | {s['optimizer']} ({s['wd_coupling']} {s['weight_decay']:g}) "
+                   f"| {s['grokked']:.0%} of {s['n']} | {_steps(q['median'])} [{_steps(q['q25'])}, {_steps(q['q75'])}] "
+                   f"| {_steps(s['t_val95']['median'])} | {s.get('final_test_acc', math.nan):.3f} | {s['state_mb']:.2f} |")
+    if data["speedups"]:
+        out += ["", "| method (best lr) | vs best baseline (lr) | event | speed-up | 95% bootstrap CI |", "|---|---|---|---|---|"]
+        for sp in data["speedups"]:
+            out.append(f"| {sp['arm']} ({sp['lr']:.3g}) | {sp['baseline_arm']} ({sp['baseline_lr']:.3g}) | {sp['event']} "
+                       f"| ×{sp['speedup']:.3g} | [{sp['ci_low']:.3g}, {sp['ci_high']:.3g}] |")
+    return "\n".join(out) + "\n"

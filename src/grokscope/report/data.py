@@ -389,10 +389,11 @@ def _maybe_progress(run: Any, cheap_rows: list[dict], budget_s: float, data: Run
     rough = len(cheap_rows) * (p / 97) ** 3 * 1.5
     if rough > 4 * budget_s:
         return cheap_rows
+    keys = progress.fixed_keys(run)  # the final model's keys at every checkpoint (Nanda's method)
     t = time.perf_counter()
     out = []
     for i, r in enumerate(reversed(cheap_rows)):
-        pm = progress.progress_measures(model, run.params(r["step"]), task, split)
+        pm = progress.progress_measures(model, run.params(r["step"]), task, split, keys=keys)
         pm.pop("key_freqs", None)
         out.append({**r, **pm})
         spent = time.perf_counter() - t

@@ -37,8 +37,9 @@ CONFIG_KEYS = {  # the compact config table: the keys a reader looks for first, 
 EVENT_LABELS = {
     "t_train99": "train accuracy ≥ 99% (t_train99)", "t_val99": "test accuracy ≥ 99% (t_val99)",
     "delta_t": "grokking delay ΔT = t_val99 − t_train99", "saturation_step": "saturation step",
-    "t_mem_end": "memorisation ends (train ≥ 99.9%)", "t_circuit": "circuit formation onset",
-    "t_cleanup": "cleanup (Gini of W_L half-way up)", "liu_phase": "phase (Liu et al.)",
+    "t_mem_end": "memorisation ends (excluded and train loss stop falling together; Nanda §5.2)",
+    "t_circuit": "circuit formation starts (excluded loss rises, Σθ² falls, restricted loss falls)",
+    "t_cleanup": "cleanup starts (test loss and Σθ² drop sharply, Gini jumps)", "liu_phase": "phase (Liu et al.)",
     "doshi_phase": "phase (Doshi et al.)", "stop_reason": "stopped because", "steps": "steps trained",
     "final_train_acc": "final train accuracy", "final_test_acc": "final test accuracy",
     "final_test_loss": "final test loss", "wall_s": "training wall time (s)", "key_freqs": "key frequencies",
@@ -99,6 +100,17 @@ def _verdict(ev: dict[str, Any]) -> str:
     return "Train accuracy never reached 99%."
 
 
+def _forecast_line(run_dir: Path) -> str:
+    """What the forecaster said from the first 20% of the budget, to read beside what happened."""
+    from grokscope.errors import GrokscopeError
+    from grokscope.forecast import forecast_run
+
+    try:
+        return forecast_run(run_dir, fraction=0.2).line().removeprefix("forecast: ")
+    except GrokscopeError as e:
+        return f"n/a ({str(e).removeprefix('cannot forecast: ')})"
+
+
 def write_run_report(path: str | Path, out: str | Path | None = None, *, max_frames: int = 60, png: bool = True,
                      progress_budget_s: float = 2.0) -> Path:
     """Write `<run>/report.html` (or `out`) and, with `png`, `<run>/report_figures/*.png`.
@@ -131,6 +143,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
             keys = (*keys, *FAMILIES[cfg["model"]["arch"]].fields)
         config_rows.append((sec, [(k, cfg[sec][k]) for k in keys if k in cfg.get(sec, {})]))
     events = [(EVENT_LABELS.get(k, k), v, k) for k, v in data.events.items()]
+    events.append(("forecast made at 20% of the budget", _forecast_line(run_dir), "forecast"))
     payload = {
         "figs": figs, "frames": data.frames, "steps": data.frame_steps, "neurons": data.neurons,
         "events": {k: data.events.get(k) for k in ("t_train99", "t_val99", "saturation_step", "t_mem_end",

@@ -67,6 +67,8 @@ def write_sweep_report(path: str | Path, out: str | Path | None = None, *, run_r
     varied = [c for c in (xc, yc, fc) if c]
     seed_cols = [c for c in ("train_seed", "task_data_seed") if c in df.columns and df[c].nunique() > 1] if len(df) else []
     table_cols = [*varied, *[c for c in seed_cols if c not in varied], *[c for c in TABLE_COLS if len(df) and c in df.columns]]
+    if _add_forecasts(rows):  # the forecast made at 20% of the budget, beside what happened (t_val99)
+        table_cols += ["forecast_p_groks", "forecast_t_val99"]
     table = []
     for r in sorted(rows, key=lambda r: tuple(str(r.get(c)) for c in varied)):
         run_path = Path(r["path"])
@@ -87,6 +89,28 @@ def write_sweep_report(path: str | Path, out: str | Path | None = None, *, run_r
     write_text(target, html)
     log.info("sweep report %s (%d runs)", target, len(rows))
     return target
+
+
+def _add_forecasts(rows: list[dict[str, Any]]) -> bool:
+    """Add forecast_p_groks / forecast_t_val99 (made at f = 0.2) to each finished row; False if none could be made."""
+    from grokscope.errors import GrokscopeError
+    from grokscope.forecast import ForecastError, forecast_run, load_model
+
+    try:
+        model = load_model()
+    except ForecastError:
+        return False
+    made = False
+    for r in rows:
+        if r.get("status") != "finished":
+            continue
+        try:
+            fc = forecast_run(r["path"], fraction=0.2, model=model)
+        except GrokscopeError:
+            continue  # a family the model does not know, too few points: the cells stay empty
+        r["forecast_p_groks"], r["forecast_t_val99"] = round(fc.p_groks, 3), fc.t_val99
+        made = True
+    return made
 
 
 # the phase-diagram grid's columns: (figure id prefix, column heading, what an empty cell means)

@@ -24,6 +24,8 @@ REGISTRY: dict[str, str] = {
     "power2022": "Power et al. 2022: time to generalise per operation at 50% data, and vs the training fraction",
     "pair2023": "PAIR 2023: width x weight decay x data phase diagram of the explorable's model, periodic neurons",
     "nanda2023": "Nanda et al. 2023: 1-layer transformer p = 113, key frequencies, phases, weight-decay check",
+    "grokfast2024": "Lee et al. 2024 (Grokfast): EMA / MA vs the published and a tuned Adam baseline, x·y mod p",
+    "prieto2025": "Prieto et al. 2025: StableMax and ⊥AdamW grok with wd 0; float32 softmax collapse",
 }
 
 

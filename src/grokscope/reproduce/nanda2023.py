@@ -1,13 +1,15 @@
-"""Nanda et al. 2023 — progress measures for grokking (PAPERS.md §2.2).
+"""Nanda et al. 2023 — progress measures for grokking (PAPERS.md §2.2, §6).
 
 Full: the nanda2023 preset (1-layer transformer, p = 113, 30% train, full-batch AdamW lr 1e-3,
-wd 1, β (0.9, 0.98), float64 loss) for 10,000 steps, plus the same model at wd 0 (trained in one
-ensemble: weight decay is a per-model setting). The main run is analysed at every checkpoint
-(restricted / excluded loss, Gini of W_L, Σθ²) and the phase boundaries located by
-`analysis.phases.phase_events`; the paper's are memorisation ≈ 0–1.4k, circuit formation
-≈ 1.4k–9.4k, cleanup ≈ 9.4k–14k.
+wd 1, β (0.9, 0.98), float64 loss) for 20,000 steps with a checkpoint every 200, plus the same
+model at wd 0 (trained in one ensemble: weight decay is a per-model setting). The main run is
+analysed by `grokscope analyze`'s own `analyze_run` (progress measures with the *final*
+checkpoint's key frequencies held fixed, the paper's method) and its phases located by
+`analysis.phases.nanda_phases` — the paper's words turned into rules; the paper's boundaries are
+memorisation ≈ 0–1.4k, circuit formation ≈ 1.4k–9.4k, cleanup ≈ 9.4k–14k.
 
-Quick: p = 23, d_model 64, d_mlp 128, 70% train, lr 3e-3, 2,000 steps; wd 1 vs wd 0.
+Quick: p = 23, d_model 64, d_mlp 128, 70% train, lr 3e-3, 2,000 steps; wd 1 vs wd 0; the phase
+rules over a 100-step window (the full run's 500 would span a quarter of the run).
 """
 
 from __future__ import annotations
@@ -21,51 +23,53 @@ from grokscope.reproduce.common import Result, replicate, train_or_reuse
 log = logging.getLogger(__name__)
 
 TITLE = "Nanda et al. 2023: progress measures for grokking (1-layer transformer, (a+b) mod p)"
-FULL_STEPS = 10_000
+FULL_STEPS = 20_000
+FULL_SETS = [f"train.steps={FULL_STEPS}", "train.checkpoint_every=200"]
 QUICK_SETS = ["task.p=23", "task.frac_train=0.7", "model.d_model=64", "model.d_mlp=128", "optim.lr=3e-3",
-              "train.steps=2000", "train.eval_every=50", "train.checkpoint_every=100",
+              "train.steps=2000", "train.eval_every=50", "train.checkpoint_every=50",
               "train.checkpoint_log_points=6"]
-PAPER = {"t_mem_end": 1400, "t_circuit": 1400, "t_cleanup": 9400, "t_val99": 10000, "n_keys": 5}
+QUICK_WINDOW = 100
+PAPER = {"t_mem_end": 1400, "t_circuit": 1400, "t_cleanup": 9400, "t_cleanup_end": 14000, "t_val99": 10000,
+         "n_keys": 5}
 
 
 def configs(quick: bool, device: str = "cpu", seed: int = 0) -> list[Any]:
     from grokscope.presets import load_preset
 
-    sets = QUICK_SETS if quick else [f"train.steps={FULL_STEPS}"]
+    sets = QUICK_SETS if quick else FULL_SETS
     base = replicate(load_preset("nanda2023").override([*sets, f"train.device={device}"]), seed)
     return [base, base.override(["optim.weight_decay=0"])]
 
 
-def analyze_main(path: Path) -> dict[str, Any]:
-    """Progress measures at every checkpoint of the main (wd 1) run, with the *final* model's key
-    frequencies held fixed (as in the paper: the excluded loss removes the eventual algorithm's
-    frequencies), and the phase events located on that series."""
-    from grokscope.analysis.fourier import key_frequencies, unembed_freq_norms, unstack
-    from grokscope.analysis.phases import phase_events
-    from grokscope.analysis.progress import progress_measures
+def rules(quick: bool) -> Any:
+    from grokscope.analysis.phases import NandaRules
+
+    return NandaRules(window=QUICK_WINDOW) if quick else NandaRules()
+
+
+def analyze_main(path: Path, quick: bool = False) -> dict[str, Any]:
+    """Progress measures at every checkpoint of the main (wd 1) run — `analyze_run`, the same code
+    as `grokscope analyze`, with the final model's key frequencies held fixed — and the phases of
+    that series (`nanda_phases`)."""
+    from grokscope.analysis.series import analyze_run
     from grokscope.store.run import load_run
 
     run = load_run(path)
-    model, task, split, cfg = run.model(), run.task(), run.split(), run.config
-    keys = key_frequencies(unembed_freq_norms(unstack(run.params("final")), cfg.model), 0.25)
-    metrics = {r["step"]: r for r in run.rows()}
-    series = []
-    for step in run.checkpoint_steps():
-        pm = progress_measures(model, run.params(step), task, split, keys=keys, splits=("train", "test"))
-        m = metrics.get(step, {})
-        series.append({"step": step, "restricted_loss_test": pm["restricted_loss_test"],
-                       "excluded_loss_train": pm["excluded_loss_train"], "gini_W_L": pm["gini_W_L"],
-                       "sum_sq_weights": pm["sum_sq_weights"], "train_acc": m.get("train_acc"),
-                       "test_acc": m.get("test_acc")})
-    ev = phase_events(run.rows(), series)
+    a = analyze_run(path, measures=("progress",), keys="final", rules=rules(quick))
+    cols = ("step", "restricted_loss_test", "excluded_loss_train", "gini_W_L", "gini_embed", "sum_sq_weights",
+            "train_loss", "test_loss", "train_acc", "test_acc")
+    series = [{c: (int(r[c]) if c == "step" else float(r[c])) for c in cols} for r in a.table.to_dict("records")]
+    ev = {k: a.summary.get(k) for k in ("t_train99", "t_val99", "t_mem_end", "t_circuit", "t_cleanup", "t_cleanup_end")}
     summ = run.summary or {}
     final = series[-1]
-    t_mem = ev.get("t_train99") or 0
-    at_mem = next(r for r in series if r["step"] >= t_mem)
+    t_mem = ev.get("t_train99") or 0  # "at memorisation": where train acc first reaches 99% (rule-free)
+    at_mem = next((r for r in series if r["step"] >= t_mem), series[-1])
+    keys = [int(k) for k in str(a.summary.get("key_freqs", "")).split(",") if k.strip()]
     out: dict[str, Any] = dict(ev)
     out.update({
-        "key_freqs": list(map(int, keys)), "n_keys": len(keys),
-        "steps": summ.get("steps"), "final_test_acc": summ.get("final_test_acc"),
+        "key_freqs": keys, "n_keys": len(keys), "phase_rules": a.summary.get("phase_rules"),
+        "steps": summ.get("steps"), "final_test_acc": summ.get("final_test_acc"), "wall_s": summ.get("wall_s"),
+        "analysis_wall_s": a.summary.get("analysis_wall_s"),
         "final_train_loss": summ.get("final_train_loss"), "final_test_loss": summ.get("final_test_loss"),
         "restricted_loss_test_final": final["restricted_loss_test"],
         "restricted_loss_test_at_mem": at_mem["restricted_loss_test"],
@@ -82,22 +86,22 @@ def build_table(res: Result, main: dict[str, Any], nowd: dict[str, Any] | None, 
     steps_rel = dict(relative=True)
     res.add("t_val99 (test acc ≥ 99%)", None if quick else PAPER["t_val99"], main.get("t_val99"),
             paper_text=None if quick else "≈ 10000", group="events", **steps_rel)
-    res.add("end of memorisation (train acc ≥ 99.9%)", None if quick else PAPER["t_mem_end"], main.get("t_mem_end"),
-            paper_text=None if quick else "≈ 1400", group="events", **steps_rel)
-    res.add("circuit formation onset (excluded↑, restricted↓)", None if quick else PAPER["t_circuit"],
-            main.get("t_circuit"), paper_text=None if quick else "≈ 1400", group="events", **steps_rel)
-    res.add("cleanup (Gini of W_L jumps)", None if quick else PAPER["t_cleanup"], main.get("t_cleanup"),
-            paper_text=None if quick else "≈ 9400", group="events", **steps_rel)
+    for key, what in (("t_mem_end", "end of memorisation (excluded and train loss stop falling together)"),
+                      ("t_circuit", "circuit formation (excluded↑, Σθ²↓, restricted not ↑, test loss flat)"),
+                      ("t_cleanup", "cleanup starts (test loss and Σθ² drop sharply, Gini(W_L) jumps)"),
+                      ("t_cleanup_end", "cleanup ends (test loss and Gini(W_L) stop moving sharply)")):
+        res.add(what, None if quick else PAPER[key], main.get(key),
+                paper_text=None if quick else f"≈ {PAPER[key]}", group="phases (paper §5.2)", **steps_rel)
     res.add(f"number of key frequencies (ours: {main.get('key_freqs')})", None if quick else PAPER["n_keys"],
             main.get("n_keys"), paper_text=None if quick else "5 {14,35,41,42,52}", group="mechanism", relative=True)
     res.add("final test accuracy", 1.0, main.get("final_test_acc"), group="mechanism")
-    res.add("restricted loss (test) at memorisation", None, main["restricted_loss_test_at_mem"], group="curves", in_largest=False)
+    res.add("restricted loss (test) at train acc 99%", None, main["restricted_loss_test_at_mem"], group="curves", in_largest=False)
     res.add("restricted loss (test) final", None, main["restricted_loss_test_final"], group="curves", in_largest=False)
-    res.add("excluded loss (train) at memorisation", None, main["excluded_loss_train_at_mem"], group="curves", in_largest=False)
+    res.add("excluded loss (train) at train acc 99%", None, main["excluded_loss_train_at_mem"], group="curves", in_largest=False)
     res.add("excluded loss (train) final", None, main["excluded_loss_train_final"], group="curves", in_largest=False)
-    res.add("Gini(W_L) at memorisation", None, main["gini_W_L_at_mem"], group="curves", in_largest=False)
+    res.add("Gini(W_L) at train acc 99%", None, main["gini_W_L_at_mem"], group="curves", in_largest=False)
     res.add("Gini(W_L) final", None, main["gini_W_L_final"], group="curves", in_largest=False)
-    res.add("Σθ² at memorisation", None, main["sum_sq_at_mem"], group="curves", in_largest=False)
+    res.add("Σθ² at train acc 99%", None, main["sum_sq_at_mem"], group="curves", in_largest=False)
     res.add("Σθ² final", None, main["sum_sq_final"], group="curves", in_largest=False)
     if nowd is not None:
         res.add("wd 0: final test accuracy (paper: never groks)", None, nowd.get("final_test_acc"),
@@ -110,7 +114,7 @@ def build_table(res: Result, main: dict[str, Any], nowd: dict[str, Any] | None, 
         "restricted loss (test) falls after memorisation": main["restricted_loss_test_final"] < 0.5 * main["restricted_loss_test_at_mem"],
         "Gini of W_L rises (sparse in frequency)": main["gini_W_L_final"] > main["gini_W_L_at_mem"] + 0.05,
         "Σθ² falls after memorisation": main["sum_sq_final"] < main["sum_sq_at_mem"],
-        "phases in order: memorisation ≤ circuit formation ≤ cleanup": all(
+        "phases found and in order: memorisation end ≤ circuit formation ≤ cleanup": all(
             main.get(k) is not None for k in ("t_mem_end", "t_circuit", "t_cleanup"))
             and main["t_mem_end"] <= main["t_circuit"] <= main["t_cleanup"],
     }
@@ -123,18 +127,23 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
     cfgs = configs(quick, device, seed)
     paths = [out / "runs" / "wd_1", out / "runs" / "wd_0"]
     train_or_reuse(cfgs, paths)
-    main = analyze_main(paths[0])
+    main = analyze_main(paths[0], quick)
     from grokscope.store.run import load_run
 
     nowd = dict(load_run(paths[1]).summary or {})
     res.data = {"wd_1": main, "wd_0": {k: nowd.get(k) for k in ("t_train99", "t_val99", "final_test_acc", "steps")}}
     build_table(res, main, res.data["wd_0"], quick)
+    r = main.get("phase_rules") or {}
     res.notes = [
-        "phase boundaries: analysis.phases.phase_events (t_mem_end: train acc ≥ 99.9%; circuit onset: excluded loss "
-        "≥ 2× and restricted loss ≤ 0.5× their values at the excluded-loss minimum; cleanup: half the Gini(W_L) rise)",
-        "key frequencies: W_L Fourier norms ≥ 0.25 × max (the TransformerLens-demo rule, on W_L); identities depend on the seed",
-        f"budget {FULL_STEPS} steps (paper 40k): our seed groks by ~10k, so cleanup after 10k is not covered"
-        if not quick else "quick mode: p = 23, d_model 64, d_mlp 128, 70% train, lr 3e-3, 2,000 steps; paper numbers are for p = 113",
+        "regime: the paper's (nanda2023 preset: full batch, AdamW wd 1, float64 loss, p = 113, 30%)"
+        if not quick else "regime: the paper's optimiser (full-batch AdamW wd 1, float64 loss) at a smaller scale (lr 3e-3, p = 23, d_model 64, d_mlp 128, "
+        "70% train, lr 3e-3, 2,000 steps); the paper's numbers are for p = 113, so no paper column",
+        "phases: analysis.phases.nanda_phases — the paper's §5.2 words as rules over a "
+        f"{r.get('window')}-step window (falls/rises/flat as fractions: {r}); key frequencies: the final "
+        "checkpoint's (W_L Fourier norms ≥ 0.25 × max), held fixed at every checkpoint, as the paper does and as "
+        "`grokscope analyze` does by default",
+        f"main run trained for {main.get('steps')} steps in {main.get('wall_s')} s (wd 1 and wd 0 as one ensemble); "
+        f"analysis of {len(main['series'])} checkpoints in {main.get('analysis_wall_s')} s",
     ]
     return res
 

@@ -46,7 +46,50 @@ def measure(path: Path) -> dict[str, Any]:
     return m
 
 
+ARTICLE_SHARE = 0.40  # Quanta on Liu et al.: "about 40%" of the algorithms found were clock or pizza varieties
+FAMILIES = ("clock", "pizza", "other", "none")
+
+
+def classify_sweep(root: Path) -> list[dict[str, Any]]:
+    """Every finished run under `root` (a sweep directory) with its measures and its family
+    (`classify_run`: clock / pizza / other / none), attention rate and d_model."""
+    from grokscope.analysis.algorithms import classify_run
+    from grokscope.store.db import find_runs
+    from grokscope.store.run import load_run
+
+    rows = []
+    for path, _ in find_runs(root):
+        run = load_run(path)
+        if not run.finished:
+            continue
+        m = measure(path)
+        m.update(path=str(path), rate=run.config.model.attention_rate, d_model=run.config.model.d_model,
+                 seed=run.config.train.seed, family=classify_run(m, float(m["final_test_acc"] or float("nan"))))
+        rows.append(m)
+    return rows
+
+
+def family_shares(rows: list[dict[str, Any]], key: str | None = None) -> dict[Any, dict[str, float]]:
+    """Share of each family, overall (key None -> {'all': ...}) or per value of `key`; 'clock+pizza'
+    also over the runs that generalised (the article's "algorithms discovered")."""
+    groups: dict[Any, list[str]] = {}
+    for r in rows:
+        groups.setdefault("all" if key is None else r[key], []).append(r["family"])
+    out = {}
+    for g, fams in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        n = len(fams)
+        shares = {f: fams.count(f) / n for f in FAMILIES}
+        found = n - fams.count("none")
+        shares["clock+pizza"] = shares["clock"] + shares["pizza"]
+        shares["clock+pizza of generalised"] = (fams.count("clock") + fams.count("pizza")) / found if found else float("nan")
+        shares["n"] = n
+        out[g] = shares
+    return out
+
+
 def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:
+    from grokscope.analysis.algorithms import classify_run
+
     res = Result("zhong2023", TITLE, quick=quick)
     groups = configs(quick, device, seed)
     found: dict[str, list[dict[str, Any]]] = {}
@@ -69,7 +112,9 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
                 text = "≈ 1" if name == "clock" else "low"
             res.add(f"{name}: {label} (mean of {len(vals)}; min {vals.min():.3f})", paper, float(vals.mean()),
                     paper_text=text, group=name)
-        res.add(f"{name}: classified as (ours) " + ", ".join(m["algorithm"] for m in ms), None, None, group=name)
+        for m in ms:
+            m["family"] = classify_run(m, float(m["final_test_acc"] if m["final_test_acc"] is not None else "nan"))
+        res.add(f"{name}: classified as (ours) " + ", ".join(m["family"] for m in ms), None, None, group=name)
     gs = {n: np.mean([m["gradient_symmetricity"] for m in ms]) for n, ms in found.items()}
     di = {n: np.mean([m["distance_irrelevance"] for m in ms]) for n, ms in found.items()}
     res.checks = {  # plain bools (numpy comparisons below)
@@ -77,11 +122,14 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
         "pizza has higher gradient symmetricity than clock": bool(gs["pizza"] > gs["clock"]),
         "clock has higher distance irrelevance than pizza": bool(di["clock"] > di["pizza"]),
     }
-    res.notes = ["classification thresholds (DI ≥ 0.8 → clock; else grad sym ≥ 0.9 → pizza) are ours",
+    res.notes = ["classification thresholds are ours: test acc < 0.9 → none; circularity < 0.6 → other; "
+                 "clock = DI ≥ 0.8 and gradient symmetricity < 0.9; pizza = DI < 0.8 and symmetricity ≥ 0.9; "
+                 "else other. At rate 0 the symmetricity is 1 by construction (uniform attention), so "
+                 "a rate-0 model is pizza or other, never clock",
                  "gradient symmetricity over 100 sampled triples (a ≠ b), fixed seed"]
     if quick:
         res.notes.append("quick mode: p = 23, d_model 64, d_mlp 128, lr 3e-3, 1,500 steps, 2 seeds")
     return res
 
 
-__all__ = ["TITLE", "configs", "measure", "reproduce"]
+__all__ = ["ARTICLE_SHARE", "FAMILIES", "TITLE", "classify_sweep", "configs", "family_shares", "measure", "reproduce"]

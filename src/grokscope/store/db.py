@@ -35,6 +35,7 @@ from typing import Any
 
 from grokscope.errors import GrokscopeError
 from grokscope.events import DOSHI_THRESHOLD, LIU_DELAY, LIU_THRESHOLD, doshi_phase, liu_phase_from_events
+from grokscope.tree import flatten
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +97,6 @@ def _fingerprint(runs: list[tuple[Path, str]]) -> str:
     return h.hexdigest()
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}_"))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 REDO = "delete it and train the run again (grokscope run --force, or re-run the sweep)"
@@ -128,7 +121,7 @@ def _run_record(path: Path, sweep: str) -> dict[str, Any]:
     if isinstance(cfg, _Corrupt):  # still listed, so a query shows it and says what to do
         log.warning("%s", cfg)
         return {**rec, "run_id": path.name, "status": "corrupt", "error": str(cfg)}
-    flat = _flatten(cfg)
+    flat = flatten(cfg, sep="_")
     rec.update(flat)
     for alias, col in ALIASES.items():
         rec[alias] = flat.get(col)

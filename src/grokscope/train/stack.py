@@ -8,23 +8,14 @@ from typing import Any
 
 import torch
 
+from grokscope.tree import flatten  # {"a": {"b": t}} -> {"a.b": t}: safetensors names
+
 Tree = dict[str, Any]  # nested dicts whose leaves are tensors [K, ...]
 
 
 def select_rows(tree: Tree, rows: torch.Tensor) -> Tree:
     """The same tree with every leaf cut to the models at `rows` (finished models leave a stack)."""
     return {k: select_rows(v, rows) if isinstance(v, dict) else v[rows] for k, v in tree.items()}
-
-
-def flatten(tree: Tree, prefix: str = "") -> dict[str, torch.Tensor]:
-    """{"a": {"b": t}} -> {"a.b": t} (safetensors names)."""
-    out: dict[str, torch.Tensor] = {}
-    for k, v in tree.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 @torch.no_grad()
