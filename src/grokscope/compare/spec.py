@@ -30,14 +30,13 @@ the seeds, so the runs are a sweep store (ensembles underneath; `query` and `rep
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from grokscope.config import check_name
 from grokscope.errors import ConfigError
-from grokscope.sweep.spec import SweepSpec, expand, parse_spec
+from grokscope.sweep.spec import SweepSpec, expand, parse_spec, read_toml
 from grokscope.tree import flatten
 
 
@@ -180,13 +179,7 @@ def parse_compare(data: dict[str, Any], name: str = "compare") -> CompareSpec:
 def load_compare(path: str | Path) -> CompareSpec:
     """Read and check a compare spec TOML file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"compare spec {path} not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"compare spec {path} is not valid TOML: {e}") from None
-    return parse_compare(data, name=path.stem)
+    return parse_compare(read_toml(path, "compare spec"), name=path.stem)
 
 
 def setting_keys(spec: CompareSpec) -> list[str]:

@@ -235,16 +235,20 @@ def _bad(what: str, value: Any) -> bool:
     raise ConfigError(f"{what} must be an int, got {value!r}")
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A spec file's TOML tables; a missing or unreadable file is one ConfigError naming it."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None
+
+
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep spec file."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"sweep spec {path} not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path} is not valid TOML ({e})") from None
-    return parse_spec(data, name=path.stem, source=str(path))
+    return parse_spec(read_toml(path, "sweep spec"), name=path.stem, source=str(path))
 
 
 def _random_values(r: dict[str, Any], n: int, rng: np.random.Generator, hint: type) -> list[Any]:
