@@ -116,9 +116,9 @@ def run(
     try:
         import torch
 
-        from grokscope.cores import run_threads
+        from grokscope.cores import free_cores
 
-        torch.set_num_threads(threads or run_threads())
+        torch.set_num_threads(threads or free_cores())  # a single run: every free core
         from grokscope import api
         from grokscope.presets import load_preset
 

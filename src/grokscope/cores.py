@@ -30,11 +30,6 @@ def free_cores() -> int:
     return max(1, min(cores, cores - math.floor(busy + 0.5)))
 
 
-def run_threads() -> int:
-    """Threads for a single run: every free core."""
-    return free_cores()
-
-
 def plan_workers(n_chunks: int, workers: int | None = None, threads: int | None = None) -> tuple[int, int]:
     """(worker processes, threads per worker) for a sweep of `n_chunks` ensemble chunks.
 

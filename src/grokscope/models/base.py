@@ -178,9 +178,13 @@ def gather_rows(W: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     flattened stack [K * n, d] with each model's indices offset by k * n.
     """
     K, n, d = W.shape
+    B = idx.shape[-1]
+    return _RowGather.apply(W.reshape(K * n, d), flat_rows(idx, K, n)).view(K, B, d)
+
+
+def flat_rows(idx: torch.Tensor, K: int, n: int) -> torch.Tensor:
+    """[K, B] or [B] row indices per model -> [K*B] indices into the flattened [K*n] table
+    (model k's indices offset by k*n)."""
     if idx.dim() == 1:
         idx = idx.unsqueeze(0).expand(K, -1)
-    B = idx.shape[1]
-    offsets = (torch.arange(K, device=W.device) * n).unsqueeze(1)  # [K, 1]
-    flat = (idx + offsets).reshape(-1)  # [K * B]
-    return _RowGather.apply(W.reshape(K * n, d), flat).view(K, B, d)
+    return (idx + (torch.arange(K, device=idx.device) * n).unsqueeze(1)).reshape(-1)

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from grokscope.models.base import Params, Spec, StackedModel, gather_rows, to_numpy
+from grokscope.models.base import Params, Spec, StackedModel, flat_rows, gather_rows, to_numpy
 
 
 class _TableReLU(torch.autograd.Function):
@@ -61,13 +61,6 @@ class _TableReLU(torch.autograd.Function):
 
 
 _TRUNC2_STD = 0.87962566103423978  # std of a unit normal truncated at ±2 (haiku's VarianceScaling correction)
-
-
-def _flat_rows(idx: torch.Tensor, K: int, n: int) -> torch.Tensor:
-    """[K, B] or [B] row indices per model -> [K*B] indices into the flattened [K*n] table."""
-    if idx.dim() == 1:
-        idx = idx.unsqueeze(0).expand(K, -1)
-    return (idx + (torch.arange(K, device=idx.device) * n).unsqueeze(1)).reshape(-1)
 
 
 class MLP(StackedModel):
@@ -197,7 +190,7 @@ class MLP(StackedModel):
         T_a, T_b = self._tables(params)
         K, n, _ = T_a.shape
         B = a.shape[-1]
-        h = _TableReLU.apply(T_a, T_b, params.get("b_in"), _flat_rows(a, K, n), _flat_rows(b, K, n))
+        h = _TableReLU.apply(T_a, T_b, params.get("b_in"), flat_rows(a, K, n), flat_rows(b, K, n))
         return h.view(K, B, -1)
 
     def _hidden(self, params: Params, a: torch.Tensor, b: torch.Tensor, cache: dict | None) -> torch.Tensor:

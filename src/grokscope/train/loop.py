@@ -34,7 +34,7 @@ from grokscope.train.losses import pair_losses, per_model_loss
 from grokscope.train.optim import StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
 from grokscope.train.sinks import Sink
-from grokscope.train.stack import row_chunks, select_rows
+from grokscope.train.stack import row_chunks, select_rows, total_norm
 from grokscope.train.transforms import build_transforms, per_model_fields
 
 log = logging.getLogger(__name__)
@@ -240,8 +240,7 @@ class Engine:
             for key, v in parts.items():
                 out.setdefault(key, []).append(v)
         metrics = {k: torch.cat(v) for k, v in out.items()}
-        sq = sum(p.detach().double().square().flatten(1).sum(1) for p in self.params.values())
-        metrics["weight_norm"] = sq.sqrt()
+        metrics["weight_norm"] = total_norm(self.params)
         metrics["lr"] = self.opt.lr_at(self.step).double()
         return metrics
 

@@ -19,6 +19,11 @@ def select_rows(tree: Tree, rows: torch.Tensor) -> Tree:
 
 
 @torch.no_grad()
+def total_norm(params: dict[str, torch.Tensor]) -> torch.Tensor:
+    """[K] L2 norm of each model's weights over all its tensors (float64): the `weight_norm` metric."""
+    return sum(p.detach().double().square().flatten(1).sum(1) for p in params.values()).sqrt()
+
+
 def load_flat(tree: Tree, flat: dict[str, torch.Tensor], prefix: str = "") -> None:
     """Copy `flat` (as written by `flatten`) into the tree's tensors, in place."""
     for k, v in tree.items():

@@ -11,12 +11,8 @@ from __future__ import annotations
 import torch
 
 from grokscope.train.optim import per_model
+from grokscope.train.stack import total_norm
 from grokscope.train.transforms import GradientTransform, register
-
-
-def total_norm(params: dict[str, torch.Tensor]) -> torch.Tensor:
-    """[K] L2 norm of each model's weights over all its tensors (float64)."""
-    return sum(p.detach().double().square().flatten(1).sum(1) for p in params.values()).sqrt()
 
 
 @register
