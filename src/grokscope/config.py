@@ -67,6 +67,12 @@ class OptimConfig:
     eps: float = 1e-8
     momentum: float = 0.0  # sgd only
     warmup_steps: int = 0  # linear warmup from lr/warmup_steps to lr
+    # lr decay after the warm-up: constant | cosine | linear, from lr at warmup_steps to
+    # lr x decay_final at decay_steps, then held there (a high lr memorises and generalises fast
+    # but keeps test accuracy from settling at 99%; decaying it lets it settle)
+    decay: str = "constant"
+    decay_steps: int = 0  # the step where the decay ends; must exceed warmup_steps unless constant
+    decay_final: float = 0.0  # lr at the end of the decay, as a fraction of lr, in [0, 1]
     # Grokfast gradient filter (Lee et al. 2024): g += lamb * filter(g); lamb = 0 is off (per model)
     grokfast: str = "ema"  # ema (alpha) | ma (mean of the last `grokfast_window` gradients)
     grokfast_alpha: float = 0.98  # ema decay, in (0, 1), per model
@@ -252,6 +258,7 @@ CHOICES = {
     "model.init": ("default", "normal", "truncated"),
     "optim.name": ("adamw", "adam", "sgd"),
     "optim.grokfast": ("ema", "ma"),
+    "optim.decay": ("constant", "cosine", "linear"),
     "train.loss": ("ce", "mse"),
     "train.loss_dtype": ("float16", "float32", "float64"),
     "train.probs": ("softmax", "stablemax"),
@@ -349,6 +356,10 @@ def validate(cfg: RunConfig) -> None:
         (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),
         (0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, "optim.beta1 and optim.beta2 must be in [0, 1)"),
         (o.warmup_steps >= 0, f"optim.warmup_steps must be >= 0, got {o.warmup_steps}"),
+        (o.decay == "constant" or o.decay_steps > o.warmup_steps,
+         f"optim.decay = {o.decay!r} needs optim.decay_steps > optim.warmup_steps ({o.warmup_steps}), "
+         f"got {o.decay_steps}"),
+        (0 <= o.decay_final <= 1, f"optim.decay_final must be in [0, 1], got {o.decay_final}"),
         (0 < o.grokfast_alpha < 1, f"optim.grokfast_alpha must be in (0, 1), got {o.grokfast_alpha}"),
         (o.grokfast_lamb >= 0, f"optim.grokfast_lamb must be >= 0, got {o.grokfast_lamb}"),
         (o.grokfast_window >= 1, f"optim.grokfast_window must be >= 1, got {o.grokfast_window}"),

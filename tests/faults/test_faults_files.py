@@ -205,6 +205,32 @@ def test_a_refused_checkpoint_write_is_one_line_and_the_previous_checkpoint_resu
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_full_disk_mid_sweep_stops_it_in_one_line_and_a_rerun_trains_the_rest(tmp_path, monkeypatch):
+    """The 4th summary.json (mid-chunk 2 of 3) is refused with ENOSPC: the sweep stops (no run is
+    marked failed, no error.json written), the 3 finished runs are untouched, and the same
+    command, once there is space, trains the other 3 exactly once."""
+    from tests.faults.kill import tree_hashes
+    from tests.faults.test_faults_kill_sweep import SPEC, N, check_store
+
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    cmd = ["sweep", str(spec), "--out", str(out), "--workers", "0", "--quiet", "--no-plots"]
+    with monkeypatch.context() as m:
+        m.setattr(os, "replace", _Refuse("summary.json", 3, errno.ENOSPC))
+        r = runner.invoke(app, cmd)
+    _one_line(r, "cannot write", "summary.json", os.strerror(errno.ENOSPC), f"3 of {N} runs finished",
+              "run the same command again")
+    done = {d.name: tree_hashes(d) for d in out.iterdir() if (d / "summary.json").exists()}
+    assert len(done) == 3
+    assert not list(out.rglob("error.json")) and not list(out.rglob(".*.tmp"))
+    assert {d.name for d in out.iterdir() if d.is_dir()} == set(done)  # the refused chunk's partials are gone
+    again = runner.invoke(app, cmd)
+    assert again.exit_code == 0, again.output
+    check_store(out)
+    assert all(tree_hashes(out / name) == hashes for name, hashes in done.items())
+
+
 def test_a_read_only_output_directory_is_one_line(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root writes into read-only directories; the EROFS/EACCES cases above cover it")

@@ -4,6 +4,7 @@ Slow tier: about 90 s on 2 cores (the Ray test alone about 25 s: it starts a loc
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -46,7 +47,7 @@ POINTS = [  # see tests/faults/kill.py
 ]
 
 
-def _check_store(out: Path) -> None:
+def check_store(out: Path) -> None:
     runs = [d for d in out.iterdir() if (d / "config.json").exists()]
     assert len(runs) == N and all((d / "summary.json").exists() for d in runs)
     meta = json.loads((out / "sweep.json").read_text())
@@ -70,7 +71,7 @@ def test_kill_9_a_sweep_then_rerun(tmp_path, kind, target, n):
     done = {d.name: tree_hashes(d) for d in out.glob("*") if (d / "summary.json").exists()} if out.exists() else {}
     r = CliRunner().invoke(app, cmd)  # the lock died with the child: the re-run is not refused
     assert r.exit_code == 0, r.output
-    _check_store(out)
+    check_store(out)
     for name, hashes in done.items():  # finished runs were not touched
         assert tree_hashes(out / name) == hashes, name
 
@@ -97,7 +98,7 @@ def test_two_sweeps_on_one_root_second_refuses(tmp_path):
     finally:
         if first.poll() is None:
             os.kill(first.pid, signal.SIGKILL)
-    _check_store(out)
+    check_store(out)
     again = CliRunner().invoke(app, cmd)  # now free: nothing left to train
     assert again.exit_code == 0 and f"{N} already done" in again.output
 
@@ -156,4 +157,61 @@ def test_a_ray_worker_killed_mid_chunk_is_retried(tmp_path):
         ray.shutdown()
     assert marker.exists()  # a worker did die mid-chunk
     assert (res.finished, res.failed) == (N, 0)
-    _check_store(tmp_path / "out")
+    check_store(tmp_path / "out")
+
+
+# ---------------------------------------------------------------- a full disk in a worker process
+
+
+class _FullDisk(_DieOnce):
+    """A sink that, for one run, raises the error of a refused write at step 100 (as RunWriter does
+    when the disk is full), inside whichever worker process trains that run."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def on_eval(self, row):
+        if row["step"] >= 100:
+            from grokscope.store.files import write_error
+
+            raise write_error(self.path / "metrics.jsonl", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+
+
+class _FullDiskSinks:
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def __call__(self, cfg, run_dir):
+        return [_FullDisk(run_dir)] if cfg.train.seed == self.seed and cfg.optim.weight_decay == 1.0 else []
+
+
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_a_full_disk_in_a_worker_stops_the_sweep_and_a_rerun_trains_the_rest(tmp_path, backend):
+    import sys
+
+    from grokscope.sweep.runner import SweepError, run_sweep
+    from grokscope.sweep.spec import load_spec
+
+    spec = tmp_path / "s.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    if backend == "ray":
+        pytest.importorskip("ray")
+        import ray
+        import ray.cloudpickle
+
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with pytest.raises(SweepError, match=r"cannot write .*metrics.jsonl: No space left on device; the sweep "
+                                             r"stopped with \d of 6 runs finished \(kept\)"):
+            run_sweep(load_spec(spec), out, backend=backend, workers=2, sinks=_FullDiskSinks(seed=1))
+    finally:
+        if backend == "ray":
+            ray.shutdown()
+    assert not list(out.rglob("error.json"))  # no run was blamed for the disk
+    done = {d.name: tree_hashes(d) for d in out.iterdir() if (d / "summary.json").exists()}
+    res = run_sweep(load_spec(spec), out, workers=0)
+    assert (res.skipped, res.finished, res.failed) == (len(done), N, 0)
+    check_store(out)
+    assert all(tree_hashes(out / name) == hashes for name, hashes in done.items())

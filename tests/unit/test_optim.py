@@ -67,3 +67,33 @@ def test_state_roundtrip(name):
     assert other.step_count == 1
     for key, t in opt.state_tensors().items():
         assert torch.equal(t, other.state_tensors()[key])
+
+
+@pytest.mark.parametrize("decay", ["cosine", "linear"])
+def test_lr_schedule_equals_torch_warmup_then_decay(decay):
+    """Warm-up then decay equals torch's LinearLR warm-up followed by CosineAnnealingLR / LinearLR
+    (to lr x decay_final at decay_steps), and stays at lr x decay_final afterwards."""
+    from grokscope.train.optim import lr_factor
+
+    cfg = OptimConfig(lr=0.1, warmup_steps=5, decay=decay, decay_steps=45, decay_final=0.1)
+    p = torch.zeros(1, requires_grad=True)
+    ref = torch.optim.SGD([p], lr=cfg.lr)
+    warm = torch.optim.lr_scheduler.LinearLR(ref, 1 / cfg.warmup_steps, 1.0, total_iters=cfg.warmup_steps - 1)
+    span = cfg.decay_steps - cfg.warmup_steps
+    after = (torch.optim.lr_scheduler.CosineAnnealingLR(ref, T_max=span, eta_min=cfg.lr * cfg.decay_final)
+             if decay == "cosine" else
+             torch.optim.lr_scheduler.LinearLR(ref, 1.0, cfg.decay_final, total_iters=span))
+    sched = torch.optim.lr_scheduler.SequentialLR(ref, [warm, after], milestones=[cfg.warmup_steps])
+    for step in range(cfg.decay_steps + 1):
+        assert cfg.lr * lr_factor(cfg, step) == pytest.approx(ref.param_groups[0]["lr"], rel=1e-9), step
+        ref.step()
+        sched.step()
+    assert [lr_factor(cfg, s) for s in (45, 60, 10_000)] == pytest.approx([0.1] * 3)
+
+
+def test_decay_needs_decay_steps_beyond_warmup():
+    from grokscope.config import RunConfig, validate
+    from grokscope.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="optim.decay_steps"):
+        validate(RunConfig().override(["optim.decay=cosine", "optim.warmup_steps=10"]))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from grokscope.errors import RunDirError
+from grokscope.errors import RunDirError, WriteRefused
 
 
 def _atomic(path: Path, write) -> None:
@@ -32,10 +32,11 @@ def _atomic(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def write_error(path: Path, e: OSError) -> RunDirError:
+def write_error(path: Path, e: OSError) -> WriteRefused:
     """One line for a write that the file system refused (ENOSPC, EACCES, EROFS, ...)."""
-    return RunDirError(f"cannot write {path}: {e.strerror or e}; free space or fix permissions, then run the "
-                       "same command again (an interrupted run continues with --resume)")
+    reason = e.strerror or str(e)
+    return WriteRefused(path, reason, f"cannot write {path}: {reason}; free space or fix permissions, then run the "
+                        "same command again (an interrupted run continues with --resume)")
 
 
 def append_line(path: Path, line: str) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grokscope.config import RunConfig
+from grokscope.errors import WriteRefused
 
 log = logging.getLogger(__name__)
 MAX_RETRIES = 3
@@ -55,6 +56,10 @@ def run_ray(path: Path, chunks: list[list[RunConfig]], tally, *, workers: int, t
             for ref in ready:
                 try:
                     status = ray.get(ref)
+                except WriteRefused:  # a full disk: every other task would fail the same way
+                    for other in pending:
+                        ray.cancel(other)
+                    raise
                 except Exception as e:  # retries exhausted: its runs stay unfinished
                     log.error("a ray task failed after %d retries: %s", MAX_RETRIES, e)
                     for c in refs[ref]:

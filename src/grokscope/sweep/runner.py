@@ -29,7 +29,7 @@ from typing import Any
 
 from grokscope.config import RunConfig
 from grokscope.cores import free_cores, plan_workers
-from grokscope.errors import GrokscopeError
+from grokscope.errors import GrokscopeError, WriteRefused
 from grokscope.store.files import write_error, write_json
 from grokscope.store.rundir import is_finished, read_summary
 from grokscope.sweep.spec import SweepSpec, expand, load_spec
@@ -178,14 +178,19 @@ def run_sweep(
         log.info("sweep %s: %d runs (%d to do) in %d chunks -> %s", spec.name, len(cfgs), len(todo), len(chunks), path)
         if on_progress:
             on_progress(tally)
-        if chunks:
-            if backend == "ray":
+        try:
+            if chunks and backend == "ray":
                 from grokscope.sweep.ray_backend import run_ray
 
                 run_ray(path, chunks, tally, workers=max(1, workers), threads=threads, address=address, curves=curves,
                         on_progress=on_progress, sinks=sinks)
-            else:
+            elif chunks:
                 _run_local(path, chunks, tally, workers, threads, curves, on_progress, sinks)
+        except WriteRefused as e:  # a full disk is the sweep's problem, not a run's: stop, keep what is done
+            n_done = sum(is_finished(path / c.run_id) for c in cfgs)
+            raise SweepError(f"cannot write {e.path}: {e.reason}; the sweep stopped with {n_done} of {len(cfgs)} "
+                             "runs finished (kept); free space or fix permissions, then run the same command "
+                             "again to train the rest") from None
         wall = time.perf_counter() - t0
         _write_sweep_json(path, spec, cfgs, backend, tally, wall)
     if index:
@@ -250,16 +255,24 @@ def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers:
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
                              initargs=(events, threads)) as pool:
         pending = {pool.submit(run_chunk, str(path), p, curves, None, sinks) for p in payloads}
+        refused: WriteRefused | None = None
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             _drain(events, tally)
             for fut in finished:
                 try:
                     fut.result()
+                except WriteRefused as e:  # no chunk can write either: start no more, let running ones end
+                    refused = refused or e
+                    for other in pending:
+                        other.cancel()
                 except Exception as e:  # a worker died (e.g. OOM-killed): its runs stay unfinished
                     log.error("a sweep worker failed: %s; re-run the sweep to redo its runs", e)
+            pending = {f for f in pending if not f.cancelled()}
             if on_progress:
                 on_progress(tally)
+        if refused is not None:
+            raise refused
         time.sleep(0.05)
         _drain(events, tally)
         if on_progress:

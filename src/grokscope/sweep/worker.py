@@ -3,7 +3,10 @@
 `run_chunk` is idempotent, which is what makes sweeps resumable and Ray retries safe: runs whose
 `summary.json` exists are skipped, partial directories (a killed or lost worker) are deleted and
 redone. If the engine raises, the chunk is bisected so one bad run cannot take its neighbours down;
-a run that still fails gets `error.json` in its directory and the sweep goes on.
+a run that still fails gets `error.json` in its directory and the sweep goes on. A write the file
+system refuses (`WriteRefused`: a full disk, a read-only directory) is nobody's run's fault: the
+chunk's unfinished directories are removed (freeing what they held) and the error goes up, so the
+sweep stops with its finished runs intact.
 
 This module imports no torch at import time: a spawned pool worker unpickles `init_worker` (importing
 this module) before it runs it, and `OMP_NUM_THREADS` only counts if it is set before torch (and its
@@ -99,6 +102,7 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
     `sinks(cfg, run_dir)` gives extra sinks for a run (experiment trackers), teed after its
     run directory; it must be picklable (a module-level function) for the process pool."""
     from grokscope.config import RunConfig
+    from grokscope.errors import WriteRefused
     from grokscope.store.rundir import RunWriter, is_finished
     from grokscope.train.loop import train
     from grokscope.train.sinks import tee
@@ -124,6 +128,12 @@ def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = Fa
             summaries = train(group, writers)
             for c, s in zip(group, summaries):
                 status[c.run_id] = "diverged" if s.get("stop_reason") == "diverged" else "finished"
+        except WriteRefused:
+            for c in group:
+                if not is_finished(root / c.run_id):
+                    shutil.rmtree(root / c.run_id, ignore_errors=True)
+                    event(("requeue", c.run_id))
+            raise
         except Exception as e:  # noqa: BLE001 — record it and go on with the others
             if len(group) > 1:
                 log.warning("chunk of %d failed (%s); bisecting", len(group), e)

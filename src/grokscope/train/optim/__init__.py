@@ -12,6 +12,7 @@ in `grokscope.config.CHOICES`, which validates configs before anything is writte
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 
 import torch
@@ -52,6 +53,19 @@ def register(name: str):
     return deco
 
 
+def lr_factor(cfg: OptimConfig, step: int) -> float:
+    """The schedule's multiplier of lr for the update step -> step + 1: linear warm-up over
+    `warmup_steps` updates, then `cfg.decay` from 1 to `decay_final` at step `decay_steps`, then flat."""
+    warm = cfg.warmup_steps
+    if step < warm:
+        return (step + 1) / warm
+    if cfg.decay == "constant":
+        return 1.0
+    frac = min(1.0, (step - warm) / (cfg.decay_steps - warm))  # progress through the decay, 0 -> 1
+    shape = 0.5 * (1 + math.cos(math.pi * frac)) if cfg.decay == "cosine" else 1 - frac
+    return cfg.decay_final + (1 - cfg.decay_final) * shape
+
+
 class StackedOptimizer(PerModelState):
     """The registered update rule of `cfg.name` over [K, ...] tensors with per-model lr, wd."""
 
@@ -69,10 +83,9 @@ class StackedOptimizer(PerModelState):
         return self.hyper["lr"]
 
     def lr_at(self, step: int) -> torch.Tensor:
-        """[K] learning rate for the update that moves step -> step + 1 (linear warmup)."""
-        warm = self.cfg.warmup_steps
-        factor = min(1.0, (step + 1) / warm) if warm else 1.0
-        return self.lr * factor
+        """[K] learning rate for the update that moves step -> step + 1: the base lr times
+        `lr_factor(cfg, step)` (the schedule is shared by the stack; the base lr is per model)."""
+        return self.lr * lr_factor(self.cfg, step)
 
     @torch.no_grad()
     def step(self, params: Tensors, active: torch.Tensor | None = None) -> None:
