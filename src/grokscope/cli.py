@@ -325,6 +325,10 @@ def sweep(
     facet: Annotated[str | None, typer.Option(help="Phase-diagram facet (config key).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     log: Annotated[str | None, typer.Option("--log", help=LOG_HELP)] = None,
+    stop_forecast: Annotated[float | None, typer.Option(
+        "--stop-forecast", metavar="P", help="Stop a run at 20% of its budget when the forecast P(groks) < P "
+        "(sets train.stop_forecast_p on every run; off by default; prints the rule's measured false-negative "
+        "rate).")] = None,
 ) -> None:
     """Train every run of a sweep spec (resumable) -> runs/<name>/, grokscope.duckdb, phase_*.png."""
     import logging
@@ -332,7 +336,7 @@ def sweep(
     from rich.table import Table
 
     from grokscope.errors import GrokscopeError
-    from grokscope.sweep.runner import plan, run_sweep
+    from grokscope.sweep.runner import plan, run_sweep, with_stop_forecast
     from grokscope.sweep.spec import expand, load_spec
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -340,6 +344,8 @@ def sweep(
     path = out
     try:
         parsed = load_spec(spec)
+        if stop_forecast is not None:
+            parsed = with_stop_forecast(parsed, stop_forecast)
         trackers = _tracker_factory(log)
         cfgs = expand(parsed)
         path = out or Path("runs") / parsed.name
@@ -347,6 +353,9 @@ def sweep(
         console.print(f"[bold]grokscope sweep[/bold] {parsed.name}: {len(cfgs)} runs in {len(chunks)} chunks "
                       f"(<= {chunk or parsed.chunk} models each), backend {backend_name}, "
                       f"workers {n_workers} × {n_threads} thread(s) -> {path}", highlight=False)
+        stop_ps = sorted({c.train.stop_forecast_p for c in cfgs if c.train.stop_forecast_p > 0})
+        for line in _stop_rule_lines(stop_ps):
+            console.print(line, highlight=False)
         if dry_run:
             return
         with _SweepProgress(len(cfgs), quiet) as on_progress:
@@ -369,8 +378,24 @@ def sweep(
         _fail(f"interrupted; re-run the same command to resume ({path})" if path else "interrupted", code=130)
     console.print(
         f"{result.n_runs} runs: {result.skipped} already done, {result.finished} finished, "
-        f"{result.diverged} diverged, {result.failed} failed/unfinished; {result.wall_s:.1f} s -> {result.path}"
+        f"{result.diverged} diverged, {result.failed} failed/unfinished"
+        + (f" ({result.forecast_stopped} of the finished stopped as forecast never to grok)" if stop_ps else "")
+        + f"; {result.wall_s:.1f} s -> {result.path}"
         + (f"; {len(paths)} phase diagrams" if paths else ""), highlight=False)
+
+
+def _stop_rule_lines(ps: list[float]) -> list[str]:
+    """One line per forecast stop threshold of a sweep: the rule and its measured false-negative rate."""
+    if not ps:
+        return []
+    from grokscope.forecast import ForecastError, load_model, stop_rule_line
+
+    try:
+        model = load_model()
+    except ForecastError as e:
+        return [f"stopping runs forecast never to grok: P < {', '.join(f'{p:g}' for p in ps)}, but {e}; "
+                "the rule will not apply (the runs train on)"]
+    return [stop_rule_line(p, model) for p in ps]
 
 
 @app.command()

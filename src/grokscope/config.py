@@ -99,6 +99,7 @@ class TrainConfig:
     seed: int = 0  # parameter initialisation (and minibatch order)
     stop_test_acc: float = 0.999  # stop once test accuracy >= this; > 1 disables
     patience: int = 0  # stop when max test acc has not improved by 1e-4 for this many steps; 0 = off
+    stop_forecast_p: float = 0.0  # stop at 20% of the budget if the forecast P(groks) < this; 0 = off
     eval_every: int = 100
     eval_log_points: int = 40  # extra log-spaced evaluations (dense early, where things move)
     checkpoint_every: int = 1000
@@ -372,6 +373,7 @@ def validate(cfg: RunConfig) -> None:
         (tr.eval_every > 0, f"train.eval_every must be > 0, got {tr.eval_every}"),
         (tr.checkpoint_every > 0, f"train.checkpoint_every must be > 0, got {tr.checkpoint_every}"),
         (tr.patience >= 0, f"train.patience must be >= 0, got {tr.patience}"),
+        (0.0 <= tr.stop_forecast_p < 1.0, f"train.stop_forecast_p must be in [0, 1) (0 = off), got {tr.stop_forecast_p}"),
     ]
     for ok, message in checks:
         if not ok:

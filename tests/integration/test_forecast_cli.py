@@ -48,6 +48,29 @@ def test_fit_writes_a_model_the_run_command_reads(store, tmp_path):
     assert "actual: t_val99 = 1000" in res.output  # the synthetic curve crosses 99% just after t_val
 
 
+def test_fit_records_the_held_out_false_negative_rate_of_the_stop_rule(store, tmp_path):
+    import numpy as np
+
+    from grokscope.forecast import load_model
+    from grokscope.forecast.fit import REGIONS, evaluate, fit_store, load_runs, stop_rule_info
+
+    model = tmp_path / "model.json"
+    fit_store([store]).save(model)
+    rule = load_model(model).info["stop_rule"]
+    # one family, two widths: held out by width; recomputed here from the pooled held-out predictions
+    raw: dict = {}
+    evaluate(load_runs([store]), REGIONS["width"], [0.2], raw=raw)
+    grok, p = raw[(0.2, "forecast")][:2]
+    stopped = p < 0.05
+    assert rule == {"p": 0.05, "fraction": 0.2, "held_out_by": "width", "n_runs": 16, "n_held_out": len(grok),
+                    "n_stopped": int(stopped.sum()), "n_stopped_grokked": int(grok[stopped].sum()),
+                    "fn_rate": round(float(grok[stopped].mean()), 6) if stopped.any() else None}
+    assert rule["n_stopped"] <= rule["n_held_out"] <= 16 and np.isfinite(p).all()
+    one_width = [r for r in load_runs([store]) if r.cfg.model.d_mlp == 24]
+    assert stop_rule_info(one_width)["held_out_by"] == "seed"  # one family, one width: by seed
+    assert stop_rule_info(one_width[:1]) is None  # nothing to hold out: no entry (the sweep says "not measured")
+
+
 def test_eval_prints_the_table_held_out_by_width(store):
     res = runner.invoke(app, ["forecast", "eval", str(store), "--by", "width"])
     assert res.exit_code == 0, res.output

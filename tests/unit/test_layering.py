@@ -22,6 +22,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("presets", "tasks"),
     ("models",),
     ("interop",),  # TransformerLens export/import (optional extra): models <-> TL, no training
+    # atomic file writes and the forecaster's numpy core (no store, no torch): the engine's forecast stop rule
+    ("store.files", "forecast.features", "forecast.model", "forecast.predict"),
     ("train",),
     ("store",),  # run directories, the DuckDB index: neither analysis nor report
     ("analysis",),  # numbers only

@@ -8,9 +8,10 @@ feeds on a running run's evaluation rows (the `grokscope run` progress line). Th
 
 from grokscope.forecast.features import ForecastError, config_features, family_of, trajectory_features
 from grokscope.forecast.model import ForecastModel, load_model
-from grokscope.forecast.predict import Forecast, ForecastTracker, cut_for, forecast_rows, forecast_run
+from grokscope.forecast.predict import Forecast, ForecastTracker, cut_for, forecast_rows, stop_rule_line
+from grokscope.forecast.run import forecast_run
 
 __all__ = [
     "Forecast", "ForecastError", "ForecastModel", "ForecastTracker", "config_features", "cut_for", "family_of",
-    "forecast_rows", "forecast_run", "load_model", "trajectory_features",
+    "forecast_rows", "forecast_run", "load_model", "stop_rule_line", "trajectory_features",
 ]

@@ -36,6 +36,7 @@ EVAL_FRACTIONS = (0.1, 0.2, 0.4)
 CLF_C = 0.02  # inverse L2 strength of the logistic head (standardized features): strong, for transfer
 RIDGE_ALPHA = 10.0
 STOP_P = 0.05  # the "forecast never to grok" rule whose false-negative rate eval reports
+STOP_FRACTION = 0.2  # ... applied at this fraction of the budget (the engine's cut, predict.DEFAULT_FRACTION)
 
 
 @dataclass
@@ -161,9 +162,33 @@ def fit_store(roots: Sequence[str | Path], with_config: bool = False,
     """The forecaster fitted on every finished run under the roots."""
     runs = load_runs(roots)
     ex = examples(runs, fractions, with_config)
-    return fit_model(ex, [r.family for r in runs],
-                     info={"runs": len(runs), "fractions": list(fractions), "with_config": with_config,
-                           "families": {f: sum(r.family == f for r in runs) for f in {r.family for r in runs}}})
+    m = fit_model(ex, [r.family for r in runs],
+                  info={"runs": len(runs), "fractions": list(fractions), "with_config": with_config,
+                        "families": {f: sum(r.family == f for r in runs) for f in {r.family for r in runs}}})
+    rule = stop_rule_info(runs, with_config)
+    if rule is not None:
+        m.info["stop_rule"] = rule
+    return m
+
+
+def stop_rule_info(runs: Sequence[RunData], with_config: bool = False) -> dict[str, Any] | None:
+    """The held-out false-negative rate of the sweep stop rule "P < STOP_P at STOP_FRACTION of the budget"
+    (`train.stop_forecast_p`): held out by family when there are >= 2, else by width, else by seed; None
+    when no region splits the runs. n_stopped counts held-out runs (not yet grokked at the cut) it stops."""
+    method = "forecast+config" if with_config else "forecast"
+    for by in ("family", "width", "seed"):
+        if len({str(REGIONS[by](r)) for r in runs}) >= 2:
+            break
+    else:
+        log.warning("no stop-rule false-negative rate: every run is in the same family, width and seed")
+        return None
+    s = evaluate(runs, REGIONS[by], [STOP_FRACTION], methods=[method]).get((STOP_FRACTION, method))
+    if s is None:
+        return None
+    grokked = round(s.stop_fn * s.n_stop) if s.n_stop else 0
+    return {"p": STOP_P, "fraction": STOP_FRACTION, "held_out_by": by, "n_runs": len(runs), "n_held_out": s.n,
+            "n_stopped": s.n_stop, "n_stopped_grokked": grokked,
+            "fn_rate": round(grokked / s.n_stop, 6) if s.n_stop else None}
 
 
 # --- evaluation -------------------------------------------------------------------------------------
@@ -215,9 +240,10 @@ METHODS = ("forecast", "forecast+config", "config rule", "test-loss trend")
 
 def evaluate(runs: Sequence[RunData], region: Callable[[RunData], Any],
              fractions: Sequence[float] = EVAL_FRACTIONS,
-             raw: dict[tuple[float, str], tuple[np.ndarray, ...]] | None = None) -> dict[tuple[float, str], Scores]:
+             raw: dict[tuple[float, str], tuple[np.ndarray, ...]] | None = None,
+             methods: Sequence[str] = METHODS) -> dict[tuple[float, str], Scores]:
     """Leave-one-region-out: for every value of `region(run)`, fit on the other runs and predict its runs
-    at each fraction; scores pooled over the held-out predictions, per (fraction, method).
+    at each fraction; scores pooled over the held-out predictions, per (fraction, method in `methods`).
     `raw`, if given, receives the pooled (groks, p, score, t_true, t_pred) arrays per (fraction, method)."""
     keys = np.array([str(region(r)) for r in runs])
     values = sorted(set(keys.tolist()))
@@ -229,12 +255,14 @@ def evaluate(runs: Sequence[RunData], region: Callable[[RunData], Any],
         test = [r for r, k in zip(runs, keys) if k == v]
         models = {}
         for name, cfgf in (("forecast", False), ("forecast+config", True)):
+            if name not in methods:
+                continue
             ex = examples(train, FIT_FRACTIONS, cfgf)
             try:
                 models[name] = fit_model(ex, [r.family for r in train])
             except ForecastError as e:
                 log.warning("region %s: %s", v, e)
-        base = _config_rule(train)
+        base = _config_rule(train) if "config rule" in methods else None
         target = _loss_at_t99(train)
         for f in fractions:
             for name in ("forecast", "forecast+config"):
@@ -246,6 +274,8 @@ def evaluate(runs: Sequence[RunData], region: Callable[[RunData], Any],
                 t_pred = ex.cut * np.exp(m.log_ratio(ex.X))
                 t_true = ex.cut * np.exp(np.nan_to_num(ex.log_ratio))
                 pooled.setdefault((f, name), []).append((ex.grok, p, p, t_true, t_pred))
+            if "test-loss trend" not in methods and "config rule" not in methods:
+                continue
             ex = examples(test, [f], True)
             if not len(ex.grok):
                 continue
@@ -253,6 +283,8 @@ def evaluate(runs: Sequence[RunData], region: Callable[[RunData], Any],
             if base is not None:
                 p, t_pred = base(ex)
                 pooled.setdefault((f, "config rule"), []).append((ex.grok, p, p, t_true, t_pred))
+            if "test-loss trend" not in methods:
+                continue
             cross = np.array([trend_crossing(test[i].rows, c, target) for i, c in zip(ex.run, ex.cut)])
             budget = np.array([test[i].budget for i in ex.run])
             p = (cross <= budget).astype(float)

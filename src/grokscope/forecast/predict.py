@@ -1,11 +1,14 @@
-"""Forecasting one run from its first rows: P(groks within budget) and t_val99 with an 80% interval."""
+"""Forecasting one run from its first rows: P(groks within budget) and t_val99 with an 80% interval.
+
+numpy only and below the store: the training engine reads it for its forecast stop rule
+(`train.stop_forecast_p`); reading a run directory is `grokscope.forecast.run`.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,23 +98,6 @@ def cut_for(budget: int, fraction: float | None = None, step: int | None = None)
     return max(1, int(round(f * budget)))
 
 
-def forecast_run(path: str | Path, fraction: float | None = None, step: int | None = None,
-                 model: ForecastModel | str | Path | None = None) -> Forecast:
-    """The forecast of a run directory (finished or not) from its rows up to a fraction of its budget or a step."""
-    from grokscope.store.rundir import read_config, read_metrics
-
-    path = Path(path)
-    if not (path / "config.json").exists():
-        raise ForecastError(f"{path} is not a run directory (no config.json)")
-    cfg = read_config(path)
-    m = model if isinstance(model, ForecastModel) else load_model(model)
-    rows = read_metrics(path)
-    cut = cut_for(int(cfg.train.steps), fraction, step)
-    if step is None and rows and int(rows[-1]["step"]) < cut and first_step(rows, "test_acc", EVENT_THRESHOLD) is None:
-        cut = int(rows[-1]["step"])  # an unfinished run before f·budget: forecast from what there is
-    return forecast_rows(rows, cfg, cut, m)
-
-
 class ForecastTracker:
     """Feeds on evaluation rows (a run's on_row) and keeps the latest forecast line; never raises.
 
@@ -146,3 +132,19 @@ class ForecastTracker:
             except (ValueError, ArithmeticError, KeyError, TypeError, np.linalg.LinAlgError) as e:
                 self.line = f"forecast: n/a ({type(e).__name__})"  # a forecast never stops a run
         return self.line
+
+
+def stop_rule_line(p: float, model: ForecastModel) -> str:
+    """One line describing the stop rule "P(groks) < p at 20% of the budget" and its false-negative rate
+    as measured when the model was fitted (`info["stop_rule"]`, see `forecast.fit.stop_rule_info`)."""
+    rule = f"stopping runs forecast never to grok: P < {p:g} at {DEFAULT_FRACTION:.0%} of the budget"
+    m = model.info.get("stop_rule")
+    if not isinstance(m, dict) or "fn_rate" not in m:
+        return f"{rule}; false-negative rate not measured for this forecast model (refit it with grokscope forecast fit)"
+    measured = (f"{m['n_stopped_grokked']} of {m['n_stopped']} stopped runs grokked; held out by "
+                f"{m['held_out_by']}, {m['n_runs']} runs")
+    fn = "n/a" if m["fn_rate"] is None else f"{m['fn_rate']:.1%}"
+    if not math.isclose(float(m["p"]), p) or not math.isclose(float(m["fraction"]), DEFAULT_FRACTION):
+        return (f"{rule}; false-negative rate not measured for this threshold (at P < {m['p']:g}: {fn}, "
+                f"{measured})")
+    return f"{rule}; measured false-negative rate {fn} ({measured})"

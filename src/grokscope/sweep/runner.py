@@ -83,6 +83,7 @@ class SweepResult:
     failed: int
     wall_s: float
     run_ids: list[str]
+    forecast_stopped: int = 0  # finished runs stopped by the forecast rule (train.stop_forecast_p)
 
 
 def plan(cfgs: list[RunConfig], chunk: int, workers: int | None = None,
@@ -149,15 +150,19 @@ def run_sweep(
     on_progress: Callable[[Tally], None] | None = None,
     index: bool = True,
     sinks: SinkFactory | None = None,
+    stop_forecast: float | None = None,
 ) -> SweepResult:
     """Train every unfinished run of a spec into `out` (default runs/<spec name>).
 
     workers and threads per worker default to what fits the free cores (`grokscope.cores`);
     workers = 0 runs chunks in this process (no pool). Resumable: finished runs are skipped.
     sinks(cfg, run_dir) -> extra sinks per run (a picklable module-level function).
+    stop_forecast: set train.stop_forecast_p on every run (`with_stop_forecast`).
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
+    if stop_forecast is not None:
+        spec = with_stop_forecast(spec, stop_forecast)
     if backend not in ("local", "ray"):
         raise SweepError(f"unknown backend {backend!r}; use local or ray")
     cfgs = expand(spec)  # every error surfaces here, before anything is written
@@ -197,26 +202,41 @@ def run_sweep(
         from grokscope.store.db import build_index
 
         build_index(path)
-    status = _statuses(path, cfgs)
+    status, stops = _statuses(path, cfgs)
     return SweepResult(
         path=path, n_runs=len(cfgs), skipped=tally.skipped,
         finished=sum(s == "finished" for s in status.values()),
         diverged=sum(s == "diverged" for s in status.values()),
         failed=sum(s != "finished" and s != "diverged" for s in status.values()),
         wall_s=wall, run_ids=[c.run_id for c in cfgs],
+        forecast_stopped=sum(s == "forecast" for s in stops.values()),
     )
 
 
-def _statuses(path: Path, cfgs: list[RunConfig]) -> dict[str, str]:
-    out = {}
+def with_stop_forecast(spec: SweepSpec, p: float) -> SweepSpec:
+    """The spec with train.stop_forecast_p = p on every run (`grokscope sweep --stop-forecast P`): an entry
+    of its [set], so sweep.json records it and the run ids include it (p = 0 turns the rule off)."""
+    import dataclasses
+
+    key = "train.stop_forecast_p"
+    for section in ("grid", "zip", "random"):
+        if key in getattr(spec, section):
+            raise SweepError(f"--stop-forecast sets {key} on every run, but the spec varies it in [{section}]; "
+                             "drop one of them")
+    return dataclasses.replace(spec, set={**spec.set, key: float(p)})
+
+
+def _statuses(path: Path, cfgs: list[RunConfig]) -> tuple[dict[str, str], dict[str, str | None]]:
+    """(status, stop reason) of every run; a run stopped by a rule (also "forecast") is finished."""
+    out, stops = {}, {}
     for c in cfgs:
         d = path / c.run_id
         if is_finished(d):
-            stop = (read_summary(d) or {}).get("stop_reason")
+            stops[c.run_id] = stop = (read_summary(d) or {}).get("stop_reason")
             out[c.run_id] = "diverged" if stop == "diverged" else "finished"
         else:
             out[c.run_id] = "failed" if (d / ERROR).exists() else "unfinished"
-    return out
+    return out, stops
 
 
 def _write_sweep_json(path: Path, spec: SweepSpec, cfgs: list[RunConfig], backend: str, tally: Tally,
@@ -287,4 +307,4 @@ def _drain(events: Any, tally: Tally) -> None:
             return
 
 
-__all__ = ["SweepError", "SweepResult", "Tally", "plan_chunks", "run_sweep", "set_threads"]
+__all__ = ["SweepError", "SweepResult", "Tally", "plan_chunks", "run_sweep", "set_threads", "with_stop_forecast"]

@@ -27,6 +27,9 @@ import torch
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.events import EVENT_THRESHOLD, summarize
+from grokscope.forecast.features import ForecastError
+from grokscope.forecast.model import ForecastModel, load_model
+from grokscope.forecast.predict import DEFAULT_FRACTION, cut_for, forecast_rows
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
 from grokscope.train.allocator import reuse_freed_memory
@@ -45,7 +48,7 @@ MODEL_CHUNK_ELEMENTS = 1 << 20  # logits per forward/backward chunk of a large s
 EVAL_CHUNK_ELEMENTS = 1 << 24  # logits per evaluation chunk (64 MB fp32)
 # config fields that may differ between the models of one stack (plus each transform's own)
 PER_MODEL_FIELDS = {("task", "data_seed"), ("task", "noise"), ("train", "seed"),
-                    ("optim", "lr"), ("optim", "weight_decay"), ("preset",)}
+                    ("optim", "lr"), ("optim", "weight_decay"), ("train", "stop_forecast_p"), ("preset",)}
 
 
 @dataclass
@@ -67,12 +70,15 @@ class _Member:
     saturation_step: int | None = None
     stop_reason: str | None = None
     wall_s: float = 0.0
+    forecast_checked: bool = False  # the forecast stop rule has been applied (once, at the cut)
+    forecast_p_groks: float | None = None  # what it saw
     history: list[dict[str, Any]] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
     def info(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in
-                ("best_test_acc", "best_step", "saturation_step", "stop_reason", "wall_s")}
+                ("best_test_acc", "best_step", "saturation_step", "stop_reason", "wall_s", "forecast_checked",
+                 "forecast_p_groks")}
 
 
 def stack_key(cfg: RunConfig) -> str:
@@ -95,9 +101,13 @@ class Engine:
 
     `dtype` is the parameters' precision; float64 makes runs comparable across CPUs (equivalence
     tests), float32 (the default) is what a config trains in.
+
+    `forecast_model` is the forecaster of the stop rule `train.stop_forecast_p` (default: the shipped
+    model, loaded on first use, and only if some member has the rule on).
     """
 
-    def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink], dtype: torch.dtype = torch.float32):
+    def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink], dtype: torch.dtype = torch.float32,
+                 forecast_model: ForecastModel | None = None):
         if not cfgs or len(cfgs) != len(sinks):
             raise ValueError("need one sink per config")
         if len({stack_key(c) for c in cfgs}) != 1:
@@ -142,6 +152,8 @@ class Engine:
         self.step = 0
         self._resumed_at = -1
         self._saturation_pending = True  # some row still wants its exact saturation checkpoint
+        self._forecast_model: ForecastModel | ForecastError | None = forecast_model  # or why it cannot load
+        self._forecast_cut = cut_for(base.train.steps, DEFAULT_FRACTION)  # steps is shared by the stack
         n_train = train_idx.shape[1]
         bs = base.train.batch_size
         self.batch_size = n_train if bs == 0 or bs >= n_train else bs
@@ -340,6 +352,36 @@ class Engine:
             m.stop_reason = "patience"
         elif self.step >= t.steps:
             m.stop_reason = "max_steps"
+        elif t.stop_forecast_p > 0 and not m.forecast_checked and self.step >= self._forecast_cut:
+            m.forecast_checked = True
+            if row["test_acc"] < SATURATION_ACC:
+                self._forecast_stop(k)
+
+    def _forecast_stop(self, k: int) -> None:
+        """The forecast stop rule of model k at its first evaluation at or after the cut: stop it if the
+        forecast P(groks within the budget) < train.stop_forecast_p. Reads only the member's history; a
+        model or run it cannot forecast (or any numeric failure) leaves the run training, with one warning."""
+        m, cfg = self.members[k], self.cfgs[k]
+        try:
+            if self._forecast_model is None:
+                self._forecast_model = load_model()  # once per engine
+            if isinstance(self._forecast_model, ForecastError):
+                raise self._forecast_model
+            fc = forecast_rows(m.history, cfg, self.step, self._forecast_model)
+            p = float(fc.p_groks)
+            if not math.isfinite(p):
+                raise ValueError(f"P(groks) = {p}")
+        except (ForecastError, ValueError, ArithmeticError, KeyError, TypeError, np.linalg.LinAlgError) as e:
+            if self._forecast_model is None and isinstance(e, ForecastError):  # unreadable model: keep the error
+                self._forecast_model = e
+            log.warning("model %d (%s): the forecast stop rule does not apply, training on: %s",
+                        k, cfg.run_id, str(e) or type(e).__name__)
+            return
+        m.forecast_p_groks = p
+        if p < cfg.train.stop_forecast_p:
+            m.stop_reason = "forecast"
+            log.info("model %d (%s) stopped at step %d: forecast P(groks) = %.3g < %g",
+                     k, cfg.run_id, self.step, p, cfg.train.stop_forecast_p)
 
     def run(self) -> list[dict[str, Any]]:
         """Train until every model has stopped; returns each model's summary."""
@@ -385,16 +427,17 @@ class Engine:
             saturation_step=m.saturation_step,
             steps=self.step,
             wall_s=m.wall_s,
+            **({"forecast_stop_p_groks": round(m.forecast_p_groks, 6)} if m.forecast_p_groks is not None else {}),
         )
         self.sinks[k].on_finish(m.summary)
 
 
 def train(
     cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype = torch.float32, forecast_model: ForecastModel | None = None,
 ) -> list[dict[str, Any]]:
     """Train K stackable configs together; one sink per config. Returns per-model summaries."""
-    engine = Engine(cfgs, sinks, dtype=dtype)
+    engine = Engine(cfgs, sinks, dtype=dtype, forecast_model=forecast_model)
     if resume:
         engine.load(resume)
     return engine.run()
