@@ -414,6 +414,7 @@ def compare(
 
     from grokscope.compare import run_compare
     from grokscope.compare.spec import load_compare, sweep_spec
+    from grokscope.compare.stats import describe
     from grokscope.errors import GrokscopeError
     from grokscope.sweep.spec import expand
 
@@ -445,9 +446,8 @@ def compare(
                       fmt(a["t_val95"]["median"]), f"{a['wall_s']:.1f}", f"{a['state_mb']:.2f}")
     Console().print(table)
     for sp in result.speedups:
-        console.print(f"{sp['event']}: {sp['arm']} vs {sp['baseline_arm']}: speed-up x{sp['speedup']:.3g} "
-                      f"[{sp['ci_low']:.3g}, {sp['ci_high']:.3g}] ({round(sp['level'] * 100)}% bootstrap CI)",
-                      highlight=False, markup=False)
+        console.print(f"{sp['event']}: {sp['arm']} vs {sp['baseline_arm']}: speed-up {describe(sp)} "
+                      f"({round(sp['level'] * 100)}% bootstrap CI)", highlight=False, markup=False)
     console.print(f"{result.wall_s:.1f} s, peak RSS {result.peak_rss_mb:.0f} MB -> {result.path}"
                   + (f" ({result.plot.name})" if result.plot else ""), highlight=False)
 

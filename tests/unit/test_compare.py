@@ -42,6 +42,15 @@ def test_speedup_and_its_bootstrap_interval():
     assert math.isnan(speedup([None, None], [None, None])["speedup"])
 
 
+def test_degenerate_speedups_are_said_in_words():
+    from grokscope.compare.stats import describe
+
+    assert describe(speedup([None, None], [None, None])).startswith("undefined: neither")
+    assert describe(speedup([10, 10], [None, None])).startswith("×0: the method's median never")
+    assert describe(speedup([None, None], [10, 10])).startswith("∞: only the method")
+    assert describe({"speedup": 2.0, "ci_low": 1.5, "ci_high": 3.0}) == "×2 [1.5, 3]"
+
+
 def test_spec_expands_to_one_zip_sweep_with_a_matched_baseline():
     spec = parse_compare(_spec())
     assert [a.name for a in spec.arms] == ["adamw", "gf", "gf_matched"]
@@ -139,7 +148,7 @@ def test_markdown_tables_mark_the_best_setting_and_show_never():
     lines = md.splitlines()
     assert "| adamw | 0.001 |" in lines[2] and "never [never, never]" in lines[2] and "0% of 3" in lines[2]
     assert "adamw **(best)** | 0.01" in lines[3] and "900 [800, 1,000]" in lines[3]
-    assert "| gf (0.003) | adamw (0.01) | t_val99 | ×1.8 |" in md
+    assert "| gf (0.003) | adamw (0.01) | t_val99 | ×1.8 [" in md
 
 
 def test_best_setting_ties_on_never_break_by_final_accuracy():

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from grokscope.compare.stats import describe
+
 
 def _label(s: dict[str, Any]) -> str:
     return f"{s['arm']}\nlr {s['lr']:.2g}"
@@ -73,8 +75,8 @@ def markdown_tables(data: dict[str, Any]) -> str:
                    f"| {s['grokked']:.0%} of {s['n']} | {_steps(q['median'])} [{_steps(q['q25'])}, {_steps(q['q75'])}] "
                    f"| {_steps(s['t_val95']['median'])} | {s.get('final_test_acc', math.nan):.3f} | {s['state_mb']:.2f} |")
     if data["speedups"]:
-        out += ["", "| method (best lr) | vs best baseline (lr) | event | speed-up | 95% bootstrap CI |", "|---|---|---|---|---|"]
+        out += ["", "| method (best lr) | vs best baseline (lr) | event | speed-up [95% bootstrap CI] |", "|---|---|---|---|"]
         for sp in data["speedups"]:
             out.append(f"| {sp['arm']} ({sp['lr']:.3g}) | {sp['baseline_arm']} ({sp['baseline_lr']:.3g}) | {sp['event']} "
-                       f"| ×{sp['speedup']:.3g} | [{sp['ci_low']:.3g}, {sp['ci_high']:.3g}] |")
+                       f"| {describe(sp)} |")
     return "\n".join(out) + "\n"
