@@ -414,8 +414,8 @@ def compare(
 
     from grokscope.compare import run_compare
     from grokscope.compare.spec import load_compare, sweep_spec
-    from grokscope.compare.stats import describe
     from grokscope.errors import GrokscopeError
+    from grokscope.report.compare import describe
     from grokscope.sweep.spec import expand
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -630,6 +630,8 @@ def forecast_eval(
     roots: Annotated[list[Path], typer.Argument(help="Run stores (sweep folders or run directories).")],
     by: Annotated[list[str] | None, typer.Option(help="Hold out by region, leave-one-value-out (repeatable): "
                                                       "family, width, op, p, noise, seed.")] = None,
+    unseen: Annotated[list[Path] | None, typer.Option(help="Stores never fitted on (repeatable): fit on ROOTS, "
+                                                           "score only these runs.")] = None,
 ) -> None:
     """Held-out-by-region evaluation: AUROC, Brier, calibration and t_val99 error at f = 0.1 / 0.2 / 0.4,
     beside a config-only rule and the extrapolated test-loss trend."""
@@ -640,20 +642,27 @@ def forecast_eval(
     from grokscope.errors import GrokscopeError
     from grokscope.forecast.fit import METHODS, REGIONS, STOP_P, evaluate, load_runs
 
-    regions = by or ["family", "width"]
+    regions = by or ([] if unseen else ["family", "width"])
     bad = [r for r in regions if r not in REGIONS]
     if bad:
         _fail(f"unknown region {bad[0]!r}; choose from {', '.join(REGIONS)}")
     try:
         runs = load_runs(roots)
+        tests: list[tuple[str, Any, list[str] | None]] = []
         for region in regions:
-            t0 = time.perf_counter()
-            scores = evaluate(runs, REGIONS[region])
             n_regions = len({str(REGIONS[region](r)) for r in runs})
+            tests.append((f"held out by {region} ({n_regions} regions, {len(runs)} runs", REGIONS[region], None))
+        if unseen:
+            new = load_runs(unseen)
+            new_paths = {r.path for r in new}
+            tests.append((f"fitted on {len(runs)} runs, tested on {len(new)} unseen runs ({', '.join(map(str, unseen))}",
+                          lambda r: "unseen" if r.path in new_paths else "fit", ["unseen"]))
+            runs = runs + new
+        for title, region, only in tests:
+            t0 = time.perf_counter()
+            scores = evaluate(runs, region, only=only)
             table = Table("f", "method", "n", "groks", "AUROC", "Brier", "ECE", "med rel err t_val99", "n t",
-                          f"stop P<{STOP_P}: n, FN",
-                          title=f"held out by {region} ({n_regions} regions, {len(runs)} runs, "
-                                f"{time.perf_counter() - t0:.1f} s)")
+                          f"stop P<{STOP_P}: n, FN", title=f"{title}, {time.perf_counter() - t0:.1f} s)")
             for (f, method), s in sorted(scores.items(), key=lambda kv: (kv[0][0], METHODS.index(kv[0][1]))):
                 table.add_row(f"{f:g}", method, str(s.n), str(s.n_grok), f"{s.auroc:.3f}", f"{s.brier:.3f}",
                               f"{s.ece:.3f}", f"{s.med_rel_err:.1%}", str(s.n_time), f"{s.n_stop}, {s.stop_fn:.1%}")

@@ -81,6 +81,18 @@ def test_eval_prints_the_table_held_out_by_width(store):
     assert float(line.split("│")[5]) > 0.9  # AUROC: the synthetic groks are separable from their start
 
 
+def test_eval_on_unseen_stores_fits_on_the_roots_and_scores_only_the_unseen_runs(store, tmp_path):
+    unseen = tmp_path / "unseen"
+    for i, t_val in enumerate((1000, None, 1500, None)):
+        cfg = load_preset("pair2023").override(["model.d_mlp=96", "train.steps=2000", f"train.seed={i}"])
+        _write_run(unseen / f"u{i}", cfg, synthetic_rows(2000, t_val, seed=100 + i))
+    res = runner.invoke(app, ["forecast", "eval", str(store), "--unseen", str(unseen)])
+    assert res.exit_code == 0, res.output
+    assert "fitted on 16 runs, tested on 4 unseen runs" in res.output and "held out by" not in res.output
+    line = next(ln for ln in res.output.splitlines() if "0.2" in ln and "│ forecast " in ln)
+    assert [int(line.split("│")[k]) for k in (3, 4)] == [4, 2]  # n scored = the unseen runs only; 2 grok
+
+
 def test_tiny_real_run_forecasts_or_says_why(tmp_path):
     from tests.helpers import tiny_mlp
     from tests.unit.test_forecast import tiny_model

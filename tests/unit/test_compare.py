@@ -43,7 +43,7 @@ def test_speedup_and_its_bootstrap_interval():
 
 
 def test_degenerate_speedups_are_said_in_words():
-    from grokscope.compare.stats import describe
+    from grokscope.report.compare import describe
 
     assert describe(speedup([None, None], [None, None])).startswith("undefined: neither")
     assert describe(speedup([10, 10], [None, None])).startswith("×0: the method's median never")

@@ -42,14 +42,3 @@ def speedup(baseline: Sequence[float | None], method: Sequence[float | None], n_
     return {"speedup": float(ratio(b, m)), "ci_low": float(lo), "ci_high": float(hi), "level": level,
             "n_boot": n_boot}
 
-
-def describe(sp: dict[str, float]) -> str:
-    """A speed-up and its CI as text, with the degenerate cases said in words."""
-    r = sp["speedup"]
-    if math.isnan(r):
-        return "undefined: neither median reached the event"
-    if r == 0:
-        return "×0: the method's median never reached the event, the baseline's did"
-    if math.isinf(r):
-        return "∞: only the method's median reached the event"
-    return f"×{r:.3g} [{sp['ci_low']:.3g}, {sp['ci_high']:.3g}]"

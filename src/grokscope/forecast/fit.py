@@ -19,8 +19,10 @@ import numpy as np
 
 from grokscope.events import EVENT_THRESHOLD, first_step
 from grokscope.forecast.features import (
+    CLF_FEATURES,
     CONFIG_FEATURES,
     MODEL_FEATURES,
+    REG_FEATURES,
     ForecastError,
     config_features,
     family_of,
@@ -128,15 +130,21 @@ def fit_model(ex: Examples, families: Sequence[str], info: dict[str, Any] | None
     scale = ex.X.std(0)
     scale[scale < 1e-9] = 1.0
     Z = (ex.X - mean) / scale
-    clf = LogisticRegression(C=CLF_C, max_iter=2000).fit(Z, ex.grok)
+    # each head reads its own columns (config values, when present, go to both); the others get coefficient 0
+    cols = {head: np.array([n in keep or n in CONFIG_FEATURES for n in ex.names])
+            for head, keep in (("clf", CLF_FEATURES), ("reg", REG_FEATURES))}
+    clf = LogisticRegression(C=CLF_C, max_iter=2000).fit(Z[:, cols["clf"]], ex.grok)
     pos = ex.grok == 1
     if pos.sum() < 3:
         raise ForecastError(f"cannot fit a forecaster: only {int(pos.sum())} examples of runs that grok after the cut")
-    reg = Ridge(alpha=RIDGE_ALPHA).fit(Z[pos], ex.log_ratio[pos])
-    resid = _cv_residuals(Z[pos], ex.log_ratio[pos], ex.run[pos], Ridge)
+    Zr = Z[pos][:, cols["reg"]]
+    reg = Ridge(alpha=RIDGE_ALPHA).fit(Zr, ex.log_ratio[pos])
+    resid = _cv_residuals(Zr, ex.log_ratio[pos], ex.run[pos], Ridge)
+    clf_coef, reg_coef = np.zeros(len(ex.names)), np.zeros(len(ex.names))
+    clf_coef[cols["clf"]], reg_coef[cols["reg"]] = clf.coef_[0], reg.coef_
     return ForecastModel(
         features=list(ex.names), families=sorted(set(families)), mean=mean.tolist(), scale=scale.tolist(),
-        clf_coef=clf.coef_[0].tolist(), clf_intercept=float(clf.intercept_[0]), reg_coef=reg.coef_.tolist(),
+        clf_coef=clf_coef.tolist(), clf_intercept=float(clf.intercept_[0]), reg_coef=reg_coef.tolist(),
         reg_intercept=float(reg.intercept_), resid_q10=float(np.quantile(resid, 0.1)),
         resid_q90=float(np.quantile(resid, 0.9)), info=dict(info or {}, n_examples=int(len(ex.grok)),
                                                            n_grok_examples=int(pos.sum())))
@@ -241,16 +249,17 @@ METHODS = ("forecast", "forecast+config", "config rule", "test-loss trend")
 def evaluate(runs: Sequence[RunData], region: Callable[[RunData], Any],
              fractions: Sequence[float] = EVAL_FRACTIONS,
              raw: dict[tuple[float, str], tuple[np.ndarray, ...]] | None = None,
-             methods: Sequence[str] = METHODS) -> dict[tuple[float, str], Scores]:
-    """Leave-one-region-out: for every value of `region(run)`, fit on the other runs and predict its runs
-    at each fraction; scores pooled over the held-out predictions, per (fraction, method in `methods`).
-    `raw`, if given, receives the pooled (groks, p, score, t_true, t_pred) arrays per (fraction, method)."""
+             methods: Sequence[str] = METHODS, only: Sequence[str] | None = None) -> dict[tuple[float, str], Scores]:
+    """Leave-one-region-out: for every value of `region(run)` (or only those in `only`), fit on the other
+    runs and predict its runs at each fraction; scores pooled over the held-out predictions, per (fraction,
+    method in `methods`). `raw`, if given, receives the pooled (groks, p, score, t_true, t_pred) arrays
+    per (fraction, method)."""
     keys = np.array([str(region(r)) for r in runs])
     values = sorted(set(keys.tolist()))
     if len(values) < 2:
         raise ForecastError(f"cannot hold out by region: every run is in the same region ({values[0]})")
     pooled: dict[tuple[float, str], list] = {}
-    for v in values:
+    for v in values if only is None else [str(o) for o in only]:
         train = [r for r, k in zip(runs, keys) if k != v]
         test = [r for r, k in zip(runs, keys) if k == v]
         models = {}

@@ -8,8 +8,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-from grokscope.compare.stats import describe
-
 
 def _label(s: dict[str, Any]) -> str:
     return f"{s['arm']}\nlr {s['lr']:.2g}"
@@ -62,6 +60,18 @@ def plot_compare(settings: list[dict[str, Any]], speedups: list[dict[str, Any]],
 
 def _steps(x: float) -> str:
     return "never" if not math.isfinite(x) else f"{x:,.0f}"
+
+
+def describe(sp: dict[str, float]) -> str:
+    """A speed-up and its CI as text, with the degenerate cases said in words."""
+    r = sp["speedup"]
+    if math.isnan(r):
+        return "undefined: neither median reached the event"
+    if r == 0:
+        return "×0: the method's median never reached the event, the baseline's did"
+    if math.isinf(r):
+        return "∞: only the method's median reached the event"
+    return f"×{r:.3g} [{sp['ci_low']:.3g}, {sp['ci_high']:.3g}]"
 
 
 def markdown_tables(data: dict[str, Any]) -> str:
