@@ -101,6 +101,7 @@ def trajectory_features(rows: Sequence[Mapping[str, Any]], budget: int, cut_step
     wn = _col(early, "weight_norm")
     has_wn = np.isfinite(wn).sum() >= 2 and np.nanmax(wn) > 0
     wn_h = np.log(np.maximum(_col(half, "weight_norm"), LOSS_FLOOR)) if has_wn else np.zeros(len(half))
+    te_slope = _slope(th, log_te_h)  # log10 test loss per cut length, second half
     out = {
         "train_acc": float(train_acc[-1]),
         "test_acc": float(test_acc[-1]),
@@ -110,7 +111,7 @@ def trajectory_features(rows: Sequence[Mapping[str, Any]], budget: int, cut_step
         "log_test_loss": float(log_te[-1] - ref_te),
         "gap": float(log_te[-1] - log_tr[-1]),
         "test_acc_slope": _slope(th, _col(half, "test_acc")),
-        "test_loss_slope": _slope(th, log_te_h),
+        "test_loss_slope": te_slope,
         "train_loss_slope": _slope(th, log_tr_h),
         "test_loss_curv": curv,
         "test_loss_peak_drop": float(np.nanmax(log_te) - log_te[-1]),
@@ -124,7 +125,7 @@ def trajectory_features(rows: Sequence[Mapping[str, Any]], budget: int, cut_step
         # the test-loss trend baseline as a feature: the log test loss (relative to the first evaluation)
         # where the second half's straight line would put it at the end of the budget; clipped, because a
         # line through a window extrapolated over several windows is only a direction and a rough size
-        "test_loss_at_budget": float(np.clip(log_te[-1] - ref_te + _slope(th, log_te_h) * (budget - cut_step) / cut_step,
+        "test_loss_at_budget": float(np.clip(log_te[-1] - ref_te + te_slope * (budget - cut_step) / cut_step,
                                              -6.0, 3.0)),
     }
     return {k: (v if math.isfinite(v) else 0.0) for k, v in out.items()}
