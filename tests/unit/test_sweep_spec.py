@@ -115,6 +115,24 @@ def test_shipped_specs_expand(request):
     assert all(c.task.p == 67 and c.model.input == "shared" and c.task.symmetric for c in pair)
     noise = expand(load_spec(root / "sweeps/noise.toml"))
     assert sorted({c.task.noise for c in noise}) == [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]
+    from grokscope.compare.spec import load_compare
+
+    for spec in sorted((root / "sweeps").glob("*.toml")):  # every shipped spec loads (and expands)
+        if "[[arm]]" in spec.read_text():
+            assert load_compare(spec).arms, spec.name
+        else:
+            assert expand(load_spec(spec)), spec.name
+
+
+def test_the_matched_compromise_grid_has_the_notebook_diagrams_cells(request):
+    # sweeps/pair_phase_matched.toml is set beside sweeps/pair_tied_phase.toml cell by cell: the same
+    # (width, fraction, weight decay, seed, split) for every model, only the model and recipe differ
+    root = request.config.rootpath
+    cell = lambda c: (c.model.d_mlp, c.task.frac_train, c.optim.weight_decay, c.train.seed, c.task.data_seed)  # noqa: E731
+    tied = expand(load_spec(root / "sweeps/pair_tied_phase.toml"))
+    matched = expand(load_spec(root / "sweeps/pair_phase_matched.toml"))
+    assert len(tied) == 240 and sorted(map(cell, tied)) == sorted(map(cell, matched))
+    assert {c.model.input for c in tied} == {"tied_embed"} and {c.model.input for c in matched} == {"shared"}
 
 
 @pytest.mark.parametrize("body", ['base = "swaroop2026"\n[grid]\nmodel.nope = [1]\n',

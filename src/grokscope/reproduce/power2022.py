@@ -7,8 +7,8 @@ run in:
   (the `power2022_fig1` preset). The figure: train accuracy ≈ 100% before 10³ steps, "very little
   evidence of any generalization until 10⁵ steps", validation ≈ 100% "close to 10⁶". We stop a
   run once validation accuracy reaches 99.9% (the curve is flat at 1 after that). Full: the
-  preset itself — 10⁶ steps cost ~70 h on one thread (0.25 s/step), so the run resumes where it
-  stopped each time the reproduction is re-run. Quick: the same recipe at p = 23, d_model 64,
+  preset itself — 10⁶ steps cost ~14.5 h on one thread (52 ms of CPU per step), so the run resumes
+  where it stopped each time the reproduction is re-run. Quick: the same recipe at p = 23, d_model 64,
   d_mlp 256, 5,000 steps (`FIG1_QUICK`): the early memorisation and the long plateau at chance,
   but not the late rise, which we did not see at this scale (docs/papers/power2022.md).
 * **The A.1.2 default** (the `power2022` preset: AdamW lr 1e-3, wd 1, β = (0.9, 0.98), 10 warmup
