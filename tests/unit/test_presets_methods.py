@@ -14,7 +14,7 @@ def test_grokfast_preset_is_the_papers_baseline_with_the_filter_off():
     cfg = load_preset("grokfast2024")
     assert (cfg.task.op, cfg.task.p, cfg.task.frac_train) == ("mul", 97, 0.5)
     assert (cfg.model.arch, cfg.model.n_layers, cfg.model.d_model, cfg.model.layer_norm) == ("transformer", 2, 128, True)
-    # the published baseline has weight decay 0 (the Grokfast runs 0.005 / 0.01: PAPERS.md §6)
+    # the published baseline has weight decay 0 (the Grokfast runs 0.005 / 0.01: docs/papers/grokfast2024.md)
     assert (cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.beta2) == ("adam", 1e-3, 0.0, 0.98)
     assert cfg.optim.grokfast_lamb == 0.0 and cfg.train.stop_test_acc == 0.95  # the paper's 95% criterion
 

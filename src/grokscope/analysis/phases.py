@@ -1,4 +1,4 @@
-"""Nanda et al.'s three phases of grokking, by the paper's own definitions (§5.2; PAPERS.md §6).
+"""Nanda et al.'s three phases of grokking, by the paper's own definitions (§5.2; docs/papers/nanda2023.md).
 
 The paper gives no numeric rule, only what the progress measures do in each phase (key frequencies
 are the *final* model's, held fixed over the run: `progress.fixed_keys`):

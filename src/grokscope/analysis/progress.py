@@ -155,7 +155,7 @@ def sum_sq_weights(params: Mapping[str, torch.Tensor]) -> float:
 def fixed_keys(run: Any, key_threshold: float = 0.25) -> list[int]:
     """The key frequencies of a run's *final* checkpoint (W_L Fourier norms ≥ `key_threshold` × max),
     held fixed over the whole run: Nanda et al.'s excluded and restricted losses remove or keep the
-    eventual algorithm's frequencies at every checkpoint (PAPERS.md §6), so the series of one run
+    eventual algorithm's frequencies at every checkpoint (docs/papers/nanda2023.md), so the series of one run
     is comparable across steps. Both `grokscope analyze` and `reproduce nanda2023` use this."""
     return [int(k) for k in key_frequencies(unembed_freq_norms(unstack(run.params("final")), run.config.model),
                                             key_threshold)]

@@ -1,4 +1,4 @@
-"""Doshi, Das, He, Gromov 2024 — to grok or not to grok: label corruption (PAPERS.md §2.4).
+"""Doshi, Das, He, Gromov 2024 — to grok or not to grok: label corruption (docs/papers/doshi2024.md).
 
 The quadratic MLP f(m, n) = W·(U e_m + V e_n)², MSE loss, full-batch AdamW lr 0.01, 50% of the
 pairs for training, a fraction ξ of the training labels replaced by uniform random labels. One
@@ -13,7 +13,7 @@ ensemble per mode: ξ and weight decay are per-model settings.
   neurons first destroys test accuracy. A random order is our control (the paper has none).
 
 Accuracy on the corrupted training pairs is measured against their corrupted labels, so it is
-the fraction memorised. Paper values are read off figures (PAPERS.md marks them approximate).
+the fraction memorised. Paper values are read off figures (docs/papers/doshi2024.md marks them approximate).
 
 Full: p = 97, N = 500, init N(0, (16N)^(-2/3)), 2,000 steps, ξ ∈ {0.1, 0.2, 0.3, 0.5} × wd ∈ {0, 5}.
 Quick: p = 59, N = 256, 2,000 steps, ξ ∈ {0.1, 0.3} × wd ∈ {0, 5}.

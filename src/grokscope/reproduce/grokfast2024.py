@@ -1,10 +1,10 @@
-"""Lee et al. 2024 — Grokfast: accelerated grokking by amplifying slow gradients (PAPERS.md §2.9, §6).
+"""Lee et al. 2024 — Grokfast: accelerated grokking by amplifying slow gradients (docs/papers/grokfast2024.md).
 
 x·y mod 97, the 2-layer transformer (width 128, 4 heads, GELU, LN), 50% random split, Adam
 β = (0.9, 0.98) lr 1e-3, batch 512, 10 warmup steps (the `grokfast2024` preset). Measured per run:
 iterations to 95% validation accuracy (the paper's criterion; the preset stops there).
 
-The published comparison (PAPERS.md §6) is not matched: the baseline runs with weight decay 0, while
+The published comparison (docs/papers/grokfast2024.md) is not matched: the baseline runs with weight decay 0, while
 Grokfast-EMA (α 0.98, λ 2) runs with coupled L2 weight decay 0.005 and Grokfast-MA (w 100, λ 5) with
 0.01 (`torch.optim.Adam`, so the L2 term goes through Adam's normalisation). The arms here are those
 three at their published settings, and the candidates of a tuned baseline: Adam with each method's

@@ -1,4 +1,4 @@
-"""Nanda et al. 2023 — progress measures for grokking (PAPERS.md §2.2, §6).
+"""Nanda et al. 2023 — progress measures for grokking (docs/papers/nanda2023.md).
 
 Full: the nanda2023 preset (1-layer transformer, p = 113, 30% train, full-batch AdamW lr 1e-3,
 wd 1, β (0.9, 0.98), float64 loss) for 20,000 steps with a checkpoint every 200, plus the same

@@ -1,4 +1,4 @@
-"""PAIR 2023 explorable — "Do machine learning models memorize or generalize?" (PAPERS.md §2.6).
+"""PAIR 2023 explorable — "Do machine learning models memorize or generalize?" (docs/papers/pair2023.md).
 
 The explorable's model ReLU(W_in[a] + W_in[b])·W_out (shared W_in, no biases) on (a + b) mod 67
 with symmetric pairs, swept over width × weight decay × training fraction × seeds with the sweep

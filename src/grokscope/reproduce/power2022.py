@@ -1,4 +1,4 @@
-"""Power et al. 2022 — grokking on small algorithmic datasets (PAPERS.md §2.1, §6).
+"""Power et al. 2022 — grokking on small algorithmic datasets (docs/papers/power2022.md).
 
 The paper runs two regimes (App. A.1.2), and each of our rows is compared with the one it was
 run in:

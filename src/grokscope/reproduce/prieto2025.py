@@ -1,4 +1,4 @@
-"""Prieto et al. 2025 — Grokking at the edge of numerical stability (PAPERS.md §2.8).
+"""Prieto et al. 2025 — Grokking at the edge of numerical stability (docs/papers/prieto2025.md).
 
 MLP [200, 200] on the two-hot input, (a+b) mod 113, 40% random split, full batch, AdamW with
 weight decay 0 (the `prieto2025` preset). Four runs, no regularisation anywhere:

@@ -1,4 +1,4 @@
-"""Swaroop 2026 — square-wave ReLU MLPs under label noise (PAPERS.md §1).
+"""Swaroop 2026 — square-wave ReLU MLPs under label noise (docs/papers/swaroop2026.md).
 
 Full: the preset (two-hot 194 → 256 ReLU → 97, (a+b) mod 97, 30% stratified, AdamW lr 1e-3 wd 1)
 at α ∈ {0, .05, .10, .15, .20, .25, .30}, trained as one ensemble (per-model `task.noise`), each

@@ -1,10 +1,10 @@
-"""Zhong et al. 2023 — the clock and the pizza (PAPERS.md §2.3).
+"""Zhong et al. 2023 — the clock and the pizza (docs/papers/zhong2023.md).
 
 Model A (attention rate 1) and Model B (rate 0, uniform attention), several seeds each (one
 ensemble per rate: the seed is a per-model setting). Gradient symmetricity and distance
 irrelevance separate them: the pizza has symmetric gradients (≈ 1) and a correct logit that
 depends on a − b (low DI); the clock has DI ≈ 1. The paper gives these as clusters in figures
-([unverified] in PAPERS.md), so the "paper" column holds the direction, not a number.
+(not checked numerically: docs/papers/zhong2023.md), so the "paper" column holds the direction, not a number.
 
 Full: the zhong2023_clock / zhong2023_pizza presets (p = 59, 80% train, wd 2, 20k steps), 3 seeds.
 Quick: p = 23, d_model 64, d_mlp 128, lr 3e-3, 1,500 steps, 2 seeds.
