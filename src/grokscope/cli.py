@@ -259,7 +259,7 @@ def analyze(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from grokscope.analysis.series import analyze_run
+    from grokscope.analysis.pipeline import analyze_run
     from grokscope.errors import GrokscopeError
 
     measures = [m.value for m in measure] if measure else None

@@ -4,9 +4,10 @@ al.'s method, shared with `reproduce nanda2023`), or uses each checkpoint's own 
 import pytest
 
 import grokscope
-from grokscope.analysis.fourier import key_frequencies, unembed_freq_norms, unstack
+from grokscope.analysis.fourier import key_frequencies, unembed_freq_norms
+from grokscope.analysis.pipeline import analyze_run
 from grokscope.analysis.progress import fixed_keys
-from grokscope.analysis.series import analyze_run
+from grokscope.analysis.views import unstack
 from grokscope.errors import GrokscopeError
 
 TINY = ["task.p=11", "model.d_mlp=32", "train.steps=300", "train.checkpoint_every=100",

@@ -121,7 +121,7 @@ def test_choice_options_are_listed_and_checked(tmp_path, command, option, bad):
 
 
 def test_cli_choices_match_the_library():
-    from grokscope.analysis.series import MEASURES
+    from grokscope.analysis.pipeline import MEASURES
 
     assert tuple(m.value for m in cli.Measure) == MEASURES
     from grokscope.config import CHOICES

@@ -8,7 +8,7 @@ import torch
 from tests.helpers import tiny_mlp
 
 import grokscope
-from grokscope.analysis.series import analyze_run
+from grokscope.analysis.pipeline import analyze_run
 from grokscope.config import FAMILIES
 from grokscope.models import build_model, model_class
 from grokscope.report.html import write_run_report

@@ -10,7 +10,7 @@ CHILD = textwrap.dedent("""
     import matplotlib
     matplotlib.use("svg")  # stands for a notebook's inline backend: anything but Agg
     import grokscope
-    from grokscope.analysis.series import analyze_run
+    from grokscope.analysis.pipeline import analyze_run
     from grokscope.report import write_analysis_figures, write_run_report
 
     cfg = grokscope.load_preset("swaroop2026").override(

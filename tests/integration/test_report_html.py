@@ -69,7 +69,7 @@ def test_run_report_is_one_self_contained_file(mlp_run):
 
 
 def test_run_report_prefers_the_analysis_table(mlp_run, tmp_path):
-    from grokscope.analysis.series import analyze_run
+    from grokscope.analysis.pipeline import analyze_run
 
     analyze_run(mlp_run.path, measures=["progress"])
     try:

@@ -10,8 +10,6 @@ from grokscope.analysis.fourier import (
     inverse_fourier_2d,
     key_frequencies,
     model_key_frequencies,
-    take_model,
-    unstack,
 )
 from grokscope.config import ModelConfig
 
@@ -62,9 +60,3 @@ def test_model_key_frequencies_from_W_L_and_embed():
     assert model_key_frequencies(params, cfg, p) == [3]
     assert model_key_frequencies(params, cfg, p, source="embed") == [5]
 
-
-def test_unstack_and_take_model():
-    params = {"W": torch.arange(24.0).reshape(2, 3, 4)}
-    assert unstack(params, 1)["W"].shape == (3, 4)
-    assert take_model(params, 1)["W"].shape == (1, 3, 4)
-    assert torch.equal(take_model(params, 1)["W"][0], unstack(params, 1)["W"])

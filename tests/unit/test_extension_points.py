@@ -167,7 +167,7 @@ def test_run_resume_and_sweep_accept_extra_sinks(tmp_path):
 def test_a_registered_measure_is_a_column_of_the_analysis(tmp_path, monkeypatch):
     import grokscope
     from grokscope.analysis import measures
-    from grokscope.analysis.series import analyze_run
+    from grokscope.analysis.pipeline import analyze_run
 
     monkeypatch.setattr(measures, "_REGISTRY", dict(measures._REGISTRY))
 

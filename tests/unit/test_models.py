@@ -39,7 +39,7 @@ def test_two_hot_gather_equals_dense_two_hot_matmul():
 
 def test_tied_embedding_is_the_pair_notebook_model():
     """h = ReLU(E[a]·W_h + E[b]·W_h), logits = h·W_o·Eᵀ, and the analysis folds E into W_in / W_out."""
-    from grokscope.analysis.fourier import neuron_input_weights, neuron_output_weights, unstack
+    from grokscope.analysis.views import neuron_input_weights, neuron_output_weights, unstack
 
     p, d_embed, d = 13, 20, 8
     cfg = ModelConfig(input="tied_embed", d_embed=d_embed, d_mlp=d, bias=False)

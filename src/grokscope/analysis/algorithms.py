@@ -21,16 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from grokscope.analysis.fourier import (
-    AnalysisError,
-    Array,
-    embedding_matrix,
-    key_frequencies,
-    unembed_freq_norms,
-    unstack,
-)
+from grokscope.analysis.fourier import AnalysisError, Array, key_frequencies, unembed_freq_norms
 from grokscope.analysis.measures import Checkpoint, register
 from grokscope.analysis.progress import grid_logits
+from grokscope.analysis.views import embedding_matrix, unstack
 from grokscope.models import StackedModel
 from grokscope.tasks import Task
 

@@ -1,5 +1,5 @@
-"""Fourier analysis over Z_p: an orthonormal real basis, 1-D/2-D transforms, per-frequency norms,
-key frequencies, and the weight views (embeddings, W_L) the other analysis modules share.
+"""Fourier analysis over Z_p: an orthonormal real basis, 1-D/2-D transforms, per-frequency norms
+and key frequencies, of any array and of a model's embeddings and W_L (read through `views`).
 
 Basis (Nanda et al. 2023): row 0 is the constant 1/sqrt(p); then for k = 1..(p-1)//2 the rows
 cos_k(x) = cos(2πkx/p)·sqrt(2/p) and sin_k(x) = sin(2πkx/p)·sqrt(2/p); for even p a last row
@@ -7,7 +7,7 @@ cos_{p/2}(x) = (-1)^x / sqrt(p). The p×p matrix B is orthogonal (B Bᵀ = I), s
 orthonormal transform of a vector x indexed by residue and `B.T @ X` inverts it.
 
 Conventions shared by the analysis package: functions take plain tensors / numpy arrays of one
-model (no ensemble axis K); `unstack(params, k)` takes model k out of a stacked dict.
+model (no ensemble axis K); `views.unstack(params, k)` takes model k out of a stacked dict.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from grokscope.analysis.views import embedding_matrix, neuron_output_weights
 from grokscope.config import ModelConfig
 from grokscope.errors import GrokscopeError
-from grokscope.models import StackedModel, build_model, to_numpy
+from grokscope.models import to_numpy
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +31,6 @@ Array = np.ndarray
 
 class AnalysisError(GrokscopeError):
     """An analysis cannot be computed for this model, task or input."""
-
-
-# ---------------------------------------------------------------- stacks and conversions
-
-
-def unstack(params: Mapping[str, torch.Tensor], k: int = 0) -> dict[str, torch.Tensor]:
-    """Model k of a stacked parameter dict, without the K axis (detached, on the CPU)."""
-    return {name: t[k].detach().cpu() for name, t in params.items()}
-
-
-def take_model(params: Mapping[str, torch.Tensor], k: int = 0) -> dict[str, torch.Tensor]:
-    """Model k of a stack as a stack of one ([1, ...] tensors), ready for `model.forward`."""
-    return {name: t[k : k + 1].detach() for name, t in params.items()}
 
 
 # ---------------------------------------------------------------- the basis
@@ -137,33 +125,7 @@ def key_frequencies(norms: Array, threshold: float = 0.25, max_keys: int | None 
     return keys[:max_keys] if max_keys else keys
 
 
-# ---------------------------------------------------------------- weight views
-# The family of cfg.arch (grokscope.models) defines each view; these take one model's params.
-
-
-def _view(cfg: ModelConfig, n: int | None = None) -> StackedModel:
-    # n only matters for views over the operand axis (the transformer drops its '=' row)
-    return build_model(cfg, n or 0, n_out=0)
-
-
-def embedding_matrix(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> Array:
-    """Operand embeddings as [n, d] (rows indexed by residue), no K axis."""
-    return _view(cfg, n).embedding(params)
-
-
-def neuron_input_weights(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> tuple[Array, Array]:
-    """Each analysed hidden neuron's direct weight on operand a and on b -> ([n, d_mlp], [n, d_mlp])."""
-    return _view(cfg, n).neuron_input_weights(params)
-
-
-def neuron_output_weights(params: Mapping[str, torch.Tensor], cfg: ModelConfig) -> Array:
-    """W_L: each analysed (last-layer) neuron's effect on the logits -> [d_mlp, n_out]."""
-    return _view(cfg).neuron_output_weights(params)
-
-
-def has_embedding(cfg: ModelConfig) -> bool:
-    """Whether the operands go through a learned embedding table W_E first."""
-    return _view(cfg).has_embedding
+# ---------------------------------------------------------------- spectra of a model's weights
 
 
 def embedding_freq_norms(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> Array:

@@ -20,13 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from grokscope.analysis.fourier import (
-    AnalysisError,
-    Array,
-    neuron_input_weights,
-    neuron_output_weights,
-)
+from grokscope.analysis.fourier import AnalysisError, Array
 from grokscope.analysis.measures import Checkpoint, register
+from grokscope.analysis.views import neuron_input_weights, neuron_output_weights
 from grokscope.config import ModelConfig
 
 log = logging.getLogger(__name__)

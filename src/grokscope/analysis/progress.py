@@ -30,12 +30,11 @@ from grokscope.analysis.fourier import (
     embedding_freq_norms,
     fourier_basis,
     key_frequencies,
-    to_numpy,
     unembed_freq_norms,
-    unstack,
 )
 from grokscope.analysis.measures import Checkpoint, register
-from grokscope.models import StackedModel
+from grokscope.analysis.views import unstack
+from grokscope.models import StackedModel, to_numpy
 from grokscope.tasks import Split, Task
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from grokscope.analysis.fourier import (
-    AnalysisError,
-    unstack,
-)
+from grokscope.analysis.fourier import AnalysisError
 from grokscope.analysis.neurons import model_neuron_ipr
+from grokscope.analysis.views import unstack
 from grokscope.models import StackedModel
 from grokscope.tasks import Split, Task
 

@@ -42,8 +42,8 @@ STOP_FRACTION = 0.2  # ... applied at this fraction of the budget (the engine's 
 
 
 @dataclass
-class RunData:
-    """What fitting needs of one finished run."""
+class FitRun:
+    """One finished run as fitting reads it: its metrics rows, budget, t_val99 and region."""
 
     path: Path
     cfg: Any
@@ -54,7 +54,7 @@ class RunData:
     region: dict[str, Any] = field(default_factory=dict)
 
 
-def load_runs(roots: Sequence[str | Path]) -> list[RunData]:
+def load_runs(roots: Sequence[str | Path]) -> list[FitRun]:
     """Every finished run under the roots (run directories or sweep folders); ForecastError if none."""
     from grokscope.store.db import find_runs
     from grokscope.store.rundir import read_config, read_metrics, read_summary
@@ -66,7 +66,7 @@ def load_runs(roots: Sequence[str | Path]) -> list[RunData]:
                 continue  # unfinished: its label is not known yet
             cfg = read_config(path)
             rows = sorted(read_metrics(path), key=lambda r: int(r["step"]))
-            out.append(RunData(path, cfg, rows, int(cfg.train.steps), first_step(rows, "test_acc", EVENT_THRESHOLD),
+            out.append(FitRun(path, cfg, rows, int(cfg.train.steps), first_step(rows, "test_acc", EVENT_THRESHOLD),
                                family_of(cfg), {"family": family_of(cfg), "op": cfg.task.op, "p": cfg.task.p,
                                                 "width": cfg.model.d_mlp, "noise": cfg.task.noise}))
     if not out:
@@ -87,7 +87,7 @@ class Examples:
     trend: np.ndarray  # log10 test loss at the end of the window and its half-window slope (baseline)
 
 
-def examples(runs: Sequence[RunData], fractions: Sequence[float], with_config: bool) -> Examples:
+def examples(runs: Sequence[FitRun], fractions: Sequence[float], with_config: bool) -> Examples:
     """(run, cut) examples of runs not yet grokked at the cut and with enough evaluation points."""
     names = list(MODEL_FEATURES) + (list(CONFIG_FEATURES) if with_config else [])
     X, g, y, idx, cuts = [], [], [], [], []
@@ -179,7 +179,7 @@ def fit_store(roots: Sequence[str | Path], with_config: bool = False,
     return m
 
 
-def stop_rule_info(runs: Sequence[RunData], with_config: bool = False) -> dict[str, Any] | None:
+def stop_rule_info(runs: Sequence[FitRun], with_config: bool = False) -> dict[str, Any] | None:
     """The held-out false-negative rate of the sweep stop rule "P < STOP_P at STOP_FRACTION of the budget"
     (`train.stop_forecast_p`): held out by family when there are >= 2, else by width, else by seed; None
     when no region splits the runs. n_stopped counts held-out runs (not yet grokked at the cut) it stops."""
@@ -246,7 +246,7 @@ def _score(y: np.ndarray, p: np.ndarray, score: np.ndarray, t_true: np.ndarray, 
 METHODS = ("forecast", "forecast+config", "config rule", "test-loss trend")
 
 
-def evaluate(runs: Sequence[RunData], region: Callable[[RunData], Any],
+def evaluate(runs: Sequence[FitRun], region: Callable[[FitRun], Any],
              fractions: Sequence[float] = EVAL_FRACTIONS,
              raw: dict[tuple[float, str], tuple[np.ndarray, ...]] | None = None,
              methods: Sequence[str] = METHODS, only: Sequence[str] | None = None) -> dict[tuple[float, str], Scores]:
@@ -308,7 +308,7 @@ def evaluate(runs: Sequence[RunData], region: Callable[[RunData], Any],
     return out
 
 
-def _config_rule(runs: Sequence[RunData]):
+def _config_rule(runs: Sequence[FitRun]):
     """Baseline: the same two heads on the config values and the remaining budget only."""
     names = list(CONFIG_FEATURES) + ["log_remaining"]
     ex = examples(runs, FIT_FRACTIONS, True)
@@ -328,14 +328,14 @@ def _config_rule(runs: Sequence[RunData]):
     return predict
 
 
-def _loss_at_t99(runs: Sequence[RunData]) -> float:
+def _loss_at_t99(runs: Sequence[FitRun]) -> float:
     """Median log10 test loss at the row where test accuracy first reached 99% (the trend baseline's target)."""
     vals = [math.log10(max(float(row["test_loss"]), 1e-12)) for r in runs if r.t_val99 is not None
             for row in r.rows if int(row["step"]) == r.t_val99]
     return float(np.median(vals)) if vals else -2.0
 
 
-REGIONS: dict[str, Callable[[RunData], Any]] = {
+REGIONS: dict[str, Callable[[FitRun], Any]] = {
     "family": lambda r: r.family,
     "width": lambda r: f"{r.family} d_mlp={r.cfg.model.d_mlp}",
     "op": lambda r: r.cfg.task.op,

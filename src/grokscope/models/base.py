@@ -5,7 +5,7 @@ A model object holds no tensors. `init(seeds)` returns a dict of parameters, eac
 `forward(params, a, b)` maps operand indices to logits [K, B, n_out]. Model k of a stack is
 initialised from its own generator, so it is identical whatever K it is trained in.
 
-Views take ONE model's parameters (no K axis; `analysis.fourier.unstack`) and return float64
+Views take ONE model's parameters (no K axis; `analysis.views.unstack`) and return float64
 numpy arrays, so analysis and reports never branch on the architecture.
 """
 

@@ -20,22 +20,21 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from grokscope.analysis.fourier import (
+from grokscope.analysis.fourier import fourier_1d, fourier_basis
+from grokscope.analysis.neurons import analyze_neurons, dominant_frequency_phase, square_levels, square_wave
+from grokscope.analysis.views import (
     embedding_matrix,
-    fourier_1d,
-    fourier_basis,
     has_embedding,
     neuron_input_weights,
     neuron_output_weights,
     unstack,
 )
-from grokscope.analysis.neurons import analyze_neurons, dominant_frequency_phase, square_levels, square_wave
 
 FIGURES = "figures"
 
 
 def write_analysis_figures(run_path: str | Path, analysis: Any) -> list[Path]:
-    """Draw the figures of `analysis` (the `Analysis` that `analysis.series.analyze_run(run_path)`
+    """Draw the figures of `analysis` (the `Analysis` that `analysis.pipeline.analyze_run(run_path)`
     returned) into `<run_path>/figures/`; returns their paths and appends them to `analysis.files`."""
     from grokscope.store.run import load_run
 

@@ -87,7 +87,7 @@ def pick_frames(steps: Sequence[int], max_frames: int, keep: Sequence[int | None
 
 
 def _views(one: dict, cfg: Any, n: int) -> dict[str, np.ndarray]:
-    from grokscope.analysis.fourier import embedding_matrix, neuron_input_weights, neuron_output_weights
+    from grokscope.analysis.views import embedding_matrix, neuron_input_weights, neuron_output_weights
 
     W_a, W_b = neuron_input_weights(one, cfg, n)
     return {"W_a": W_a, "W_b": W_b, "W_out": neuron_output_weights(one, cfg), "E": embedding_matrix(one, cfg, n)}
@@ -210,7 +210,7 @@ def frame(one: dict, cfg: Any, n: int, neurons: Sequence[int], structured_hi: fl
 
 
 @dataclass
-class RunData:
+class ReportData:
     run_id: str
     config: dict[str, Any]
     summary: dict[str, Any]
@@ -235,7 +235,7 @@ class RunData:
 
 
 def _read_analysis(path: Path) -> tuple[Any, dict[str, Any]]:
-    from grokscope.analysis.series import ANALYSIS_JSON, ANALYSIS_PARQUET
+    from grokscope.analysis.pipeline import ANALYSIS_JSON, ANALYSIS_PARQUET
 
     table, summary = None, {}
     if (path / ANALYSIS_PARQUET).exists():
@@ -250,14 +250,15 @@ def _read_analysis(path: Path) -> tuple[Any, dict[str, Any]]:
     return table, summary
 
 
-def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2.0) -> RunData:
+def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2.0) -> ReportData:
     """Read a run directory and compute everything the report shows (see the module docstring).
 
     progress_budget_s: when there is no analysis.parquet, restricted/excluded losses are computed
     here on every frame checkpoint if one checkpoint's cost × frames fits this budget."""
     from grokscope.analysis import phases
-    from grokscope.analysis.fourier import fourier_1d, fourier_basis, unstack
+    from grokscope.analysis.fourier import fourier_1d, fourier_basis
     from grokscope.analysis.neurons import default_thresholds
+    from grokscope.analysis.views import unstack
     from grokscope.events import doshi_phase, liu_phase
     from grokscope.store.run import load_run
 
@@ -269,7 +270,7 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     summary = run.summary or {}
     a_table, a_summary = _read_analysis(path)
     steps = run.checkpoint_steps()
-    data = RunData(run_id=summary.get("run_id", path.name), config=json.loads(cfg.to_json()), summary=jsonable(summary),
+    data = ReportData(run_id=summary.get("run_id", path.name), config=json.loads(cfg.to_json()), summary=jsonable(summary),
                    rows=rows, events={}, series={}, series_source="", arch=cfg.model.arch)
     model = run.model()
     data.model_desc, data.W_L_formula, data.neuron_labels = model.describe(), model.W_L_formula, model.neuron_labels
@@ -378,7 +379,7 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     return data
 
 
-def _maybe_progress(run: Any, cheap_rows: list[dict], budget_s: float, data: RunData) -> list[dict]:
+def _maybe_progress(run: Any, cheap_rows: list[dict], budget_s: float, data: ReportData) -> list[dict]:
     """Restricted/excluded losses on the frame checkpoints when the estimate fits `budget_s`
     (the cost grows like n_keys · p³ per checkpoint; timed on the final checkpoint first)."""
     from grokscope.analysis import progress

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from grokscope.report.data import RunData, sig
+from grokscope.report.data import ReportData, sig
 
 BLUE, ORANGE, GREEN, RED, GRAY, PURPLE = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#7f7f7f", "#9467bd"
 EVENTS = (("t_train99", BLUE, "train 99%"), ("t_val99", ORANGE, "test 99%"))
@@ -55,7 +55,7 @@ def _x1(step: Any) -> float:
     return max(float(step), 1.0)  # step 0 drawn at 1 on the log axis
 
 
-def phase_bands(data: RunData) -> list[tuple[str, str, float, float]]:
+def phase_bands(data: ReportData) -> list[tuple[str, str, float, float]]:
     """(name, colour, x0, x1) of the training phases, from the events:
     memorisation  first step → t_mem_end (train accuracy ≥ 99.9%)
     circuit       t_circuit (or t_mem_end) → t_cleanup (or t_val99)
@@ -78,7 +78,7 @@ def phase_bands(data: RunData) -> list[tuple[str, str, float, float]]:
     return out
 
 
-def _decorate(data: RunData, layout: dict[str, Any], xref: str = "x", bands: bool = True) -> None:
+def _decorate(data: ReportData, layout: dict[str, Any], xref: str = "x", bands: bool = True) -> None:
     """Phase bands (shaded) and event lines (dashed) on a log-step x axis, whose range is fixed to
     the run's steps (the same on every curve figure)."""
     steps = [r["step"] for r in data.rows] or [1, 10]
@@ -104,7 +104,7 @@ def _line(x: list, y: list, name: str, color: str, dash: str | None = None, widt
     return tr
 
 
-def curves(data: RunData) -> dict[str, dict[str, Any]]:
+def curves(data: ReportData) -> dict[str, dict[str, Any]]:
     """Accuracy, loss, weight norm and progress measures against step (log x)."""
     rows = data.rows
     x = [_x1(r["step"]) for r in rows]
@@ -163,7 +163,7 @@ def curves(data: RunData) -> dict[str, dict[str, Any]]:
     return figs
 
 
-def heatmaps(data: RunData) -> dict[str, dict[str, Any]]:
+def heatmaps(data: ReportData) -> dict[str, dict[str, Any]]:
     """Final-checkpoint weights in the Fourier basis: RdBu centred on 0, component names on the axis."""
     f = data.final
     if not f:

@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from grokscope.report.data import RunData
+from grokscope.report.data import ReportData
 
 log = logging.getLogger(__name__)
 
 PNG_DIR = "report_figures"
 
 
-def write_pngs(run_dir: Path, data: RunData) -> list[Path]:
+def write_pngs(run_dir: Path, data: ReportData) -> list[Path]:
     """Draw every figure that applies; a figure that fails is logged and skipped."""
-    from grokscope.analysis.fourier import unstack
+    from grokscope.analysis.views import unstack
     from grokscope.report import analysis_figures as S
     from grokscope.store.run import load_run
 
@@ -62,7 +62,7 @@ def write_pngs(run_dir: Path, data: RunData) -> list[Path]:
     return written
 
 
-def plot_measures(data: RunData, path: Path) -> Path:
+def plot_measures(data: ReportData, path: Path) -> Path:
     """Loss with restricted/excluded loss (when computed), Fourier Gini and weight norm against
     step (log x) with the events; accuracy and loss alone are curves.png, written at the end of
     training. (`report.analysis_figures.plot_progress` draws the full analysis table, but its
@@ -109,7 +109,7 @@ def plot_measures(data: RunData, path: Path) -> Path:
     return path
 
 
-def plot_circle(data: RunData, path: Path) -> Path:
+def plot_circle(data: ReportData, path: Path) -> Path:
     """Embedding PCA of the final checkpoint (residues coloured around the circle) and the
     per-frequency norms of the embedding and W_L."""
     from matplotlib.figure import Figure

@@ -54,9 +54,9 @@ def configs(quick: bool, device: str = "cpu", seed: int = 0) -> list[Any]:
 
 def measure(path: Path, prune: bool) -> dict[str, Any]:
     """Final accuracies, phase, the two training stages, IPR distribution and (optionally) pruning curves."""
-    from grokscope.analysis.fourier import unstack
     from grokscope.analysis.neurons import model_neuron_ipr
     from grokscope.analysis.pruning import pruning_curve
+    from grokscope.analysis.views import unstack
     from grokscope.events import doshi_phase
     from grokscope.store.run import load_run
 

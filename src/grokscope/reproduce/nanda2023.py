@@ -51,7 +51,7 @@ def analyze_main(path: Path, quick: bool = False) -> dict[str, Any]:
     """Progress measures at every checkpoint of the main (wd 1) run — `analyze_run`, the same code
     as `grokscope analyze`, with the final model's key frequencies held fixed — and the phases of
     that series (`nanda_phases`)."""
-    from grokscope.analysis.series import analyze_run
+    from grokscope.analysis.pipeline import analyze_run
     from grokscope.store.run import load_run
 
     run = load_run(path)

@@ -44,8 +44,8 @@ SPEC_QUICK: dict[str, Any] = {
 
 def mean_ipr(path: Path) -> float:
     """Mean over neurons of Doshi's per-neuron IPR of a run's final weights."""
-    from grokscope.analysis.fourier import unstack
     from grokscope.analysis.neurons import model_neuron_ipr
+    from grokscope.analysis.views import unstack
     from grokscope.store.run import load_run
 
     run = load_run(path)

@@ -51,7 +51,7 @@ def configs(quick: bool, device: str = "cpu", seed: int = 0) -> list[Any]:
 def analyze_alpha(path: Path, n_perm: int = 200) -> dict[str, Any]:
     """Everything per α from one run directory."""
     from grokscope.analysis import idealized, neurons
-    from grokscope.analysis.fourier import unstack
+    from grokscope.analysis.views import unstack
     from grokscope.store.run import load_run
 
     run = load_run(path)

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 import grokscope
 from grokscope.analysis.algorithms import algorithm_measures, classify_algorithm
-from grokscope.analysis.series import ANALYSIS_JSON, ANALYSIS_PARQUET, analyze_run
+from grokscope.analysis.pipeline import ANALYSIS_JSON, ANALYSIS_PARQUET, analyze_run
 from grokscope.cli import app
 from grokscope.errors import GrokscopeError
 from grokscope.report import write_analysis_figures

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grokscope.analysis.fourier import AnalysisError, key_frequencies, unembed_freq_norms, unstack
+from grokscope.analysis.fourier import AnalysisError, key_frequencies, unembed_freq_norms
 from grokscope.analysis.measures import Checkpoint, registry
+from grokscope.analysis.views import unstack
 from grokscope.store.files import jsonable
 
 log = logging.getLogger(__name__)
