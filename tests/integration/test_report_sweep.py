@@ -56,3 +56,46 @@ def test_phase_grid_rows_follow_the_facet_and_share_the_t_val99_scale():
     assert [c[0] for c in grid[2]["cells"]] == ["fig-liu-2", "fig-tval-2", "fig-grok-2"]
     scales = {(figs[f"fig-tval-{i}"]["data"][0]["zmin"], figs[f"fig-tval-{i}"]["data"][0]["zmax"]) for i in (1, 2)}
     assert scales == {(3.0, 5.0)}  # log10 1000 .. log10 100000, the same for both rows
+
+
+def test_sweep_labels_are_the_events_functions_on_each_runs_rows(tmp_path):
+    """`label_runs` at any threshold / delay gives what `grokscope.events` gives on the run's own
+    metrics rows (NaN never crosses); the report holds no second implementation of the events."""
+    import math
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from grokscope.events import doshi_phase, liu_phase
+    from grokscope.presets import load_preset
+    from grokscope.report.phase import label_runs
+    from grokscope.store.db import build_index
+
+    curves = {  # (step, train_acc, test_acc)
+        0.1: [(0, 0.0, 0.0), (400, 0.95, math.nan), (900, 1.0, 0.85), (2500, 1.0, 0.97)],
+        1.0: [(0, 0.0, 0.0), (300, 0.8, 0.8), (600, 0.92, 0.91), (4000, 0.99, 0.999)],
+        3.0: [(0, 0.1, 0.0), (5000, math.nan, 0.2)],
+    }
+    rows_of = {}
+    for wd, curve in curves.items():
+        cfg = load_preset("pair2023").override([f"optim.weight_decay={wd}", "task.noise=0.2"])
+        d = tmp_path / cfg.run_id
+        d.mkdir()
+        (d / "config.json").write_text(cfg.to_json())
+        rows = [{"step": s, "train_acc": tr, "test_acc": te, "train_loss": 1.0, "test_loss": 1.0} for s, tr, te in curve]
+        pq.write_table(pa.Table.from_pylist(rows), d / "metrics.parquet")
+        (d / "summary.json").write_text(json.dumps({"run_id": cfg.run_id, "final_train_acc": curve[-1][1],
+                                                    "final_test_acc": curve[-1][2], "steps": curve[-1][0]}))
+        rows_of[cfg.run_id] = rows
+    db = build_index(tmp_path)
+    seen = set()
+    for threshold, delay in ((0.9, 1000), (0.95, 3000), (0.5, 100), (0.99, 10_000)):
+        df = label_runs(db, threshold=threshold, delay=delay)
+        for r in df.to_dict("records"):
+            rows = rows_of[r["run_id"]]
+            assert r["liu_phase"] == liu_phase(rows, threshold, delay), (threshold, delay, r["run_id"])
+            last = rows[-1]
+            want = doshi_phase(last["train_acc"], last["test_acc"], 0.2, threshold)
+            assert r["doshi_phase"] == want
+            seen.add(r["liu_phase"])
+    assert len(seen) >= 3  # the cases exercise different labels

@@ -28,7 +28,7 @@ from grokscope.events import (
     LIU_PHASES,
     LIU_THRESHOLD,
     doshi_phase,
-    liu_phase_from_events,
+    liu_phase,
 )
 
 LIU = dict(zip(LIU_PHASES, ("#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
@@ -38,26 +38,26 @@ DOSHI = dict(zip(DOSHI_PHASES, ("#2ca02c", "#17becf", "#1f77b4", "#ff7f0e", "#7f
 def label_runs(db: str | Path, threshold: float = LIU_THRESHOLD, delay: int = LIU_DELAY):
     """Runs of an index with liu_phase / doshi_phase recomputed for these thresholds -> DataFrame.
 
-    The rules are `grokscope.events`' (the index stores them for the default thresholds); here
-    t_train(x) / t_val(x) are re-read from the metrics table for any x."""
+    The labels are `grokscope.events`' functions (`liu_phase`, `doshi_phase`) applied to each run's
+    train/test accuracy rows as the index holds them; nothing is computed here (the index stores
+    the labels for the default thresholds, these are the same functions at any threshold and delay)."""
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        df = con.execute("""
-            SELECT r.*, e.tt AS t_train_x, e.tv AS t_val_x FROM runs r LEFT JOIN (
-              SELECT run_id,
-                     min(step) FILTER (WHERE metric = 'train_acc' AND value >= $1 AND NOT isnan(value)) AS tt,
-                     min(step) FILTER (WHERE metric = 'test_acc' AND value >= $1 AND NOT isnan(value)) AS tv
-              FROM metrics GROUP BY run_id) e USING (run_id)""", [threshold]).df()
+        df = con.execute("SELECT * FROM runs").df()
+        acc = con.execute("SELECT run_id, step, metric, value FROM metrics WHERE metric IN ('train_acc', 'test_acc') "
+                          "ORDER BY run_id, step").fetchall()
     finally:
         con.close()
+    rows: dict[str, dict[int, dict[str, Any]]] = {}  # run_id -> step -> metrics row (steps ascending)
+    for run_id, step, metric, value in acc:
+        rows.setdefault(run_id, {}).setdefault(int(step), {"step": int(step)})[metric] = value
 
     def liu(row: Any) -> Any:
         if row["status"] != "finished":
             return None
-        tt, tv = row["t_train_x"], row["t_val_x"]
-        return liu_phase_from_events(None if _missing(tt) else int(tt), None if _missing(tv) else int(tv), delay)
+        return liu_phase(list(rows.get(row["run_id"], {}).values()), threshold, delay)
 
     def doshi(row: Any) -> Any:
         if row["status"] != "finished" or _missing(row.get("final_test_acc")):
