@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from grokscope.errors import ConfigError
+from grokscope.keys import get_key, key_type, set_key, split_key
 
 
 @dataclass(frozen=True)
@@ -150,12 +151,8 @@ class RunConfig:
             key, sep, raw = item.partition("=")
             if not sep:
                 raise ConfigError(f"--set expects key=value, got {item!r}")
-            path = key.strip().split(".")
-            target_type = _field_type(RunConfig, path)
-            node = data
-            for part in path[:-1]:
-                node = node[part]
-            node[path[-1]] = _parse_value(raw.strip(), target_type, key)
+            key = key.strip()
+            set_key(data, key, _parse_value(raw.strip(), key_type(RunConfig, key, "--set: "), key))
         return RunConfig.from_dict(data)
 
 
@@ -209,24 +206,6 @@ def check_name(name: str, what: str) -> str:
         raise ConfigError(f"{what} must be a plain name (no '/', '\\', control characters or leading '.', "
                           f"at most 200 characters), got {name!r}")
     return name
-
-
-def _field_type(cls: type, path: list[str]) -> type:
-    hints = _resolved_hints(cls)
-    head = path[0]
-    if head not in hints:
-        where = "" if cls is RunConfig else f"{cls.__name__} "
-        raise ConfigError(
-            f"unknown config key {'.'.join(path)!r} {where}(valid: {', '.join(sorted(hints))})"
-        )
-    hint = hints[head]
-    if dataclasses.is_dataclass(hint):
-        if len(path) == 1:
-            raise ConfigError(f"--set {head} needs a key inside it, e.g. {head}.<name>=value")
-        return _field_type(hint, path[1:])
-    if len(path) > 1:
-        raise ConfigError(f"{head} is not a section")
-    return hint
 
 
 def _parse_value(raw: str, hint: type, key: str) -> Any:
@@ -333,10 +312,10 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"model.arch must be one of {', '.join(FAMILIES)}, got {m.arch!r}")
     family = FAMILIES[m.arch]
     for dotted, allowed in CHOICES.items():
-        section, name = dotted.split(".")
+        section, name = split_key(dotted)
         if section == "model" and name not in family.fields:
             continue  # another family's field: ignored, so not checked
-        value = getattr(getattr(cfg, section), name)
+        value = get_key(cfg, dotted)
         if value not in allowed:
             raise ConfigError(f"{dotted} must be one of {', '.join(allowed)}, got {value!r}")
     if t.op not in OPS:

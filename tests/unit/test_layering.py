@@ -17,7 +17,7 @@ PKG = SRC / "grokscope"
 # Bottom to top; a module may import its own layer or any below it. The longest matching name wins
 # (tasks.ops, the operation table, sits below config, which validates task.op against it).
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "events", "tasks.ops", "cores", "tree", "registry"),
+    ("errors", "events", "tasks.ops", "cores", "keys", "registry"),
     ("config",),
     ("presets", "tasks"),
     ("models",),

@@ -26,13 +26,13 @@ from typing import Any
 from grokscope.compare.spec import (
     METHODS,
     CompareSpec,
-    config_value,
     load_compare,
     setting_keys,
     setting_values,
     sweep_spec,
 )
 from grokscope.compare.stats import quantiles, speedup
+from grokscope.keys import get_key
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +119,13 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
                "wall_s": summary.get("wall_s"), "diverged": summary.get("stop_reason") == "diverged",
                "final_test_acc": summary.get("final_test_acc")}
         d = cfg.to_dict()
-        mine = [config_value(d, k) for k in keys]
+        mine = [get_key(d, k) for k in keys]
         for i, v in enumerate(values):
             if [v[k] for k in keys] == mine:
                 per_setting[i].append(run)
     settings = []
     for i, ((arm, lr), runs) in enumerate(zip(spec.settings(), per_setting)):
-        cfg = next(c for c in cfgs if [config_value(c.to_dict(), k) for k in keys] == [values[i][k] for k in keys])
+        cfg = next(c for c in cfgs if [get_key(c.to_dict(), k) for k in keys] == [values[i][k] for k in keys])
         settings.append({
             "arm": arm.name, "method": arm.method, "lr": lr, "baseline": arm.is_baseline, "matched_to": arm.matched_to,
             "optimizer": cfg.optim.name, "weight_decay": cfg.optim.weight_decay,

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grokscope.config import check_name
+from grokscope.config import RunConfig, check_name
 from grokscope.errors import ConfigError
+from grokscope.keys import flatten, get_key, key_type, set_key
 from grokscope.sweep.spec import SweepSpec, expand, parse_spec, read_toml
-from grokscope.tree import flatten
 
 
 @dataclass(frozen=True)
@@ -190,31 +190,18 @@ def setting_keys(spec: CompareSpec) -> list[str]:
     return keys
 
 
-def config_value(d: dict[str, Any], key: str) -> Any:
-    """The value at a dotted key of a config dict."""
-    for part in key.split("."):
-        d = d[part]
-    return d
-
-
 def setting_values(spec: CompareSpec) -> list[dict[str, Any]]:
     """For each (arm, lr) setting, the value of every setting key (the base's where the arm is silent)."""
     from grokscope.presets import load_preset
 
     base = load_preset(spec.base).to_dict()
     for key, value in spec.set.items():
-        node = base
-        *head, last = key.split(".")
-        try:
-            for part in head:
-                node = node[part]
-        except (KeyError, TypeError):
-            raise ConfigError(f"[set] unknown config key {key!r}") from None
-        node[last] = value
+        key_type(RunConfig, key, "[set] ")
+        set_key(base, key, value)
     out = []
     for arm, lr in spec.settings():
         values = {"optim.lr": lr, **arm.set}
-        out.append({k: values[k] if k in values else config_value(base, k) for k in setting_keys(spec)})
+        out.append({k: values[k] if k in values else get_key(base, k) for k in setting_keys(spec)})
     return out
 
 

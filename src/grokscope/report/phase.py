@@ -30,6 +30,7 @@ from grokscope.events import (
     doshi_phase,
     liu_phase,
 )
+from grokscope.keys import column
 
 LIU = dict(zip(LIU_PHASES, ("#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
 DOSHI = dict(zip(DOSHI_PHASES, ("#2ca02c", "#17becf", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
@@ -240,7 +241,7 @@ def sweep_phase_diagrams(sweep_dir: str | Path, x: str | None = None, y: str | N
     y = y or (rest.pop(0) if rest else None)
     if facet is None and rest and rest[0] not in seed_keys:
         facet = rest[0]
-    col = lambda k: k.replace(".", "_") if k else None  # noqa: E731
+    col = lambda k: column(k) if k else None  # noqa: E731
     df = label_runs(ensure_index(sweep_dir), threshold, delay)
     if len(df):
         df = df[df["run_id"].isin(set(meta.get("run_ids", [])))]

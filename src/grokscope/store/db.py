@@ -35,14 +35,14 @@ from typing import Any
 
 from grokscope.errors import GrokscopeError
 from grokscope.events import DOSHI_THRESHOLD, LIU_DELAY, LIU_THRESHOLD, doshi_phase, liu_phase_from_events
-from grokscope.tree import flatten
+from grokscope.keys import COLUMN_SEP, column, flatten
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "grokscope.duckdb"
-ALIASES = {"p": "task_p", "op": "task_op", "wd": "optim_weight_decay", "lr": "optim_lr",
-           "frac": "task_frac_train", "width": "model_d_mlp", "noise": "task_noise",
-           "seed": "train_seed", "data_seed": "task_data_seed"}
+ALIASES = {alias: column(key) for alias, key in {
+    "p": "task.p", "op": "task.op", "wd": "optim.weight_decay", "lr": "optim.lr", "frac": "task.frac_train",
+    "width": "model.d_mlp", "noise": "task.noise", "seed": "train.seed", "data_seed": "task.data_seed"}.items()}
 
 
 # `query` reads the index and nothing else: the database is attached read-only (no CREATE, INSERT,
@@ -121,7 +121,7 @@ def _run_record(path: Path, sweep: str) -> dict[str, Any]:
     if isinstance(cfg, _Corrupt):  # still listed, so a query shows it and says what to do
         log.warning("%s", cfg)
         return {**rec, "run_id": path.name, "status": "corrupt", "error": str(cfg)}
-    flat = flatten(cfg, sep="_")
+    flat = flatten(cfg, sep=COLUMN_SEP)
     rec.update(flat)
     for alias, col in ALIASES.items():
         rec[alias] = flat.get(col)

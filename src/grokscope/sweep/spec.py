@@ -40,8 +40,7 @@ import itertools
 import logging
 import math
 import tomllib
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ import numpy as np
 
 from grokscope.config import RunConfig, check_name
 from grokscope.errors import ConfigError
+from grokscope.keys import flatten, key_type, set_key
 
 log = logging.getLogger(__name__)
 
@@ -90,42 +90,9 @@ class SweepSpec:
         return keys + [k for k in self.seed_keys if self.seeds and k not in keys]
 
 
-def _flatten(table: dict[str, Any], where: str, leaf=lambda v: not isinstance(v, dict)) -> dict[str, Any]:
-    """{'train': {'steps': 3}} or {'train.steps': 3} -> {'train.steps': 3}."""
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if leaf(value):
-            out[key] = value
-        else:
-            for sub, v in _flatten(value, where, leaf).items():
-                out[f"{key}.{sub}"] = v
-    return out
-
-
 def _field_hint(key: str, where: str) -> type:
     """The type of a dotted config key; ConfigError if there is no such key."""
-    cls: Any = RunConfig
-    parts = key.split(".")
-    for i, part in enumerate(parts):
-        hints = typing.get_type_hints(cls)
-        names = [f.name for f in fields(cls)]
-        if part not in hints:
-            raise ConfigError(f"[{where}] unknown config key {key!r} (valid here: {', '.join(names)})")
-        cls = hints[part]
-        last = i == len(parts) - 1
-        if is_dataclass(cls) and last:
-            raise ConfigError(f"[{where}] {key!r} is a section; name a key inside it, e.g. {key}.<name>")
-        if not is_dataclass(cls) and not last:
-            raise ConfigError(f"[{where}] unknown config key {key!r} ({'.'.join(parts[:i + 1])} is not a section)")
-    return cls
-
-
-def _assign(data: dict[str, Any], key: str, value: Any) -> None:
-    node = data
-    *head, last = key.split(".")
-    for part in head:
-        node = node[part]
-    node[last] = value
+    return key_type(RunConfig, key, f"[{where}] ")
 
 
 def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> SweepSpec:
@@ -145,11 +112,11 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
         raise ConfigError(f"name must be a string, got {data['name']!r}")
     spec = SweepSpec(name=check_name(data.get("name") or name, "sweep name"), base=base, source=source,
                      description=str(data.get("description", "")))
-    spec.set = _flatten(data.get("set", {}), "set")
-    spec.grid = _flatten(data.get("grid", {}), "grid")
-    spec.zip = _flatten(data.get("zip", {}), "zip")
-    spec.random = _flatten(data.get("random", {}), "random",
-                           leaf=lambda v: not isinstance(v, dict) or (v and set(v) <= RANDOM_KEYS))
+    spec.set = flatten(data.get("set", {}))
+    spec.grid = flatten(data.get("grid", {}))
+    spec.zip = flatten(data.get("zip", {}))
+    spec.random = flatten(data.get("random", {}),
+                          leaf=lambda v: not isinstance(v, dict) or (v and set(v) <= RANDOM_KEYS))
     spec.plot = {k: str(v) for k, v in data.get("plot", {}).items()}
     if not isinstance(data.get("description", ""), str):
         raise ConfigError("description must be a string")
@@ -289,9 +256,9 @@ def expand(spec: SweepSpec) -> list[RunConfig]:
     if spec.sparse_checkpoints:
         for key, value in SPARSE_DEFAULTS.items():
             if key not in spec.set:
-                _assign(base, key, value)
+                set_key(base, key, value)
     for key, value in spec.set.items():
-        _assign(base, key, value)
+        set_key(base, key, value)
     user_ckpt = "train.checkpoint_every" in spec.varied_keys() or "train.checkpoint_every" in spec.set
     sizes = [len(v) for v in spec.grid.values()] + [len(v) for v in list(spec.zip.values())[:1]] \
         + [r["n"] for r in spec.random.values() if "n" in r] + [spec.samples] * any("n" not in r for r in spec.random.values()) \
@@ -304,7 +271,7 @@ def expand(spec: SweepSpec) -> list[RunConfig]:
         data = {s: dict(v) if isinstance(v, dict) else v for s, v in base.items()}
         for assignment in combo:
             for key, value in assignment.items():
-                _assign(data, key, value)
+                set_key(data, key, value)
         if spec.sparse_checkpoints and not user_ckpt:
             data["train"]["checkpoint_every"] = data["train"]["steps"]
         try:

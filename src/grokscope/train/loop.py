@@ -27,6 +27,7 @@ import torch
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.events import EVENT_THRESHOLD, summarize
+from grokscope.keys import pop_key
 from grokscope.forecast.features import ForecastError
 from grokscope.forecast.model import ForecastModel, load_model
 from grokscope.forecast.predict import DEFAULT_FRACTION, cut_for, forecast_rows
@@ -47,8 +48,8 @@ SATURATION_ACC = EVENT_THRESHOLD
 MODEL_CHUNK_ELEMENTS = 1 << 20  # logits per forward/backward chunk of a large stack (4 MB fp32)
 EVAL_CHUNK_ELEMENTS = 1 << 24  # logits per evaluation chunk (64 MB fp32)
 # config fields that may differ between the models of one stack (plus each transform's own)
-PER_MODEL_FIELDS = {("task", "data_seed"), ("task", "noise"), ("train", "seed"),
-                    ("optim", "lr"), ("optim", "weight_decay"), ("train", "stop_forecast_p"), ("preset",)}
+PER_MODEL_FIELDS = {"task.data_seed", "task.noise", "train.seed", "optim.lr", "optim.weight_decay",
+                    "train.stop_forecast_p", "preset"}
 
 
 @dataclass
@@ -84,11 +85,8 @@ class _Member:
 def stack_key(cfg: RunConfig) -> str:
     """Configs with equal keys can be trained in one ensemble."""
     d = cfg.to_dict()
-    for path in PER_MODEL_FIELDS | per_model_fields():
-        node = d
-        for part in path[:-1]:
-            node = node[part]
-        node.pop(path[-1])
+    for key in PER_MODEL_FIELDS | per_model_fields():
+        pop_key(d, key)
     return json.dumps(d, sort_keys=True)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from grokscope.tree import flatten  # {"a": {"b": t}} -> {"a.b": t}: safetensors names
+from grokscope.keys import flatten  # {"a": {"b": t}} -> {"a.b": t}: safetensors names
 
 Tree = dict[str, Any]  # nested dicts whose leaves are tensors [K, ...]
 

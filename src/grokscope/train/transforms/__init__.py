@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from grokscope.config import RunConfig
+from grokscope.keys import get_key, split_key
 from grokscope.train.stack import PerModelState
 
 Tensors = dict[str, torch.Tensor]
@@ -27,7 +28,7 @@ Tensors = dict[str, torch.Tensor]
 
 class GradientTransform(PerModelState):
     name: str = ""
-    per_model_fields: tuple[tuple[str, str], ...] = ()  # (section, key) read from each model's config
+    per_model_fields: tuple[str, ...] = ()  # dotted config keys read from each model's config
 
     @staticmethod
     def active(cfg: RunConfig) -> bool:
@@ -36,10 +37,10 @@ class GradientTransform(PerModelState):
 
     def __init__(self, cfgs: Sequence[RunConfig], params: Tensors):
         like = next(iter(params.values()))
-        # [K] per-model hyperparameters, named by their config key
-        self.hyper = {key: torch.tensor([float(getattr(getattr(c, sec), key)) for c in cfgs],
-                                        dtype=like.dtype, device=like.device)
-                      for sec, key in self.per_model_fields}
+        # [K] per-model hyperparameters, named by their config field
+        self.hyper = {split_key(key)[-1]: torch.tensor([float(get_key(c, key)) for c in cfgs],
+                                                       dtype=like.dtype, device=like.device)
+                      for key in self.per_model_fields}
         self.state: dict[str, Tensors] = {}
 
     def __call__(self, grads: Tensors, step: int, params: Tensors) -> None:
@@ -59,8 +60,8 @@ def register(cls: type[GradientTransform]) -> type[GradientTransform]:
     return cls
 
 
-def per_model_fields() -> set[tuple[str, str]]:
-    """Config fields that every registered transform reads per model."""
+def per_model_fields() -> set[str]:
+    """Config keys that every registered transform reads per model."""
     return {f for cls in TRANSFORMS.values() for f in cls.per_model_fields}
 
 

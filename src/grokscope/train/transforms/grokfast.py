@@ -21,7 +21,7 @@ from grokscope.train.transforms import GradientTransform, register
 @register
 class GrokfastEMA(GradientTransform):
     name = "grokfast_ema"
-    per_model_fields = (("optim", "grokfast_alpha"), ("optim", "grokfast_lamb"))
+    per_model_fields = ("optim.grokfast_alpha", "optim.grokfast_lamb")
 
     @staticmethod
     def active(cfg) -> bool:
@@ -46,7 +46,7 @@ class GrokfastEMA(GradientTransform):
 @register
 class GrokfastMA(GradientTransform):
     name = "grokfast_ma"
-    per_model_fields = (("optim", "grokfast_lamb"),)
+    per_model_fields = ("optim.grokfast_lamb",)
 
     @staticmethod
     def active(cfg) -> bool:

@@ -30,7 +30,7 @@ def orthogonal_gradient(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 @register
 class OrthoGrad(GradientTransform):
     name = "ortho"
-    per_model_fields = (("optim", "ortho"),)
+    per_model_fields = ("optim.ortho",)
 
     @staticmethod
     def active(cfg) -> bool:

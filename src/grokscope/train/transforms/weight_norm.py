@@ -18,7 +18,7 @@ from grokscope.train.transforms import GradientTransform, register
 @register
 class WeightNorm(GradientTransform):
     name = "weight_norm"
-    per_model_fields = (("optim", "weight_norm"),)
+    per_model_fields = ("optim.weight_norm",)
 
     @staticmethod
     def active(cfg) -> bool:
