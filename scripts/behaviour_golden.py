@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from grokscope.lifecycle import handed_in_rules
 from grokscope.presets import load_preset, names
 from grokscope.train.loop import train
 from grokscope.train.sinks import MemorySink
@@ -44,7 +45,7 @@ def shrunk(name: str):
 def record(name: str) -> dict:
     cfg = shrunk(name)
     sink = MemorySink()
-    summary = train([cfg], [sink], dtype=torch.float64)[0]
+    summary = train([cfg], [sink], dtype=torch.float64, stop_rules=handed_in_rules([cfg]))[0]
     rows = [{k: r[k] for k in ("step", *COLUMNS)} for r in sink.rows]
     return {"run_id": load_preset(name.partition("+")[0]).run_id, "shrunk_run_id": cfg.run_id, "rows": rows,
             "summary": {k: summary.get(k) for k in ("stop_reason", "steps", "t_train99", "t_val99", "forecast_stop_p_groks")}}

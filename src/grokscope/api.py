@@ -10,16 +10,17 @@ from typing import Any
 
 import torch
 
+from grokscope import lifecycle
 from grokscope.config import RunConfig, check_name
 from grokscope.errors import ConfigError, TrainingDiverged
+from grokscope.lifecycle import Policy
 from grokscope.models import build_model
 from grokscope.report.curves import write_curves
 from grokscope.report.html import write_run_report_safe
 from grokscope.store.run import Run, load_run
-from grokscope.store.rundir import RunWriter, load_resume, read_config, read_summary
+from grokscope.store.rundir import load_resume
 from grokscope.tasks import make_task
-from grokscope.train.loop import Engine, train
-from grokscope.train.sinks import Sink, tee
+from grokscope.train.sinks import Sink
 
 log = logging.getLogger(__name__)
 RowCallback = Callable[[dict[str, Any]], None]
@@ -46,14 +47,15 @@ def run(
         init = _checked_init(cfg, init)  # before anything is written: bad weights leave no directory
         name = name if name is not None else f"{cfg.run_id}-init-{_digest(init)}"
     path = Path(out) / check_name(name, "--name") if name is not None else Path(out) / cfg.run_id
-    if not force and (path / "summary.json").exists() and read_config(path) == cfg:
+    jobs, done = lifecycle.plan([cfg], [path], Policy.redo if force else Policy.skip)
+    if done:
         log.info("run %s is already finished; returning it (pass force=True to retrain)", path)
-        read_summary(path)  # a corrupt summary.json: one line saying what to do
         return load_run(path)
-    writer = RunWriter.create(path, cfg, force=force, on_row=on_row)  # refuses a different/unfinished run
-    if init is not None:
-        return _finished(path, _train_from(cfg, tee(writer, *sinks), init))
-    return _finished(path, train([cfg], [tee(writer, *sinks)])[0])
+    return _finished(path, lifecycle.train_stack(jobs, sinks=_extra(sinks), on_row=on_row, init=init)[0])
+
+
+def _extra(sinks: Sequence[Sink]) -> lifecycle.SinkFactory:
+    return lambda cfg, path: sinks
 
 
 def _digest(params: Mapping[str, torch.Tensor]) -> str:
@@ -79,22 +81,13 @@ def _checked_init(cfg: RunConfig, init: Mapping[str, torch.Tensor]) -> dict[str,
     return out
 
 
-def _train_from(cfg: RunConfig, sink: Sink, init: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    """The engine with K = 1 whose parameters start at `init` instead of the seeded init."""
-    engine = Engine([cfg], [sink])
-    with torch.no_grad():
-        for k, p in engine.params.items():
-            p[0].copy_(init[k])
-    return engine.run()[0]
-
-
 def resume(path: str | Path, *, on_row: RowCallback | None = None, sinks: Sequence[Sink] = ()) -> Run:
     """Continue an interrupted run from its newest checkpoint; the result equals an uninterrupted run.
     `sinks` receive what the run directory receives from the resumed step on."""
     path = Path(path)
-    cfg, state = load_resume(path)
-    summary = train([cfg], [tee(RunWriter(path, cfg, on_row=on_row), *sinks)], resume=[state])[0]
-    return _finished(path, summary)
+    cfg, state = load_resume(path)  # refuses a finished run, a missing or torn state, in one line
+    job = lifecycle.Job(cfg, path, state)
+    return _finished(path, lifecycle.train_stack([job], sinks=_extra(sinks), on_row=on_row)[0])
 
 
 def resume_many(paths: Sequence[str | Path], *, on_row: RowCallback | None = None) -> list[Run]:
@@ -106,9 +99,9 @@ def resume_many(paths: Sequence[str | Path], *, on_row: RowCallback | None = Non
     others share its stack.
     """
     paths = [Path(p) for p in paths]
-    loaded = [load_resume(p) for p in paths]
-    writers = [RunWriter(p, cfg, on_row=on_row) for p, (cfg, _) in zip(paths, loaded, strict=True)]
-    train([cfg for cfg, _ in loaded], writers, resume=[state for _, state in loaded])
+    jobs = [lifecycle.Job(cfg, p, state) for p, (cfg, state) in zip(paths, map(load_resume, paths), strict=True)]
+    for group in lifecycle.stacks(jobs):
+        lifecycle.train_stack(group, on_row=on_row)
     for p in paths:  # a diverged member is told by its summary; it must not cost the others their report
         write_curves(p)
         write_run_report_safe(p, png=False)

@@ -172,9 +172,9 @@ def _interrupted(path: Path | None) -> str:
     """The Ctrl-C message for `run`: how to go on, if there is anything to go on from."""
     if path is None:
         return "interrupted"
-    from grokscope.store.rundir import STATE, SUMMARY  # imported by now: `path` is set after `api`
+    from grokscope.store.rundir import STATE, is_finished  # imported by now: `path` is set after `api`
 
-    if (path / SUMMARY).exists():
+    if is_finished(path):
         return f"interrupted; the run had finished: {path}"
     if (path / STATE).exists():
         return f"interrupted; continue with: grokscope run --resume {path}"

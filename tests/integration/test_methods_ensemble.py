@@ -71,7 +71,7 @@ def test_stablemax_out_scale_and_float16_runs_train_and_report_their_loss():
 
 
 def test_ma_and_weight_norm_state_resumes_bit_identically():
-    from grokscope.train.loop import Resume
+    from grokscope.train.state import Resume
 
     cfg = tiny_mlp("train.steps=60", "train.stop_test_acc=1.1", "train.checkpoint_every=30",
                    "train.checkpoint_log_points=0", "optim.grokfast=ma", "optim.grokfast_window=8",

@@ -76,16 +76,16 @@ def test_query_errors_are_one_line(tmp_path):
 
 
 def test_a_diverging_run_and_a_crashing_run_do_not_stop_the_others(tmp_path, monkeypatch):
-    import grokscope.train.loop as loop
+    import grokscope.lifecycle as lifecycle
 
-    real = loop.train
+    real = lifecycle.Engine
 
-    def flaky(cfgs, sinks, resume=None):  # the engine raises for any chunk holding wd = 0.5
+    def flaky(cfgs, sinks, **kw):  # the engine raises for any stack holding wd = 0.5
         if any(c.optim.weight_decay == 0.5 for c in cfgs):
             raise RuntimeError("injected failure")
-        return real(cfgs, sinks, resume)
+        return real(cfgs, sinks, **kw)
 
-    monkeypatch.setattr(loop, "train", flaky)
+    monkeypatch.setattr(lifecycle, "Engine", flaky)
     spec = parse_spec({"base": "swaroop2026", "set": TINY_SET, "seeds": 2,
                        "grid": {"optim.weight_decay": [0.1, 0.5, 1.0]}}, name="f")
     nan = parse_spec({"base": "swaroop2026", "set": {**TINY_SET, "optim": {"name": "sgd", "lr": 1e12}}}, name="nan")
@@ -101,7 +101,7 @@ def test_a_diverging_run_and_a_crashing_run_do_not_stop_the_others(tmp_path, mon
     for run_id in failed.run_id:
         assert json.loads((tmp_path / run_id / "error.json").read_text())["error"] == "RuntimeError"
     # a re-run retries the failed ones (now healthy) and leaves the rest alone
-    monkeypatch.setattr(loop, "train", real)
+    monkeypatch.setattr(lifecycle, "Engine", real)
     again = run_sweep(spec, tmp_path, workers=0)
     assert (again.skipped, again.finished, again.failed) == (4, 6, 0)
     assert not any((tmp_path / r / "error.json").exists() for r in failed.run_id)
@@ -112,24 +112,27 @@ def test_a_diverging_run_and_a_crashing_run_do_not_stop_the_others(tmp_path, mon
 # one chunk half-trained with rows on disk, the rest not started — on every machine.
 KILL_CHILD = """
 import os, signal, sys
-import grokscope.sweep.worker as worker
-import grokscope.train.loop as loop
+import grokscope.lifecycle as lifecycle
 from grokscope.sweep.runner import run_sweep
 
-real, calls = loop.train, []
+real, calls = lifecycle.train_stack, []
 
-def train(cfgs, sinks, resume=None):
-    calls.append(len(cfgs))
+class Dying:  # teed after the run directory: SIGKILL once the row of step >= 100 is on disk
+    def on_eval(self, row):
+        if row["step"] >= 100:
+            os.kill(os.getpid(), signal.SIGKILL)
+    def on_checkpoint(self, *a): pass
+    def on_state(self, *a): pass
+    def on_finish(self, *a): pass
+
+def train_stack(jobs, sinks=None, **kw):
+    calls.append(len(jobs))
     if len(calls) == 2:
-        sink, on_eval = sinks[0], sinks[0].on_eval
-        def dying(row):
-            on_eval(row)
-            if row["step"] >= 100:
-                os.kill(os.getpid(), signal.SIGKILL)
-        sink.on_eval = dying
-    return real(cfgs, sinks, resume)
+        inner = sinks
+        sinks = lambda cfg, path: [*(inner(cfg, path) if inner else ()), *([Dying()] if path == jobs[0].path else [])]
+    return real(jobs, sinks=sinks, **kw)
 
-loop.train = worker.train = train
+lifecycle.train_stack = train_stack
 run_sweep(sys.argv[1], sys.argv[2], workers=0, index=False)
 """
 
@@ -169,7 +172,7 @@ optim.weight_decay = [0.1, 1.0]
     assert len(runs) == n and all((d / "summary.json").exists() for d in runs)
     for run_id, mtime in finished_mtimes.items():  # finished runs were not retrained
         assert (out / run_id / "summary.json").stat().st_mtime_ns == mtime
-    for d in partial:  # unfinished ones were redone from scratch: one row per evaluated step
+    for d in partial:  # unfinished ones continued from their saved state: one row per evaluated step
         steps = [json.loads(line)["step"] for line in (d / "metrics.jsonl").read_text().splitlines()]
         assert steps == sorted(set(steps))
     build_index(out)

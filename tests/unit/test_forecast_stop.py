@@ -12,11 +12,12 @@ from tests.helpers import tiny_mlp
 from typer.testing import CliRunner
 
 import grokscope.forecast
-import grokscope.train.loop as loop
+import grokscope.forecast.stop_rule as stop_rule
 from grokscope.cli import app
 from grokscope.errors import ConfigError
 from grokscope.forecast import ForecastError, ForecastModel
 from grokscope.forecast.features import TRAJECTORY_FEATURES
+from grokscope.forecast.stop_rule import ForecastStop
 from grokscope.train.loop import train
 from grokscope.train.sinks import MemorySink
 
@@ -39,7 +40,7 @@ NEVER, SURE = const_model(-30.0), const_model(30.0)
 
 def _train(cfgs, model=None):
     sinks = [MemorySink() for _ in cfgs]
-    train(cfgs, sinks, dtype=torch.float64, forecast_model=model)
+    train(cfgs, sinks, dtype=torch.float64, stop_rules=[ForecastStop(model)])  # the rule, as lifecycle hands it in
     return sinks
 
 
@@ -78,7 +79,7 @@ def test_a_member_forecast_to_grok_trains_on_bit_for_bit():
 
 def test_an_unsupported_family_trains_on_with_one_warning(caplog):
     other_family = const_model(-30.0, families=("transformer",))
-    with caplog.at_level(logging.WARNING, logger="grokscope.train.loop"):
+    with caplog.at_level(logging.WARNING, logger="grokscope.forecast.stop_rule"):
         on = _train([ON, OTHER], other_family)
     off = _train([OFF, OTHER], other_family)
     warnings = [r.getMessage() for r in caplog.records if "forecast stop rule does not apply" in r.getMessage()]
@@ -95,12 +96,12 @@ def test_the_model_loads_lazily_once_and_an_unreadable_one_never_stops_a_run(mon
         calls.append(1)
         raise ForecastError("forecast model model.json is unreadable or corrupt (JSONDecodeError)")
 
-    monkeypatch.setattr(loop, "load_model", broken)
+    monkeypatch.setattr(stop_rule, "load_model", broken)
     _train([OFF, OTHER])
     assert calls == []  # no member has the rule on: nothing loaded
-    with caplog.at_level(logging.WARNING, logger="grokscope.train.loop"):
+    with caplog.at_level(logging.WARNING, logger="grokscope.forecast.stop_rule"):
         on = _train([ON, ON.override(["optim.lr=1e-3"])])
-    assert len(calls) == 1  # once per engine, although two members ask
+    assert len(calls) == 1  # once per rule (one per engine), although two members ask
     assert [s.summary["stop_reason"] for s in on] == ["max_steps", "max_steps"]
     assert sum("unreadable or corrupt" in r.getMessage() for r in caplog.records) == 2  # one per run
 
@@ -137,7 +138,7 @@ MEASURED = {"stop_rule": {"p": 0.05, "fraction": 0.2, "held_out_by": "family", "
 @pytest.mark.parametrize("info", [MEASURED, {}])
 def test_sweep_option_prints_the_rule_and_counts_the_stopped_runs(tmp_path, monkeypatch, info):
     model = const_model(-30.0, info=info)
-    monkeypatch.setattr(loop, "load_model", lambda: model)  # the engine's forecaster (workers 0: this process)
+    monkeypatch.setattr(stop_rule, "load_model", lambda: model)  # the engine's forecaster (workers 0: this process)
     monkeypatch.setattr(grokscope.forecast, "load_model", lambda: model)  # the CLI's FN-rate line
     spec = tmp_path / "tiny.toml"
     spec.write_text(SPEC)
@@ -158,7 +159,7 @@ def test_sweep_option_prints_the_rule_and_counts_the_stopped_runs(tmp_path, monk
 
 
 def test_sweep_without_the_option_prints_no_rule(tmp_path, monkeypatch):
-    monkeypatch.setattr(loop, "load_model", lambda: pytest.fail("the forecaster was loaded with the rule off"))
+    monkeypatch.setattr(stop_rule, "load_model", lambda: pytest.fail("the forecaster was loaded with the rule off"))
     spec = tmp_path / "tiny.toml"
     spec.write_text(SPEC.replace("train.steps = 300", "train.steps = 40"))
     res = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "s"), "--workers", "0", "--quiet",
@@ -174,3 +175,11 @@ def test_sweep_option_out_of_range_is_one_line(tmp_path):
     assert res.exit_code == 2
     assert "train.stop_forecast_p must be in [0, 1)" in res.output and len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
+
+
+def test_training_refuses_the_rule_when_nobody_hands_it_in():
+    """train/ does not know the forecaster: a config asking for its rule without the rule is refused
+    (never silently trained without it); the same config with the rule handed in trains."""
+    with pytest.raises(ConfigError, match="no 'forecast' stop rule was handed to the engine"):
+        train([ON], [MemorySink()])
+    train([OFF], [MemorySink()])  # the control: nothing asks for it

@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("analysis",),  # numbers only
     ("forecast",),
     ("report",),  # every figure
+    ("lifecycle",),  # bring runs to finished: train + store + the forecaster's stop rule
     ("sweep", "compare", "api"),
     ("reproduce",),
     ("cli",),

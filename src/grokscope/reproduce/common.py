@@ -147,39 +147,18 @@ def replicate(cfg: RunConfig, seed: int) -> RunConfig:
 
 
 def train_or_reuse(cfgs: Sequence[RunConfig], paths: Sequence[Path]) -> list[Path]:
-    """Train the configs whose run directory is not finished, as ensembles of same-shape configs.
-
-    Finished runs of the same config are reused as they are; interrupted ones (a saved training
-    state of the same config) continue from it, together with the others saved at that step, so
-    a killed multi-hour reproduction loses at most one checkpoint interval when re-run.
-    """
-    from grokscope.errors import RunDirError
+    """Bring the runs to finished (`grokscope.lifecycle`, policy resume): finished runs of the same
+    config are reused, interrupted ones continue from their saved state (as ensembles of the
+    models saved at the same step), so a killed multi-hour reproduction loses at most one
+    checkpoint interval when re-run; a directory holding another config is trained again."""
+    from grokscope.lifecycle import Policy, finish
     from grokscope.report.curves import write_curves
-    from grokscope.store.rundir import STATE, RunWriter, load_resume, read_config
-    from grokscope.train.loop import stack_key, train
 
-    groups: dict[tuple[str, int], list[tuple[RunConfig, Path, Any]]] = {}
-    for cfg, path in zip(cfgs, paths, strict=True):
-        path = Path(path)
-        same = (path / "config.json").exists() and read_config(path) == cfg
-        if same and (path / "summary.json").exists():
-            log.info("reusing finished run %s", path)
-            continue
-        state = None
-        if same and (path / STATE).exists():
-            try:
-                state = load_resume(path)[1]
-            except RunDirError as e:  # a torn state file: start that model again
-                log.warning("%s; training it from scratch", e)
-        groups.setdefault((stack_key(cfg), state.step if state else 0), []).append((cfg, path, state))
-    for (_, step), group in groups.items():
-        t0 = time.perf_counter()
-        if step:
-            log.info("continuing %d model(s) from step %d", len(group), step)
-            train([c for c, _, _ in group], [RunWriter(p, c) for c, p, _ in group], resume=[s for _, _, s in group])
-        else:
-            train([c for c, _, _ in group], [RunWriter.create(p, c, force=True) for c, p, _ in group])
-        for _, p, _ in group:
-            write_curves(p)  # curves.png of each run (never raises)
-        log.info("trained %d model(s) in %.1fs", len(group), time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    status = finish(cfgs, [Path(p) for p in paths], Policy.resume)
+    trained = [p for p, s in status.items() if s != "skipped"]
+    for p in trained:
+        write_curves(p)  # curves.png of each run (never raises)
+    if trained:
+        log.info("trained %d model(s) in %.1fs", len(trained), time.perf_counter() - t0)
     return [Path(p) for p in paths]

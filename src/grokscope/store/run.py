@@ -16,7 +16,7 @@ from grokscope.config import RunConfig
 from grokscope.errors import RunDirError
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.models.module import ModelModule
-from grokscope.store.rundir import SUMMARY, read_config, read_metrics, read_summary
+from grokscope.store.rundir import is_finished, read_config, read_metrics, read_summary
 from grokscope.tasks import Split, Task, make_split, make_task
 
 _STEP = re.compile(r"step_(\d+)\.safetensors$")
@@ -34,7 +34,7 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return (self.path / SUMMARY).exists()
+        return is_finished(self.path)
 
     @property
     def summary(self) -> dict[str, Any] | None:

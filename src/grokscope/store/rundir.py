@@ -35,7 +35,7 @@ from grokscope.store.files import (
     write_safetensors,
     write_text,
 )
-from grokscope.train.loop import Resume
+from grokscope.train.state import Resume
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """One unit of sweep work: train a chunk of same-shape runs as one ensemble, into the sweep dir.
 
-`run_chunk` is idempotent, which is what makes sweeps resumable and Ray retries safe: runs whose
-`summary.json` exists are skipped, partial directories (a killed or lost worker) are deleted and
-redone. If the engine raises, the chunk is bisected so one bad run cannot take its neighbours down;
+`run_chunk` is idempotent, which is what makes sweeps resumable and Ray retries safe: it brings
+its runs to finished through `grokscope.lifecycle` (policy resume): finished runs are skipped,
+interrupted ones (a killed or lost worker) continue from their last saved state. If the engine
+raises, the chunk is bisected so one bad run cannot take its neighbours down;
 a run that still fails gets `error.json` in its directory and the sweep goes on. A write the file
 system refuses (`WriteRefused`: a full disk, a read-only directory) is nobody's run's fault: the
 chunk's unfinished directories are removed (freeing what they held) and the error goes up, so the
@@ -97,63 +98,56 @@ def _queue_event(item: tuple) -> None:
 
 def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = False,
               event: Event | None = None, sinks: SinkFactory | None = None) -> dict[str, str]:
-    """Train the unfinished runs of one chunk; returns {run_id: finished|diverged|failed|skipped}.
+    """Bring the runs of one chunk to finished; returns {run_id: finished|diverged|failed|skipped}.
 
     `sinks(cfg, run_dir)` gives extra sinks for a run (experiment trackers), teed after its
     run directory; it must be picklable (a module-level function) for the process pool."""
+    from grokscope import lifecycle
     from grokscope.config import RunConfig
     from grokscope.errors import WriteRefused
-    from grokscope.store.rundir import RunWriter, is_finished
-    from grokscope.train.loop import train
-    from grokscope.train.sinks import tee
+    from grokscope.store.files import write_json
+    from grokscope.store.rundir import is_finished
     event = event or _queue_event
     root = Path(sweep_dir)
     cfgs = [RunConfig.from_dict(d) for d in cfg_dicts]
-    status: dict[str, str] = {}
-    todo = []
-    for cfg in cfgs:
-        path = root / cfg.run_id
-        if is_finished(path):  # a readable summary.json; a corrupt one is redone
-            status[cfg.run_id] = "skipped"
-            continue
-        if path.exists():
-            shutil.rmtree(path)  # partial or failed before: redo from scratch
-        todo.append(cfg)
+
+    def extra(cfg: RunConfig, path: Path) -> list[Any]:
+        return [_Finished(path, cfg.run_id, event, curves), *(sinks(cfg, path) if sinks else ())]
 
     def attempt(group: list[RunConfig]) -> None:
-        event(("start", [c.run_id for c in group]))
-        try:
-            writers = [tee(RunWriter.create(root / c.run_id, c), _Finished(root / c.run_id, c.run_id, event, curves),
-                           *(sinks(c, root / c.run_id) if sinks else ())) for c in group]
-            summaries = train(group, writers)
-            for c, s in zip(group, summaries):
-                status[c.run_id] = "diverged" if s.get("stop_reason") == "diverged" else "finished"
-        except WriteRefused:
-            for c in group:
-                if not is_finished(root / c.run_id):
-                    shutil.rmtree(root / c.run_id, ignore_errors=True)
-                    event(("requeue", c.run_id))
-            raise
-        except Exception as e:  # noqa: BLE001 — record it and go on with the others
-            if len(group) > 1:
-                log.warning("chunk of %d failed (%s); bisecting", len(group), e)
-                for c in group:
-                    shutil.rmtree(root / c.run_id, ignore_errors=True)
-                    event(("requeue", c.run_id))
-                mid = len(group) // 2
-                attempt(group[:mid])
-                attempt(group[mid:])
-                return
-            c = group[0]
-            from grokscope.store.files import write_json
+        """Train `group` (resuming what it saved), bisecting on failure."""
+        jobs, done = lifecycle.plan(group, [root / c.run_id for c in group], lifecycle.Policy.resume)
+        status.update({p.name: "skipped" for p in done})
+        for stack in lifecycle.stacks(jobs):
+            for j in stack:
+                (j.path / ERROR).unlink(missing_ok=True)  # a failure of an earlier attempt is retried
+            event(("start", [j.cfg.run_id for j in stack]))
+            try:
+                summaries = lifecycle.train_stack(stack, sinks=extra)
+            except WriteRefused:
+                for j in stack:
+                    if not is_finished(j.path):
+                        shutil.rmtree(j.path, ignore_errors=True)  # free what the refused runs held
+                        event(("requeue", j.cfg.run_id))
+                raise
+            except Exception as e:  # noqa: BLE001 — record it and go on with the others
+                if len(stack) > 1:  # halves continue from what the failed attempt saved
+                    log.warning("chunk of %d failed (%s); bisecting", len(stack), e)
+                    for j in stack:
+                        event(("requeue", j.cfg.run_id))
+                    mid = len(stack) // 2
+                    attempt([j.cfg for j in stack[:mid]])
+                    attempt([j.cfg for j in stack[mid:]])
+                    continue
+                j = stack[0]
+                write_json(j.path / ERROR, {"run_id": j.cfg.run_id, "error": type(e).__name__, "message": str(e),
+                                            "traceback": traceback.format_exc()})
+                status[j.cfg.run_id] = "failed"
+                event(("done", j.cfg.run_id, "failed"))
+                continue
+            for j, s in zip(stack, summaries, strict=True):
+                status[j.cfg.run_id] = "diverged" if s.get("stop_reason") == "diverged" else "finished"
 
-            write_json(root / c.run_id / ERROR, {
-                "run_id": c.run_id, "error": type(e).__name__, "message": str(e),
-                "traceback": traceback.format_exc(),
-            })
-            status[c.run_id] = "failed"
-            event(("done", c.run_id, "failed"))
-
-    if todo:
-        attempt(todo)
+    status: dict[str, str] = {}
+    attempt(cfgs)
     return status

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,9 +26,6 @@ from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
 from grokscope.events import EVENT_THRESHOLD, summarize
 from grokscope.keys import pop_key
-from grokscope.forecast.features import ForecastError
-from grokscope.forecast.model import ForecastModel, load_model
-from grokscope.forecast.predict import DEFAULT_FRACTION, cut_for, forecast_rows
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
 from grokscope.train.allocator import reuse_freed_memory
@@ -39,6 +34,8 @@ from grokscope.train.optim import StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
 from grokscope.train.sinks import Sink
 from grokscope.train.stack import row_chunks, select_rows, total_norm
+from grokscope.train.state import Member, Resume
+from grokscope.train.stop_rules import Rule, rules_for
 from grokscope.train.transforms import build_transforms, per_model_fields
 
 log = logging.getLogger(__name__)
@@ -50,36 +47,6 @@ EVAL_CHUNK_ELEMENTS = 1 << 24  # logits per evaluation chunk (64 MB fp32)
 # config fields that may differ between the models of one stack (plus each transform's own)
 PER_MODEL_FIELDS = {"task.data_seed", "task.noise", "train.seed", "optim.lr", "optim.weight_decay",
                     "train.stop_forecast_p", "preset"}
-
-
-@dataclass
-class Resume:
-    """A model's saved training state (see `store.rundir.load_resume`)."""
-
-    step: int
-    tensors: dict[str, torch.Tensor]  # param.<name>, opt.<kind>.<name>, opt.step_count
-    info: dict[str, Any]  # bookkeeping of `_Member`
-    history: list[dict[str, Any]]  # metrics rows with step <= `step`
-
-
-@dataclass
-class _Member:
-    """Per-model bookkeeping (saved with the resume state)."""
-
-    best_test_acc: float = -1.0
-    best_step: int = 0
-    saturation_step: int | None = None
-    stop_reason: str | None = None
-    wall_s: float = 0.0
-    forecast_checked: bool = False  # the forecast stop rule has been applied (once, at the cut)
-    forecast_p_groks: float | None = None  # what it saw
-    history: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def info(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in
-                ("best_test_acc", "best_step", "saturation_step", "stop_reason", "wall_s", "forecast_checked",
-                 "forecast_p_groks")}
 
 
 def stack_key(cfg: RunConfig) -> str:
@@ -100,17 +67,18 @@ class Engine:
     `dtype` is the parameters' precision; float64 makes runs comparable across CPUs (equivalence
     tests), float32 (the default) is what a config trains in.
 
-    `forecast_model` is the forecaster of the stop rule `train.stop_forecast_p` (default: the shipped
-    model, loaded on first use, and only if some member has the rule on).
+    `stop_rules`: rules besides the built-in ones (`train.stop_rules.STOP_RULES`), e.g. the
+    forecaster's (`grokscope.forecast.stop_rule.ForecastStop`), which training does not know.
     """
 
     def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink], dtype: torch.dtype = torch.float32,
-                 forecast_model: ForecastModel | None = None):
+                 stop_rules: Sequence[Rule] = ()):
         if not cfgs or len(cfgs) != len(sinks):
             raise ValueError("need one sink per config")
         if len({stack_key(c) for c in cfgs}) != 1:
             raise ConfigError("configs in one ensemble may differ only in per-model settings")
         self.cfgs, self.sinks = list(cfgs), list(sinks)
+        self.stop_rules = rules_for(self.cfgs, tuple(stop_rules))
         reuse_freed_memory()  # a step's buffers come back warm from the heap (see allocator.py)
         self.cfg = base = cfgs[0]
         K = len(cfgs)
@@ -146,12 +114,10 @@ class Engine:
             "y_all": self.c_all.repeat(K, 1).scatter_(1, train_idx, y_train),  # [K, N]
         }
         self.rows = list(range(K))
-        self.members = [_Member() for _ in range(K)]
+        self.members = [Member() for _ in range(K)]
         self.step = 0
         self._resumed_at = -1
         self._saturation_pending = True  # some row still wants its exact saturation checkpoint
-        self._forecast_model: ForecastModel | ForecastError | None = forecast_model  # or why it cannot load
-        self._forecast_cut = cut_for(base.train.steps, DEFAULT_FRACTION)  # steps is shared by the stack
         n_train = train_idx.shape[1]
         bs = base.train.batch_size
         self.batch_size = n_train if bs == 0 or bs >= n_train else bs
@@ -182,10 +148,7 @@ class Engine:
                 for key, t in r.tensors.items():
                     if not key.startswith("param."):
                         per_model.setdefault(key, []).append(t)
-                m = self.members[k]
-                for key, value in r.info.items():
-                    setattr(m, key, value)
-                m.history = list(r.history)
+                self.members[k].restore(r.info, r.history)
         for prefix, obj in self._stateful().items():
             mine = {key[len(prefix) + 1:]: ts for key, ts in per_model.items() if key.startswith(prefix + ".")}
             # step counters are shared by the stack (saved once per model, equal); the rest stacks
@@ -335,51 +298,21 @@ class Engine:
                 self.sinks[k].on_checkpoint(self.step, self._member_params(k), "saturation")
 
     def _after_eval(self, k: int, row: dict[str, Any]) -> None:
-        """Stop rules of model k at an evaluated step."""
-        m, t = self.members[k], self.cfgs[k].train
-        if not all(math.isfinite(row[key]) for key in ("train_loss", "test_loss", "weight_norm")):
-            m.stop_reason = "diverged"
+        """Bookkeeping and stop rules of model k at an evaluated step; the first rule that fires
+        names the stop reason."""
+        m, cfg = self.members[k], self.cfgs[k]
+        diverged, *others = self.stop_rules  # rules_for puts divergence first: a NaN row is no evidence
+        if diverged.check(m, cfg, self.step, row):
+            m.stop_reason = diverged.name
             return
         if row["train_acc"] >= SATURATION_ACC:
             self._saturated(k)
         if row["test_acc"] > m.best_test_acc + 1e-4:
             m.best_test_acc, m.best_step = row["test_acc"], self.step
-        if row["test_acc"] >= t.stop_test_acc:
-            m.stop_reason = "test_acc_reached"
-        elif t.patience and self.step - m.best_step >= t.patience:
-            m.stop_reason = "patience"
-        elif self.step >= t.steps:
-            m.stop_reason = "max_steps"
-        elif t.stop_forecast_p > 0 and not m.forecast_checked and self.step >= self._forecast_cut:
-            m.forecast_checked = True
-            if row["test_acc"] < SATURATION_ACC:
-                self._forecast_stop(k)
-
-    def _forecast_stop(self, k: int) -> None:
-        """The forecast stop rule of model k at its first evaluation at or after the cut: stop it if the
-        forecast P(groks within the budget) < train.stop_forecast_p. Reads only the member's history; a
-        model or run it cannot forecast (or any numeric failure) leaves the run training, with one warning."""
-        m, cfg = self.members[k], self.cfgs[k]
-        try:
-            if self._forecast_model is None:
-                self._forecast_model = load_model()  # once per engine
-            if isinstance(self._forecast_model, ForecastError):
-                raise self._forecast_model
-            fc = forecast_rows(m.history, cfg, self.step, self._forecast_model)
-            p = float(fc.p_groks)
-            if not math.isfinite(p):
-                raise ValueError(f"P(groks) = {p}")
-        except (ForecastError, ValueError, ArithmeticError, KeyError, TypeError, np.linalg.LinAlgError) as e:
-            if self._forecast_model is None and isinstance(e, ForecastError):  # unreadable model: keep the error
-                self._forecast_model = e
-            log.warning("model %d (%s): the forecast stop rule does not apply, training on: %s",
-                        k, cfg.run_id, str(e) or type(e).__name__)
-            return
-        m.forecast_p_groks = p
-        if p < cfg.train.stop_forecast_p:
-            m.stop_reason = "forecast"
-            log.info("model %d (%s) stopped at step %d: forecast P(groks) = %.3g < %g",
-                     k, cfg.run_id, self.step, p, cfg.train.stop_forecast_p)
+        for rule in others:
+            if rule.active(cfg) and rule.check(m, cfg, self.step, row):
+                m.stop_reason = rule.name
+                return
 
     def run(self) -> list[dict[str, Any]]:
         """Train until every model has stopped; returns each model's summary."""
@@ -425,17 +358,18 @@ class Engine:
             saturation_step=m.saturation_step,
             steps=self.step,
             wall_s=m.wall_s,
-            **({"forecast_stop_p_groks": round(m.forecast_p_groks, 6)} if m.forecast_p_groks is not None else {}),
+            **{key: v for rule in self.stop_rules for key, v in rule.summary(m).items()},
         )
         self.sinks[k].on_finish(m.summary)
 
 
 def train(
     cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None,
-    dtype: torch.dtype = torch.float32, forecast_model: ForecastModel | None = None,
+    dtype: torch.dtype = torch.float32, stop_rules: Sequence[Rule] = (),
 ) -> list[dict[str, Any]]:
-    """Train K stackable configs together; one sink per config. Returns per-model summaries."""
-    engine = Engine(cfgs, sinks, dtype=dtype, forecast_model=forecast_model)
+    """Train K stackable configs together; one sink per config. Returns per-model summaries.
+    `stop_rules`: rules besides the built-in ones (see `Engine`)."""
+    engine = Engine(cfgs, sinks, dtype=dtype, stop_rules=stop_rules)
     if resume:
         engine.load(resume)
     return engine.run()
