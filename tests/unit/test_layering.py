@@ -1,8 +1,12 @@
-"""The layering of grokscope, checked on the source (`ast`, so function-local imports count too).
+"""The layering of grokscope, checked on the source (`ast`, so function-local imports count too;
+imports under `if TYPE_CHECKING:` do not run and do not count).
 
-No module imports a layer above its own; figures (matplotlib, plotly) live only in `report/`;
+Every package and top-level module sits in exactly one layer (no package spans two); no module
+imports a layer above its own, counting the package `__init__`s an import runs (importing
+grokscope.a.b runs grokscope/a/__init__.py); figures (matplotlib, plotly) live only in `report/`;
 `grokscope.events` is stdlib only; nothing selects matplotlib's backend or touches pyplot.
-A module not in LAYERS fails the test: place it in the table when you add it.
+A module not in LAYERS fails the test: place it in the table when you add it. The table is also
+the architecture page's layer list (docs/concepts/architecture.md), checked below.
 """
 
 from __future__ import annotations
@@ -14,20 +18,18 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[2] / "src"
 PKG = SRC / "grokscope"
 
-# Bottom to top; a module may import its own layer or any below it. The longest matching name wins
-# (tasks.ops, the operation table, sits below config, which validates task.op against it).
+# Bottom to top; a module may import its own layer or any below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "events", "tasks.ops", "cores", "keys", "registry"),
+    ("errors", "events", "cores", "tree", "registry", "keys"),  # stdlib-only foundations
+    ("tasks",),  # datasets: operation tables, splits, noise (read a TaskConfig, never import config)
     ("config",),
-    ("presets", "tasks"),
+    ("presets",),
     ("models",),
     ("interop",),  # TransformerLens export/import (optional extra): models <-> TL, no training
-    # atomic file writes and the forecaster's numpy core (no store, no torch): the engine's forecast stop rule
-    ("store.files", "forecast.features", "forecast.model", "forecast.predict"),
-    ("train",),
-    ("store",),  # run directories, the DuckDB index: neither analysis nor report
+    ("train",),  # the engine; stop rules as plug-ins, none that needs more than training
+    ("store",),  # run directories, atomic files, the DuckDB index: neither analysis nor report
     ("analysis",),  # numbers only
-    ("forecast",),
+    ("forecast",),  # features, model, predictions, and its stop rule (handed to train by lifecycle)
     ("report",),  # every figure
     ("lifecycle",),  # bring runs to finished: train + store + the forecaster's stop rule
     ("sweep", "compare", "api"),
@@ -52,6 +54,9 @@ def _imports(module: str, path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     out: set[str] = set()
+    for node in ast.walk(tree):  # drop type-only blocks first: they never run
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            node.body = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
@@ -72,15 +77,28 @@ def _imports(module: str, path: Path) -> set[str]:
 
 
 def _layer(name: str) -> int | None:
-    """The rank of grokscope.<name> (None: the package root, which only re-exports lazily)."""
-    rel = name.removeprefix("grokscope").lstrip(".")
-    if not rel:
+    """The rank of grokscope.<name>: its package's (None: the package root, which only re-exports lazily)."""
+    top = name.removeprefix("grokscope").lstrip(".").split(".")[0]
+    if not top:
         return None
-    parts = rel.split(".")
-    for n in range(len(parts), 0, -1):
-        if ".".join(parts[:n]) in RANK:
-            return RANK[".".join(parts[:n])]
-    raise AssertionError(f"grokscope.{rel} is in no layer of tests/unit/test_layering.py::LAYERS")
+    if top not in RANK:
+        raise AssertionError(f"grokscope.{top} is in no layer of tests/unit/test_layering.py::LAYERS")
+    return RANK[top]
+
+
+def _runs(name: str) -> list[str]:
+    """What importing `name` executes of ours: every package `__init__` on its path, then the module."""
+    parts = name.split(".")
+    return [".".join(parts[:n]) for n in range(2, len(parts) + 1)]
+
+
+def test_no_package_spans_two_layers():
+    """Each layer entry is a whole top-level package or module, so the `__init__` an import runs
+    (grokscope.a.b runs grokscope/a/__init__.py) has the rank of the module imported."""
+    assert all("." not in name for names in LAYERS for name in names), [n for ns in LAYERS for n in ns if "." in n]
+    assert len(RANK) == sum(len(names) for names in LAYERS), "a name appears in two layers"
+    tops = {m.split(".")[1] for m in _modules() if m.count(".") >= 1}
+    assert tops <= set(RANK), tops - set(RANK)
 
 
 def test_every_module_has_a_layer():
@@ -101,9 +119,10 @@ def test_no_module_imports_a_layer_above_it():
             # `from grokscope.x import f` adds "grokscope.x.f": rank it only when it is a module
             if name not in modules and name.rpartition(".")[0] in modules and name != "grokscope":
                 name = name.rpartition(".")[0]
-            target = _layer(name)
-            if target is not None and target > own:
-                inversions.add(f"{module} (layer {own}) imports {name} (layer {target})")
+            for ran in _runs(name):  # the package __init__s it runs count as imports too
+                target = _layer(ran)
+                if target is not None and target > own:
+                    inversions.add(f"{module} (layer {own}) imports {name}, running {ran} (layer {target})")
     assert not inversions, "imports that go up a layer:\n  " + "\n  ".join(sorted(inversions))
 
 
@@ -144,4 +163,12 @@ def test_the_table_catches_an_inversion(tmp_path):
     names = _imports("grokscope.store.db", f)
     assert "grokscope.report.curves" in names
     assert _layer("grokscope.report.curves") > _layer("grokscope.store.db")
-    assert _layer("grokscope.tasks.ops") < _layer("grokscope.config") < _layer("grokscope.tasks.dataset")
+    assert _layer("grokscope.tasks.ops") < _layer("grokscope.config") < _layer("grokscope.train.loop")
+    assert _runs("grokscope.forecast.stop_rule") == ["grokscope.forecast", "grokscope.forecast.stop_rule"]
+
+
+def test_training_knows_only_training():
+    """train/ imports neither the forecaster nor anything above it (the forecast stop rule is handed in)."""
+    for module, path in _modules().items():
+        if module.startswith("grokscope.train"):
+            assert not {n for n in _imports(module, path) if n.startswith("grokscope.forecast")}, module

@@ -6,12 +6,15 @@ Everything is numpy and seeded by `data_seed`, so a split is the same on every m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grokscope.config import TaskConfig
 from grokscope.errors import ConfigError
 from grokscope.tasks.ops import OPS, n_elements
+
+if TYPE_CHECKING:  # tasks sit below config: they read a TaskConfig's fields, never build one
+    from grokscope.config import TaskConfig
 
 
 @dataclass(frozen=True)
