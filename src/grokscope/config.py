@@ -303,7 +303,7 @@ def _is_prime(n: int) -> bool:
 def validate(cfg: RunConfig) -> None:
     """Check values (not just types) of the task, the active model family, optimizer and loop;
     raise ConfigError naming the first problem."""
-    from grokscope.tasks.ops import OPS  # local: tasks imports nothing from config
+    from grokscope.tasks.ops import OPS  # local: numpy stays out of `grokscope --help`
 
     t, m, o, tr = cfg.task, cfg.model, cfg.optim, cfg.train
     if cfg.preset:  # the run id (a directory name) starts with it
