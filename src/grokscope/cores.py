@@ -1,15 +1,22 @@
 """How many CPU threads and worker processes to use, chosen from the machine (torch-free).
 
 One OpenMP thread per core is PyTorch's default; beside other jobs those threads wait for each
-other and small models run up to 10x slower (README). So the defaults count the cores that are
-free now (cores minus the 1-minute load average, which counts runnable processes), and never hand
-out more threads than that: workers × threads per worker <= free cores.
+other and small models run up to 10x slower (docs). So the defaults count the cores that are
+free now and never hand out more threads than that: workers × threads per worker <= free cores.
+
+"Now" is a 0.1 s sample of the CPU time our cores spent busy (/proc/stat, the cores of this
+process's affinity mask), not the 1-minute load average: that average still counts a job that
+ended seconds ago, so a run started right after another took 1 thread on an idle 2-core machine.
+Where /proc/stat cannot be read (not Linux), the load average is the fallback.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import time
+
+SAMPLE_S = 0.1  # how long free_cores watches the cores
 
 
 def cpu_count() -> int:
@@ -20,13 +27,52 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _cpu_times() -> dict[int, tuple[int, int]]:
+    """{cpu: (busy ticks, total ticks)} of every core, from /proc/stat (OSError where there is none)."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name[3:].isdigit():
+                t = [int(x) for x in ticks[:8]]  # user nice system idle iowait irq softirq steal
+                out[int(name[3:])] = (t[0] + t[1] + t[2] + t[5] + t[6] + t[7], sum(t))
+    if not out:
+        raise OSError("no per-cpu lines in /proc/stat")
+    return out
+
+
+def _mask() -> set[int] | None:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_cores(sample_s: float = SAMPLE_S) -> float:
+    """How many of our cores other work keeps busy now: their busy share over `sample_s` seconds,
+    summed (this process sleeps meanwhile, so it does not count itself)."""
+    mine = _mask()
+    before = _cpu_times()
+    time.sleep(sample_s)
+    after = _cpu_times()
+    busy = 0.0
+    for cpu, (b1, t1) in after.items():
+        if (mine is None or cpu in mine) and cpu in before:
+            b0, t0 = before[cpu]
+            busy += (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+    return busy
+
+
 def free_cores() -> int:
-    """Cores not busy with other work now: cores minus the rounded 1-minute load (at least 1)."""
+    """Cores not busy with other work now: cores minus the rounded busy cores (at least 1)."""
     cores = cpu_count()
     try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return cores
+        busy = busy_cores()
+    except (OSError, ValueError):
+        try:
+            busy = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return cores
     return max(1, min(cores, cores - math.floor(busy + 0.5)))
 
 

@@ -10,12 +10,12 @@ def machine(monkeypatch):
     """A fake machine: `machine(cores, load)`."""
     def set_(n: int, load: float) -> None:
         monkeypatch.setattr(cores, "cpu_count", lambda: n)
-        monkeypatch.setattr(cores.os, "getloadavg", lambda: (load, load, load))
+        monkeypatch.setattr(cores, "busy_cores", lambda: load)
     return set_
 
 
 @pytest.mark.parametrize("n, load, free", [(2, 0.0, 2), (2, 0.9, 1), (2, 3.0, 1), (16, 4.4, 12), (8, 0.4, 8)])
-def test_free_cores_subtracts_the_load(machine, n, load, free):
+def test_free_cores_subtracts_the_busy_cores(machine, n, load, free):
     machine(n, load)
     assert cores.free_cores() == free
 
@@ -42,3 +42,40 @@ def test_explicit_workers_or_threads_are_kept(machine):
     assert cores.plan_workers(100, workers=2) == (2, 4)
     assert cores.plan_workers(100, threads=4) == (2, 4)
     assert cores.plan_workers(100, workers=3, threads=3) == (3, 3)  # the user's choice, even if > cores
+
+
+def _stat(*cpus: tuple[int, int]) -> str:
+    """A /proc/stat whose cpuN lines have (busy, idle) ticks split over user/system and idle."""
+    lines = ["cpu  0 0 0 0 0 0 0 0 0 0"]
+    lines += [f"cpu{i} {b // 2} 0 {b - b // 2} {idle} 0 0 0 0 0 0" for i, (b, idle) in enumerate(cpus)]
+    return "\n".join(lines + ["procs_running 3"]) + "\n"
+
+
+def test_busy_cores_is_the_busy_share_of_our_cores_over_the_sample(monkeypatch, tmp_path):
+    """Core 0 fully busy, core 1 a quarter busy, core 2 busy but outside the affinity mask."""
+    snaps = iter([_stat((100, 0), (100, 0), (0, 0)), _stat((200, 0), (125, 75), (100, 0))])
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda f, *a, **k: __import__("io").StringIO(next(snaps))
+                        if f == "/proc/stat" else real_open(f, *a, **k))
+    monkeypatch.setattr(cores, "_mask", lambda: {0, 1})
+    assert cores.busy_cores(sample_s=0) == pytest.approx(1.25)
+
+
+def test_a_job_that_just_ended_does_not_count(monkeypatch):
+    """The reason for sampling: right after a job ends the 1-minute load still says 1.0 of 2 cores,
+    while the cores are idle now; the sample gives both cores (the load average, the fallback, does not)."""
+    monkeypatch.setattr(cores, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (1.0, 0.6, 0.3))
+    monkeypatch.setattr(cores, "busy_cores", lambda: 0.02)
+    assert cores.free_cores() == 2
+
+    def unreadable():
+        raise OSError("no /proc/stat")
+
+    monkeypatch.setattr(cores, "busy_cores", unreadable)
+    assert cores.free_cores() == 1  # the control: the load average still counts the ended job
+
+
+def test_busy_cores_on_this_machine_is_a_share_of_its_cores():
+    busy = cores.busy_cores(sample_s=0.05)
+    assert 0.0 <= busy <= cores.cpu_count() + 1e-9
