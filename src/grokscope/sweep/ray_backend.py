@@ -2,7 +2,7 @@
 
 Tasks write into the same sweep directory as the local backend (on a cluster it must be a shared
 filesystem). `run_chunk` is idempotent, so a retried task skips the runs its first attempt
-finished and redoes the rest. With `address` the driver joins that cluster; otherwise it starts a
+finished and continues the rest from their saved state (`grokscope.lifecycle`). With `address` the driver joins that cluster; otherwise it starts a
 local Ray (`num_cpus = workers`, no dashboard) and stops it at the end. If Ray is already
 initialised (a notebook, a test), that instance is used and left running.
 """
