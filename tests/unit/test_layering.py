@@ -20,7 +20,7 @@ PKG = SRC / "grokscope"
 
 # Bottom to top; a module may import its own layer or any below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "events", "cores", "tree", "registry", "keys"),  # stdlib-only foundations
+    ("errors", "events", "cores", "registry", "keys"),  # stdlib-only foundations
     ("tasks",),  # datasets: operation tables, splits, noise (read a TaskConfig, never import config)
     ("config",),
     ("presets",),
@@ -98,7 +98,7 @@ def test_no_package_spans_two_layers():
     assert all("." not in name for names in LAYERS for name in names), [n for ns in LAYERS for n in ns if "." in n]
     assert len(RANK) == sum(len(names) for names in LAYERS), "a name appears in two layers"
     tops = {m.split(".")[1] for m in _modules() if m.count(".") >= 1}
-    assert tops <= set(RANK), tops - set(RANK)
+    assert tops == set(RANK), (tops - set(RANK), set(RANK) - tops)  # no module without a layer, no stale name
 
 
 def test_every_module_has_a_layer():
@@ -172,3 +172,13 @@ def test_training_knows_only_training():
     for module, path in _modules().items():
         if module.startswith("grokscope.train"):
             assert not {n for n in _imports(module, path) if n.startswith("grokscope.forecast")}, module
+
+
+def test_the_architecture_page_lists_these_layers():
+    """docs/concepts/architecture.md shows the same layers, in the same order, as LAYERS."""
+    import re
+
+    page = (SRC.parent / "docs" / "concepts" / "architecture.md").read_text()
+    rows = re.findall(r"^\| (\d+) \| ((?:`[a-z_]+`(?:, )?)+) \|", page, flags=re.M)
+    assert [int(i) for i, _ in rows] == list(range(len(LAYERS)))
+    assert [tuple(re.findall(r"`([a-z_]+)`", names)) for _, names in rows] == LAYERS
