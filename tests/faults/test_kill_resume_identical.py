@@ -23,6 +23,7 @@ from safetensors.torch import load_file
 
 from grokscope.sweep.runner import run_sweep
 from grokscope.sweep.spec import load_spec
+from grokscope.train.sinks import NullSink
 
 # 4 models in one stack; states saved every 100 steps; the kill comes at step 250, after the
 # state of step 200 and before that of step 300
@@ -47,7 +48,7 @@ optim.weight_decay = [0.1, 1.0]
 KILL_AT, SAVED_AT, N = 250, 200, 4
 
 
-class DieOnce:
+class DieOnce(NullSink):
     """Teed after a run directory: at step >= KILL_AT of the first attempt, copy every run's rows
     so far into `marker`'s folder (the evidence of what existed before the kill), then SIGKILL."""
 
@@ -60,15 +61,6 @@ class DieOnce:
                 shutil.copy(f, Path(self.marker).parent / f"{f.parent.name}.jsonl")
             open(self.marker, "w").close()
             os.kill(os.getpid(), signal.SIGKILL)
-
-    def on_checkpoint(self, *a):
-        pass
-
-    def on_state(self, *a):
-        pass
-
-    def on_finish(self, summary):
-        pass
 
 
 class Sinks:
