@@ -11,6 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from grokscope.analysis.measures import MEASURES
+from grokscope.config import CHOICES
+from grokscope.reproduce import REPRODUCTIONS
+from grokscope.sweep import BACKENDS
+
 
 class _Group(TyperGroup):
     """Bad option values (a choice not in the list, a non-integer, ...) end in one red line and exit 2,
@@ -45,25 +50,15 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-# Choice options. The values are spelled out here (not imported) so that `--help` stays instant;
-# tests/integration/test_cli.py checks them against the modules that define them.
-class Backend(enum.StrEnum):
-    local = "local"
-    ray = "ray"
+# Choice options, read from the registry or constant that defines each choice (all torch-free: a registry
+# knows its names before it imports a plug-in's module), so `--help` stays instant and lists nothing twice.
+def _choices(name: str, values: Any) -> Any:
+    return enum.StrEnum(name, {v: v for v in values})
 
 
-class Measure(enum.StrEnum):
-    progress = "progress"
-    neurons = "neurons"
-    idealized = "idealized"
-    numerics = "numerics"
-    algorithms = "algorithms"
-    lazy_rich = "lazy_rich"
-
-
-class Device(enum.StrEnum):
-    cpu = "cpu"
-    cuda = "cuda"
+Backend = _choices("Backend", BACKENDS)
+Measure = _choices("Measure", MEASURES)
+Device = _choices("Device", CHOICES["train.device"])
 
 
 def _version(value: bool) -> None:
@@ -544,7 +539,7 @@ def report(
 
 @app.command()
 def reproduce(
-    name: Annotated[str, typer.Argument(help="Which paper: swaroop2026, nanda2023, ...")],
+    name: Annotated[str, typer.Argument(help=f"Which paper: {', '.join(REPRODUCTIONS)}.")],
     quick: Annotated[bool, typer.Option("--quick", help="Small variant (about a minute on a CPU) with the same qualitative claims.")] = False,
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/reproduce/<name>[_quick]).")] = None,
     device: Annotated[Device, typer.Option(help="Where to train.")] = Device.cpu,
@@ -554,13 +549,11 @@ def reproduce(
     import logging
 
     from grokscope.errors import GrokscopeError
-    from grokscope.reproduce import names
     from grokscope.reproduce import reproduce as run_reproduction
 
-    if name not in names():
-        _fail(f"unknown reproduction {name!r}; available: {', '.join(names())}")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
+        REPRODUCTIONS.get(name)  # an unknown name: one line naming the choices, before any logging
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
         run_reproduction(name, out=out, quick=quick, device=device.value, console=Console(), seed=seed)
     except GrokscopeError as e:
         _fail(str(e))

@@ -16,6 +16,7 @@ from typing import Any
 
 from grokscope.errors import ConfigError
 from grokscope.keys import get_key, key_type, set_key, split_key
+from grokscope.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class TaskConfig:
 class ModelConfig:
     """Architecture. Each family (`FAMILIES`) reads only its own fields; the rest are ignored."""
 
-    arch: str = "mlp"  # a key of FAMILIES: mlp | transformer | deep_mlp
+    arch: str = "mlp"  # a name in FAMILIES (below)
     # --- MLP family
     input: str = "two_hot"  # two_hot (W_a, W_b) | embed_concat (W_E then W_in) | shared (one W_in) | tied_embed
     d_embed: int = 32  # embed_concat and tied_embed only
@@ -60,7 +61,7 @@ class OptimConfig:
     """Optimizer: AdamW (decoupled wd), Adam (coupled L2, as Grokfast's reference code) or SGD
     (coupled L2, momentum), plus optional gradient transforms and a weight-norm constraint."""
 
-    name: str = "adamw"  # adamw | adam | sgd
+    name: str = "adamw"  # a name in OPTIMIZERS (below)
     lr: float = 1e-3
     weight_decay: float = 1.0
     beta1: float = 0.9
@@ -230,13 +231,19 @@ def _parse_value(raw: str, hint: type, key: str) -> Any:
         raise ConfigError(f"{key} must be {hint.__name__}, got {raw!r}") from None
 
 
-CHOICES = {
+# optim.name -> the module of its update rule, which registers it (`grokscope.train.optim`): the names
+# are known here, so a config is checked without importing torch.
+OPTIMIZERS: Registry[Any] = Registry("optimizer")
+for _name, _module in (("adamw", "adam"), ("adam", "adam"), ("sgd", "sgd")):
+    OPTIMIZERS.declare(_name, f"grokscope.train.optim.{_module}")
+
+CHOICES: dict[str, Any] = {
     "task.split": ("random", "stratified"),
     "task.noise_kind": ("uniform_wrong", "uniform_any"),
     "model.input": ("two_hot", "embed_concat", "shared", "tied_embed"),
     "model.act": ("relu", "gelu", "quadratic"),
     "model.init": ("default", "normal", "truncated"),
-    "optim.name": ("adamw", "adam", "sgd"),
+    "optim.name": OPTIMIZERS,
     "optim.grokfast": ("ema", "ma"),
     "optim.decay": ("constant", "cosine", "linear"),
     "train.loss": ("ce", "mse"),
@@ -268,29 +275,28 @@ class Family:
 
 
 _INIT = ("init", "init_std", "init_scale")
-FAMILIES: dict[str, Family] = {
-    # one hidden layer on two operands (two-hot, embedding, shared or tied input)
-    "mlp": Family(
-        "grokscope.models.mlp:MLP", ("input", "d_embed", "d_mlp", "act", "bias", *_INIT),
-        lambda m: [_width_check(m), (m.d_embed > 0, f"model.d_embed must be > 0, got {m.d_embed}"),
-                   *_init_checks(m)]),
-    # decoder-only transformer on the tokens a b =
-    "transformer": Family(
-        "grokscope.models.transformer:Transformer",
-        ("n_layers", "d_model", "n_heads", "d_mlp", "act", "layer_norm", "attention_rate", *_INIT),
-        lambda m: [
-            _width_check(m), (m.d_model > 0, f"model.d_model must be > 0, got {m.d_model}"),
-            (m.n_heads > 0 and m.d_model % m.n_heads == 0,
-             f"model.n_heads must divide d_model ({m.d_model}), got {m.n_heads}"),
-            (m.n_layers in (1, 2), f"model.n_layers must be 1 or 2, got {m.n_layers}"),
-            (0.0 <= m.attention_rate <= 1.0, f"model.attention_rate must be in [0, 1], got {m.attention_rate}"),
-            *_init_checks(m)]),
-    # n_layers hidden layers of width d_mlp on the two-hot input (Prieto et al.'s [200, 200])
-    "deep_mlp": Family(
-        "grokscope.models.deep_mlp:DeepMLP", ("n_layers", "d_mlp", "act", "bias", *_INIT),
-        lambda m: [_width_check(m), (1 <= m.n_layers <= 8, f"model.n_layers must be in 1..8, got {m.n_layers}"),
-                   *_init_checks(m)]),
-}
+FAMILIES: Registry[Family] = Registry("model family")
+# one hidden layer on two operands (two-hot, embedding, shared or tied input)
+FAMILIES.register("mlp")(Family(
+    "grokscope.models.mlp:MLP", ("input", "d_embed", "d_mlp", "act", "bias", *_INIT),
+    lambda m: [_width_check(m), (m.d_embed > 0, f"model.d_embed must be > 0, got {m.d_embed}"),
+               *_init_checks(m)]))
+# decoder-only transformer on the tokens a b =
+FAMILIES.register("transformer")(Family(
+    "grokscope.models.transformer:Transformer",
+    ("n_layers", "d_model", "n_heads", "d_mlp", "act", "layer_norm", "attention_rate", *_INIT),
+    lambda m: [
+        _width_check(m), (m.d_model > 0, f"model.d_model must be > 0, got {m.d_model}"),
+        (m.n_heads > 0 and m.d_model % m.n_heads == 0,
+         f"model.n_heads must divide d_model ({m.d_model}), got {m.n_heads}"),
+        (m.n_layers in (1, 2), f"model.n_layers must be 1 or 2, got {m.n_layers}"),
+        (0.0 <= m.attention_rate <= 1.0, f"model.attention_rate must be in [0, 1], got {m.attention_rate}"),
+        *_init_checks(m)]))
+# n_layers hidden layers of width d_mlp on the two-hot input (Prieto et al.'s [200, 200])
+FAMILIES.register("deep_mlp")(Family(
+    "grokscope.models.deep_mlp:DeepMLP", ("n_layers", "d_mlp", "act", "bias", *_INIT),
+    lambda m: [_width_check(m), (1 <= m.n_layers <= 8, f"model.n_layers must be in 1..8, got {m.n_layers}"),
+               *_init_checks(m)]))
 
 
 MAX_P = 10_007
@@ -310,7 +316,7 @@ def validate(cfg: RunConfig) -> None:
         check_name(cfg.preset, "preset")
     if m.arch not in FAMILIES:
         raise ConfigError(f"model.arch must be one of {', '.join(FAMILIES)}, got {m.arch!r}")
-    family = FAMILIES[m.arch]
+    family = FAMILIES.get(m.arch)
     for dotted, allowed in CHOICES.items():
         section, name = split_key(dotted)
         if section == "model" and name not in family.fields:

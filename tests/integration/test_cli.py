@@ -120,13 +120,25 @@ def test_choice_options_are_listed_and_checked(tmp_path, command, option, bad):
     assert all(f"'{c.value}'" in line for c in choices)
 
 
-def test_cli_choices_match_the_library():
+def test_cli_choices_are_read_from_the_registries_without_torch():
     from grokscope.analysis.pipeline import MEASURES
-
-    assert tuple(m.value for m in cli.Measure) == MEASURES
     from grokscope.config import CHOICES
+    from grokscope.sweep import BACKENDS
 
+    # the measures' declared names are the registered ones, in column order
+    assert tuple(m.value for m in cli.Measure) == MEASURES
     assert tuple(d.value for d in cli.Device) == CHOICES["train.device"]
+    assert tuple(b.value for b in cli.Backend) == BACKENDS
+    code = ("import sys, grokscope.cli; heavy = {'torch', 'numpy'} & set(sys.modules); "
+            "assert not heavy, f'--help imports {heavy}'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unknown_reproduction_is_one_line_with_the_choices():
+    result = runner.invoke(app, ["reproduce", "nanda2032"])
+    assert result.exit_code == 2, result.output
+    (line,) = _lines(result)
+    assert line.startswith("error: unknown reproduction 'nanda2032'; choose one of: swaroop2026,"), line
 
 
 def test_config_choice_key_is_one_line_with_the_valid_values(tmp_path):

@@ -36,3 +36,25 @@ def test_package_modules_register_on_first_lookup():
     reg: Registry = Registry("measure-like", package="grokscope.train.optim")
     assert reg.names() == []  # the package imports but registers into its own table, not this one
     assert reg._loaded
+
+
+def test_declared_names_are_known_before_their_module_is_imported(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "gs_plugin_mod.py").write_text(
+        "from tests_registry_target import REG\n@REG.register('late')\nclass Late: ...\n")
+    reg: Registry[type] = Registry("widget")
+    target = type(sys)("tests_registry_target")
+    target.REG = reg
+    monkeypatch.setitem(sys.modules, "tests_registry_target", target)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg.register("early")(int)
+    reg.declare("late", "gs_plugin_mod")
+    reg.declare("missing", "tests_registry_target")  # a module that registers nothing under the name
+    assert reg.names() == ["early", "late", "missing"] and "late" in reg
+    assert "gs_plugin_mod" not in sys.modules  # names and `in` imported nothing
+    assert reg.get("late").__name__ == "Late" and reg.names() == ["early", "late", "missing"]
+    with pytest.raises(ValueError, match="registers no 'missing'"):
+        reg.get("missing")
+    with pytest.raises(ValueError, match="twice"):
+        reg.declare("early", "gs_plugin_mod")

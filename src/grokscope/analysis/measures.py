@@ -1,20 +1,20 @@
 """The per-checkpoint measures of `analyze_run`, as a registry.
 
 A measure is a function of one `Checkpoint` that returns named columns, registered with
-`@register(name, rank=..., grid_only=...)` next to the numbers it reports (in any module of this
-package: every module is imported when the registry is first read). `rank` orders the columns;
+`@register(name, rank=..., grid_only=...)` next to the numbers it reports, and declared by name in
+`MEASURES` below (so `grokscope analyze --measure` lists the names without importing torch; the
+module is imported when the measure is first used). `rank` orders the columns;
 `grid_only` measures need every (a, b) pair and n_out == n. Which measures a model family runs by
 default is its `StackedModel.measures`.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from grokscope.registry import Registry
 
 
 @dataclass
@@ -40,26 +40,20 @@ class Measure:
     grid_only: bool
 
 
-_REGISTRY: dict[str, Measure] = {}
+# each measure is registered by the module of the same name in this package, in column order
+MEASURES: Registry[Measure] = Registry("measure")
+for _name in ("progress", "neurons", "idealized", "numerics", "algorithms", "lazy_rich"):
+    MEASURES.declare(_name, f"grokscope.analysis.{_name}")
 
 
 def register(name: str, rank: int, grid_only: bool = False):
     """Function decorator: add a measure under `name`."""
     def deco(fn: Callable[[Checkpoint], dict[str, Any]]) -> Callable[[Checkpoint], dict[str, Any]]:
-        _REGISTRY[name] = Measure(name, fn, rank, grid_only)
+        MEASURES.register(name)(Measure(name, fn, rank, grid_only))
         return fn
     return deco
 
 
-@functools.cache
-def _import_package() -> None:
-    """Import every module of the package once, so each registers its measures."""
-    package = __name__.rpartition(".")[0]
-    for mod in pkgutil.iter_modules(importlib.import_module(package).__path__):
-        importlib.import_module(f"{package}.{mod.name}")
-
-
 def registry() -> dict[str, Measure]:
-    """Every measure of the package, in column order."""
-    _import_package()
-    return dict(sorted(_REGISTRY.items(), key=lambda kv: kv[1].rank))
+    """Every measure, in column order."""
+    return dict(sorted(MEASURES.items(), key=lambda kv: kv[1].rank))

@@ -32,6 +32,7 @@ from grokscope.compare.spec import (
     sweep_spec,
 )
 from grokscope.compare.stats import quantiles, speedup
+from grokscope.config import OPTIMIZERS
 from grokscope.keys import get_key
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 COMPARE_JSON = "compare.json"
 COMPARE_PNG = "compare.png"
 COMPARE_MD = "compare.md"
-WD_COUPLING = {"adamw": "decoupled", "adam": "coupled L2", "sgd": "coupled L2"}
 
 
 @dataclass
@@ -129,7 +129,7 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
         settings.append({
             "arm": arm.name, "method": arm.method, "lr": lr, "baseline": arm.is_baseline, "matched_to": arm.matched_to,
             "optimizer": cfg.optim.name, "weight_decay": cfg.optim.weight_decay,
-            "wd_coupling": WD_COUPLING.get(cfg.optim.name, "?"), "n": len(runs), "n_seeds": len(spec.seeds),
+            "wd_coupling": "decoupled" if OPTIMIZERS.get(cfg.optim.name).decoupled else "coupled L2", "n": len(runs), "n_seeds": len(spec.seeds),
             "grokked": float(np.mean([r["t_val99"] is not None for r in runs])) if runs else 0.0,
             "t_val99": quantiles([r["t_val99"] for r in runs] or [None]),
             "t_val95": quantiles([r["t_val95"] for r in runs] or [None]),

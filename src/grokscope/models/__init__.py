@@ -11,8 +11,8 @@ from grokscope.models.base import Params, StackedModel, gather_rows, to_numpy
 
 
 def model_class(arch: str) -> type[StackedModel]:
-    """The StackedModel subclass of family `arch` (a key of `grokscope.config.FAMILIES`)."""
-    module, _, name = FAMILIES[arch].model.partition(":")
+    """The StackedModel subclass of family `arch` (a name in the registry `grokscope.config.FAMILIES`)."""
+    module, _, name = FAMILIES.get(arch).model.partition(":")
     return getattr(importlib.import_module(module), name)
 
 

@@ -140,7 +140,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
     config_rows = []
     for sec, keys in CONFIG_KEYS.items():
         if sec == "model":
-            keys = (*keys, *FAMILIES[cfg["model"]["arch"]].fields)
+            keys = (*keys, *FAMILIES.get(cfg["model"]["arch"]).fields)
         config_rows.append((sec, [(k, cfg[sec][k]) for k in keys if k in cfg.get(sec, {})]))
     events = [(EVENT_LABELS.get(k, k), v, k) for k, v in data.events.items()]
     events.append(("forecast made at 20% of the budget", _forecast_line(run_dir), "forecast"))

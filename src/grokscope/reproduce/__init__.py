@@ -12,12 +12,17 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from grokscope.errors import ConfigError
-from grokscope.reproduce.common import Result, Row, print_result, write_result
+from grokscope.registry import Registry
 
-REGISTRY: dict[str, str] = {
+if TYPE_CHECKING:
+    from grokscope.reproduce.common import Result
+
+# name -> what it reproduces; the experiment is the module grokscope.reproduce.<name> (imported when it
+# runs, so the names are listed — `grokscope reproduce --help` — without importing torch)
+REPRODUCTIONS: Registry[str] = Registry("reproduction")
+for _name, _text in {
     "swaroop2026": "Swaroop 2026: square-wave ReLU MLP, label noise, extracted vs real (Tables 1 and 2)",
     "zhong2023": "Zhong et al. 2023: attention rate 1 (clock) vs 0 (pizza), gradient symmetricity and distance irrelevance",
     "doshi2024": "Doshi et al. 2024: label corruption with the quadratic MLP, coexistence vs inversion, IPR pruning",
@@ -26,17 +31,29 @@ REGISTRY: dict[str, str] = {
     "nanda2023": "Nanda et al. 2023: 1-layer transformer p = 113, key frequencies, phases, weight-decay check",
     "grokfast2024": "Lee et al. 2024 (Grokfast): EMA / MA vs the published and a tuned Adam baseline, x·y mod p",
     "prieto2025": "Prieto et al. 2025: StableMax and ⊥AdamW grok with wd 0; float32 softmax collapse",
-}
+}.items():
+    REPRODUCTIONS.register(_name)(_text)
+
+_EXPORTS = {"Result": "grokscope.reproduce.common", "Row": "grokscope.reproduce.common",
+            "print_result": "grokscope.reproduce.common"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'grokscope.reproduce' has no attribute {name!r}")
 
 
 def names() -> list[str]:
-    return list(REGISTRY)
+    return REPRODUCTIONS.names()
 
 
 def reproduce(name: str, out: str | Path | None = None, quick: bool = False, device: str = "cpu",
               console: Any = None, seed: int = 0) -> Result:
-    if name not in REGISTRY:
-        raise ConfigError(f"unknown reproduction {name!r}; available: {', '.join(names())}")
+    """Run reproduction `name` (a `Result`); ConfigError naming the choices for an unknown one."""
+    REPRODUCTIONS.get(name)
+    from grokscope.reproduce.common import print_result, write_result
+
     if out is None:
         out = Path("runs/reproduce") / (name + ("_quick" if quick else "") + (f"_seed{seed}" if seed else ""))
     out = Path(out)
@@ -58,4 +75,4 @@ def reproduce(name: str, out: str | Path | None = None, quick: bool = False, dev
     return result
 
 
-__all__ = ["REGISTRY", "Result", "Row", "names", "print_result", "reproduce"]
+__all__ = ["REPRODUCTIONS", "Result", "Row", "names", "print_result", "reproduce"]

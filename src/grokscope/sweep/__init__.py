@@ -21,7 +21,8 @@ _EXPORTS = {
     "query": "grokscope.store.db", "build_index": "grokscope.store.db",
     "ensure_index": "grokscope.store.db",
 }
-__all__ = sorted(_EXPORTS)
+BACKENDS = ("local", "ray")  # where the chunks train: a process pool, or a Ray cluster (`runner.run_sweep`)
+__all__ = sorted([*_EXPORTS, "BACKENDS"])
 
 
 def __getattr__(name: str) -> Any:

@@ -32,6 +32,7 @@ from grokscope.cores import free_cores, plan_workers
 from grokscope.errors import GrokscopeError, WriteRefused
 from grokscope.store.files import write_error, write_json
 from grokscope.store.rundir import is_finished, read_summary
+from grokscope.sweep import BACKENDS
 from grokscope.sweep.spec import SweepSpec, expand, load_spec
 from grokscope.sweep.worker import ERROR, SinkFactory, init_worker, run_chunk, set_threads
 from grokscope.train.loop import stack_key
@@ -163,8 +164,8 @@ def run_sweep(
         spec = load_spec(spec)
     if stop_forecast is not None:
         spec = with_stop_forecast(spec, stop_forecast)
-    if backend not in ("local", "ray"):
-        raise SweepError(f"unknown backend {backend!r}; use local or ray")
+    if backend not in BACKENDS:
+        raise SweepError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}")
     cfgs = expand(spec)  # every error surfaces here, before anything is written
     if workers is not None and workers < 0:
         raise SweepError(f"--workers must be >= 0, got {workers}")

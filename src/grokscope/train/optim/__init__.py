@@ -4,20 +4,19 @@ All parameters carry a leading ensemble axis K; `lr` and `weight_decay` are [K] 
 update steps K independent models. Multiplying a model's lr by 0 freezes it exactly (weight decay
 is scaled by lr, as in PyTorch).
 
-Update rules are chosen from a registry by `optim.name`: a rule is one module in this package
-that subclasses `UpdateRule` and is decorated with `@register("name")` (the name is also listed
-in `grokscope.config.CHOICES`, which validates configs before anything is written).
+Update rules are chosen from the registry `OPTIMIZERS` by `optim.name`: a rule is one module in this
+package that subclasses `UpdateRule` and is decorated with `@register("name")`; the registry lives
+in `grokscope.config`, which declares each name with its module, so configs are validated (and the
+names listed) without importing torch, and the module is imported when the rule is first used.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
-import pkgutil
 
 import torch
 
-from grokscope.config import OptimConfig
+from grokscope.config import OPTIMIZERS, OptimConfig
 from grokscope.train.stack import PerModelState
 
 Tensors = dict[str, torch.Tensor]
@@ -32,6 +31,7 @@ class UpdateRule:
     """One optimizer's update of one stacked parameter, given its state tensors."""
 
     state_kinds: tuple[str, ...] = ()  # names of the per-parameter state tensors (zeros at start)
+    decoupled: bool = False  # weight decay decoupled from the gradient (AdamW) or coupled L2 (Adam, SGD)
 
     def __init__(self, cfg: OptimConfig):
         self.cfg = cfg
@@ -42,15 +42,7 @@ class UpdateRule:
         raise NotImplementedError
 
 
-OPTIMIZERS: dict[str, type[UpdateRule]] = {}
-
-
-def register(name: str):
-    """Class decorator: make an UpdateRule available as optim.name = `name`."""
-    def deco(cls: type[UpdateRule]) -> type[UpdateRule]:
-        OPTIMIZERS[name] = cls
-        return cls
-    return deco
+register = OPTIMIZERS.register  # class decorator: an UpdateRule as optim.name = `name` (declared in config)
 
 
 def lr_factor(cfg: OptimConfig, step: int) -> float:
@@ -71,7 +63,7 @@ class StackedOptimizer(PerModelState):
 
     def __init__(self, cfg: OptimConfig, params: Tensors, lr: torch.Tensor, weight_decay: torch.Tensor):
         self.cfg = cfg
-        self.rule = OPTIMIZERS[cfg.name](cfg)
+        self.rule = OPTIMIZERS.get(cfg.name)(cfg)
         self.hyper = {"lr": lr, "weight_decay": weight_decay}  # each [K]
         self.step_count = 0
         with torch.no_grad():
@@ -107,7 +99,3 @@ class StackedOptimizer(PerModelState):
         super().load_state_tensors(tensors)
         self.step_count = int(tensors["step_count"][0])
 
-
-# every module of this package registers its rules
-for _mod in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_mod.name}")

@@ -13,14 +13,13 @@ weight_norm (after the update).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Sequence
 
 import torch
 
 from grokscope.config import RunConfig
 from grokscope.keys import get_key, split_key
+from grokscope.registry import Registry
 from grokscope.train.stack import PerModelState
 
 Tensors = dict[str, torch.Tensor]
@@ -51,25 +50,21 @@ class GradientTransform(PerModelState):
         """Act on the weights in place right after the optimizer update (a constraint); default none."""
 
 
-TRANSFORMS: dict[str, type[GradientTransform]] = {}
+# every module of this package is imported on the first lookup, and registers its transforms
+TRANSFORMS: Registry[type[GradientTransform]] = Registry("gradient transform", package=__name__)
 
 
 def register(cls: type[GradientTransform]) -> type[GradientTransform]:
     """Class decorator: add a transform to the registry under `cls.name`."""
-    TRANSFORMS[cls.name] = cls
-    return cls
+    return TRANSFORMS.register(cls.name)(cls)
 
 
 def per_model_fields() -> set[str]:
     """Config keys that every registered transform reads per model."""
-    return {f for cls in TRANSFORMS.values() for f in cls.per_model_fields}
+    return {f for _, cls in TRANSFORMS.items() for f in cls.per_model_fields}
 
 
 def build_transforms(cfgs: Sequence[RunConfig], params: Tensors) -> list[GradientTransform]:
     """The transforms that some model of the stack asks for, in registry order. A model that does
     not ask for one gets the identity from it (its hyperparameters make it a no-op)."""
-    return [cls(cfgs, params) for cls in TRANSFORMS.values() if any(cls.active(c) for c in cfgs)]
-
-
-for _mod in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_mod.name}")
+    return [cls(cfgs, params) for _, cls in TRANSFORMS.items() if any(cls.active(c) for c in cfgs)]
