@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from grokscope.analysis.measures import MEASURES
 from grokscope.config import CHOICES
 from grokscope.reproduce import REPRODUCTIONS
+from grokscope.store.names import FORECAST_MODEL, SWEEP
 from grokscope.sweep import BACKENDS
 
 
@@ -520,11 +521,11 @@ def report(
 
     t0 = time.perf_counter()
     try:
-        if (path / "sweep.json").exists():
+        if (path / SWEEP).exists():
             from grokscope.report.sweep_html import write_sweep_report
             from grokscope.store.files import read_json
 
-            read_json(path / "sweep.json", "re-run the sweep (grokscope sweep SPEC --out DIR) to write it again")
+            read_json(path / SWEEP, "re-run the sweep (grokscope sweep SPEC --out DIR) to write it again")
 
             written = write_sweep_report(path, out=out, run_reports=run_reports)
         else:
@@ -608,7 +609,7 @@ def forecast_fit(
 
     try:
         m = fit_store(roots, with_config=config)
-        path = m.save(out or roots[0] / "forecast_model.json")
+        path = m.save(out or roots[0] / FORECAST_MODEL)
     except GrokscopeError as e:
         _fail(str(e))
     typer.echo(f"fitted on {m.info['runs']} runs ({m.info['n_examples']} run×cut examples, families "

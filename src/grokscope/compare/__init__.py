@@ -34,12 +34,10 @@ from grokscope.compare.spec import (
 from grokscope.compare.stats import quantiles, speedup
 from grokscope.config import OPTIMIZERS
 from grokscope.keys import get_key
+from grokscope.store.names import COMPARE_JSON, COMPARE_MD, COMPARE_PNG
 
 log = logging.getLogger(__name__)
 
-COMPARE_JSON = "compare.json"
-COMPARE_PNG = "compare.png"
-COMPARE_MD = "compare.md"
 
 
 @dataclass

@@ -13,11 +13,12 @@ from grokscope.forecast.predict import Forecast, cut_for, forecast_rows
 def forecast_run(path: str | Path, fraction: float | None = None, step: int | None = None,
                  model: ForecastModel | str | Path | None = None) -> Forecast:
     """The forecast of a run directory (finished or not) from its rows up to a fraction of its budget or a step."""
+    from grokscope.store.names import CONFIG
     from grokscope.store.rundir import read_config, read_metrics
 
     path = Path(path)
-    if not (path / "config.json").exists():
-        raise ForecastError(f"{path} is not a run directory (no config.json)")
+    if not (path / CONFIG).exists():
+        raise ForecastError(f"{path} is not a run directory (no {CONFIG})")
     cfg = read_config(path)
     m = model if isinstance(model, ForecastModel) else load_model(model)
     rows = read_metrics(path)

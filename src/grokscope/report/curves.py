@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.events import event_names
+from grokscope.store.names import CURVES
 
 log = logging.getLogger(__name__)
 
-CURVES = "curves.png"
 
 
 def plot_curves(rows: Sequence[dict[str, Any]], summary: dict[str, Any], path: Path) -> Path:

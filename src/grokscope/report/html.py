@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.config import FAMILIES
+from grokscope.store.names import CHECKPOINT_GLOB, CHECKPOINTS, REPORT
 
 log = logging.getLogger(__name__)
 
-REPORT = "report.html"
 TEMPLATES = Path(__file__).parent / "templates"
 
 CONFIG_KEYS = {  # the compact config table: the keys a reader looks for first, per section
@@ -210,7 +210,7 @@ def _clock_default(data: Any) -> str:
 
 
 def _ckpts(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "checkpoints").glob("step_*.safetensors"))
+    return sorted((run_dir / CHECKPOINTS).glob(CHECKPOINT_GLOB))
 
 
 def _version() -> str:

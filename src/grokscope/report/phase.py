@@ -31,6 +31,7 @@ from grokscope.events import (
     liu_phase,
 )
 from grokscope.keys import column
+from grokscope.store.names import SWEEP
 
 LIU = dict(zip(LIU_PHASES, ("#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
 DOSHI = dict(zip(DOSHI_PHASES, ("#2ca02c", "#17becf", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
@@ -226,7 +227,7 @@ def sweep_phase_diagrams(sweep_dir: str | Path, x: str | None = None, y: str | N
     from grokscope.store.db import ensure_index
 
     sweep_dir = Path(sweep_dir)
-    meta = json.loads((sweep_dir / "sweep.json").read_text())
+    meta = json.loads((sweep_dir / SWEEP).read_text())
     spec = meta.get("spec", {})
     plot = spec.get("plot", {})
     varied = [k for k, vals in meta.get("axes", {}).items() if len(vals) > 1]

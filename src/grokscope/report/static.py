@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from grokscope.report.data import ReportData
+from grokscope.store.names import PNG_DIR
 
 log = logging.getLogger(__name__)
 
-PNG_DIR = "report_figures"
 
 
 def write_pngs(run_dir: Path, data: ReportData) -> list[Path]:

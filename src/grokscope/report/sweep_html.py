@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from grokscope.report.figures import FONT, _axis, _layout
+from grokscope.store.names import REPORT, SWEEP
 
 log = logging.getLogger(__name__)
 
-SWEEP_REPORT = "report.html"
 TABLE_COLS = ("status", "liu_phase", "t_train99", "t_val99", "delta_t", "final_train_acc", "final_test_acc",
               "steps", "stop_reason")
 
@@ -55,14 +55,14 @@ def write_sweep_report(path: str | Path, out: str | Path | None = None, *, run_r
     from grokscope.store.files import write_text
 
     sweep_dir = Path(path)
-    meta = json.loads((sweep_dir / "sweep.json").read_text())
+    meta = json.loads((sweep_dir / SWEEP).read_text())
     pngs, df, (xc, yc, fc) = sweep_phase_diagrams(sweep_dir, x, y, facet)  # also (re)draws phase_*.png
     rows = df.to_dict("records") if len(df) else []
     if run_reports:
         for r in rows:
             if r.get("status") == "finished":
                 write_run_report_safe(r["path"], png=False)
-    target = Path(out) if out is not None else sweep_dir / SWEEP_REPORT
+    target = Path(out) if out is not None else sweep_dir / REPORT
     base = target.parent.resolve()
     varied = [c for c in (xc, yc, fc) if c]
     seed_cols = [c for c in ("train_seed", "task_data_seed") if c in df.columns and df[c].nunique() > 1] if len(df) else []
@@ -72,7 +72,7 @@ def write_sweep_report(path: str | Path, out: str | Path | None = None, *, run_r
     table = []
     for r in sorted(rows, key=lambda r: tuple(str(r.get(c)) for c in varied)):
         run_path = Path(r["path"])
-        rep = run_path / "report.html"
+        rep = run_path / REPORT
         table.append({"run_id": r["run_id"], "href": os.path.relpath(rep if rep.exists() else run_path, base),
                       "has_report": rep.exists(), "cells": [_clean(r.get(c)) for c in table_cols]})
     figs = _figures(df, xc, yc, fc, LIU) if len(df) else {}

@@ -16,6 +16,7 @@ from typing import Any
 
 from grokscope.config import RunConfig
 from grokscope.store.files import jsonable, write_json
+from grokscope.store.names import REPRODUCE
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def print_result(result: Result, console: Any) -> None:
 
 def write_result(result: Result, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "reproduce.json"
+    path = out / REPRODUCE
     write_json(path, jsonable(result.to_dict()))
     return path
 

@@ -36,10 +36,10 @@ from typing import Any
 from grokscope.errors import GrokscopeError
 from grokscope.events import DOSHI_THRESHOLD, LIU_DELAY, LIU_THRESHOLD, doshi_phase, liu_phase_from_events
 from grokscope.keys import COLUMN_SEP, column, flatten
+from grokscope.store.names import CONFIG, DB_NAME, ERROR, METRICS_PARQUET, SUMMARY, SWEEP
 
 log = logging.getLogger(__name__)
 
-DB_NAME = "grokscope.duckdb"
 ALIASES = {alias: column(key) for alias, key in {
     "p": "task.p", "op": "task.op", "wd": "optim.weight_decay", "lr": "optim.lr", "frac": "task.frac_train",
     "width": "model.d_mlp", "noise": "task.noise", "seed": "train.seed", "data_seed": "task.data_seed"}.items()}
@@ -72,16 +72,16 @@ def find_runs(root: str | Path) -> list[tuple[Path, str]]:
     if not root.is_dir():
         raise StoreError(f"{root} is not a directory")
     out: list[tuple[Path, str]] = []
-    if (root / "config.json").exists():  # a single run directory
+    if (root / CONFIG).exists():  # a single run directory
         return [(root, "")]
-    own = root.name if (root / "sweep.json").exists() else ""
+    own = root.name if (root / SWEEP).exists() else ""
     for child in sorted(root.iterdir()):
         if not child.is_dir() or child.name.startswith("."):
             continue
-        if (child / "config.json").exists():
+        if (child / CONFIG).exists():
             out.append((child, own))
-        elif (child / "sweep.json").exists():
-            out += [(d, child.name) for d in sorted(child.iterdir()) if (d / "config.json").exists()]
+        elif (child / SWEEP).exists():
+            out += [(d, child.name) for d in sorted(child.iterdir()) if (d / CONFIG).exists()]
     return out
 
 
@@ -89,7 +89,7 @@ def _fingerprint(runs: list[tuple[Path, str]]) -> str:
     h = hashlib.sha256()
     for path, sweep in runs:
         h.update(f"{path}|{sweep}".encode())
-        for name in ("config.json", "summary.json", "error.json"):
+        for name in (CONFIG, SUMMARY, ERROR):
             try:
                 h.update(str((path / name).stat().st_mtime_ns).encode())
             except FileNotFoundError:
@@ -117,7 +117,7 @@ class _Corrupt(str):
 
 def _run_record(path: Path, sweep: str) -> dict[str, Any]:
     rec: dict[str, Any] = {"run_id": None, "sweep": sweep, "path": str(path.resolve())}
-    cfg = _json(path / "config.json")
+    cfg = _json(path / CONFIG)
     if isinstance(cfg, _Corrupt):  # still listed, so a query shows it and says what to do
         log.warning("%s", cfg)
         return {**rec, "run_id": path.name, "status": "corrupt", "error": str(cfg)}
@@ -125,7 +125,7 @@ def _run_record(path: Path, sweep: str) -> dict[str, Any]:
     rec.update(flat)
     for alias, col in ALIASES.items():
         rec[alias] = flat.get(col)
-    summary_file, error_file = path / "summary.json", path / "error.json"
+    summary_file, error_file = path / SUMMARY, path / ERROR
     rec["status"], rec["error"] = "unfinished", None
     summary = _json(summary_file) if summary_file.exists() else None
     err = _json(error_file) if summary is None and error_file.exists() else None
@@ -172,8 +172,8 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
         tmp.unlink(missing_ok=True)
         con = duckdb.connect(str(tmp))
         try:
-            files = [(r["run_id"], str(Path(r["path"]) / "metrics.parquet")) for r in records
-                     if r["status"] in ("finished", "diverged") and (Path(r["path"]) / "metrics.parquet").exists()]
+            files = [(r["run_id"], str(Path(r["path"]) / METRICS_PARQUET)) for r in records
+                     if r["status"] in ("finished", "diverged") and (Path(r["path"]) / METRICS_PARQUET).exists()]
             if files:
                 _repair_metrics(duckdb, con, files)
                 con.register("_files", pa.table({"run_id": [f[0] for f in files], "file": [f[1] for f in files]}))

@@ -16,6 +16,7 @@ from grokscope.config import RunConfig
 from grokscope.errors import RunDirError
 from grokscope.models import Params, StackedModel, build_model
 from grokscope.models.module import ModelModule
+from grokscope.store.names import CHECKPOINT_GLOB, CHECKPOINTS, checkpoint_name
 from grokscope.store.rundir import is_finished, read_config, read_metrics, read_summary
 from grokscope.tasks import Split, Task, make_split, make_task
 
@@ -46,7 +47,7 @@ class Run:
         return read_metrics(self.path)
 
     def checkpoint_steps(self) -> list[int]:
-        files = (self.path / "checkpoints").glob("step_*.safetensors")
+        files = (self.path / CHECKPOINTS).glob(CHECKPOINT_GLOB)
         return sorted(int(m.group(1)) for f in files if (m := _STEP.search(f.name)))
 
     def resolve_step(self, which: int | str) -> int:
@@ -69,7 +70,7 @@ class Run:
 
     def params(self, which: int | str = "final") -> Params:
         """Weights of one checkpoint, stacked with a leading axis of 1 (ready for `model.forward`)."""
-        file = self.path / f"checkpoints/step_{self.resolve_step(which):07d}.safetensors"
+        file = self.path / checkpoint_name(self.resolve_step(which))
         try:
             with safe_open(str(file), framework="pt") as f:
                 return {k: f.get_tensor(k).unsqueeze(0) for k in f.keys()}

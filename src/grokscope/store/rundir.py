@@ -35,17 +35,19 @@ from grokscope.store.files import (
     write_safetensors,
     write_text,
 )
+from grokscope.store.names import (
+    CHECKPOINTS,
+    CONFIG,
+    METRICS_JSONL,
+    METRICS_PARQUET,
+    STATE,
+    SUMMARY,
+    checkpoint_name,
+)
 from grokscope.train.state import Resume
 
 log = logging.getLogger(__name__)
 
-CONFIG, METRICS_JSONL, METRICS_PARQUET, SUMMARY = (
-    "config.json", "metrics.jsonl", "metrics.parquet", "summary.json")
-STATE = "checkpoints/state.safetensors"
-
-
-def checkpoint_name(step: int) -> str:
-    return f"checkpoints/step_{step:07d}.safetensors"
 
 
 def read_config(path: Path) -> RunConfig:
@@ -84,7 +86,7 @@ class RunWriter:
         try:
             if path.exists() and force:
                 shutil.rmtree(path)
-            (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+            (path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise write_error(path, e) from None
         write_text(path / CONFIG, cfg.to_json() + "\n")

@@ -31,6 +31,7 @@ from grokscope.config import RunConfig
 from grokscope.cores import free_cores, plan_workers
 from grokscope.errors import GrokscopeError, WriteRefused
 from grokscope.store.files import write_error, write_json
+from grokscope.store.names import SWEEP, SWEEP_LOCK
 from grokscope.store.rundir import is_finished, read_summary
 from grokscope.sweep import BACKENDS
 from grokscope.sweep.spec import SweepSpec, expand, load_spec
@@ -38,7 +39,6 @@ from grokscope.sweep.worker import ERROR, SinkFactory, init_worker, run_chunk, s
 from grokscope.train.loop import stack_key
 
 log = logging.getLogger(__name__)
-LOCK = ".sweep.lock"
 
 
 class SweepError(GrokscopeError):
@@ -176,7 +176,7 @@ def run_sweep(
             raise SweepError("the ray backend needs ray: pip install 'grokscope[ray]'") from None
     path = Path(out) if out is not None else Path("runs") / spec.name
     t0 = time.perf_counter()
-    with _DirLock(path / LOCK):
+    with _DirLock(path / SWEEP_LOCK):
         todo = [c for c in cfgs if not is_finished(path / c.run_id)]
         tally = Tally(total=len(cfgs), skipped=len(cfgs) - len(todo))
         _write_sweep_json(path, spec, cfgs, backend, tally, None)
@@ -251,7 +251,7 @@ def _write_sweep_json(path: Path, spec: SweepSpec, cfgs: list[RunConfig], backen
                 varied.setdefault(k, [])
                 if v not in varied[k]:
                     varied[k].append(v)
-    write_json(path / "sweep.json", {
+    write_json(path / SWEEP, {
         "name": spec.name, "spec": spec.to_dict(), "n_runs": len(cfgs), "axes": varied,
         "backend": backend, "run_ids": [c.run_id for c in cfgs],
         "finished": wall is not None, "wall_s": wall,

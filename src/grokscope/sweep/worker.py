@@ -24,12 +24,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grokscope.store.names import ERROR  # stdlib only (no torch)
+
 if TYPE_CHECKING:
     from grokscope.config import RunConfig
 
 log = logging.getLogger(__name__)
 
-ERROR = "error.json"
 Event = Callable[[tuple], None]  # ("start", [run_id, ...]) | ("done", run_id, status)
 SinkFactory = Callable[[Any, Path], Sequence[Any]]  # (RunConfig, run dir) -> extra train.Sink objects
 
