@@ -18,6 +18,8 @@ def plot_compare(settings: list[dict[str, Any]], speedups: list[dict[str, Any]],
     """Write the comparison PNG to `path` (atomically) and return it."""
     from matplotlib.figure import Figure
 
+    from grokscope.store.files import atomic_write
+
     fig = Figure(figsize=(max(6.0, 0.9 * len(settings) + 2), 4.6))
     ax = fig.subplots()
     never = budget * 1.6  # where non-grokked seeds are drawn
@@ -51,10 +53,7 @@ def plot_compare(settings: list[dict[str, Any]], speedups: list[dict[str, Any]],
                          f"({round(sp['level'] * 100)}% bootstrap)")
     ax.set_title("\n".join(lines), fontsize=8, loc="left")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=110, format="png")
-    tmp.replace(path)  # a kill never leaves half a PNG
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))  # a kill never leaves half a PNG
     return path
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from grokscope.errors import GrokscopeError
 from grokscope.events import DOSHI_THRESHOLD, LIU_DELAY, LIU_THRESHOLD, doshi_phase, liu_phase_from_events
 from grokscope.keys import COLUMN_SEP, column, flatten
+from grokscope.store.files import atomic_write
 from grokscope.store.names import CONFIG, DB_NAME, ERROR, METRICS_PARQUET, SUMMARY, SWEEP
 
 log = logging.getLogger(__name__)
@@ -151,8 +152,6 @@ def _run_record(path: Path, sweep: str) -> dict[str, Any]:
 
 def build_index(root: str | Path, db_path: str | Path | None = None, force: bool = True) -> Path:
     """(Re)build root's index; returns the database path. force=False: only if out of date."""
-    import pyarrow as pa
-
     duckdb = _duckdb()
     root = Path(root)
     db_path = Path(db_path) if db_path else root / DB_NAME
@@ -168,60 +167,65 @@ def build_index(root: str | Path, db_path: str | Path | None = None, force: bool
         if not force and db_path.exists() and _stored_fingerprint(db_path) == fp:
             return db_path
         records = [_run_record(p, s) for p, s in runs]
-        tmp = db_path.with_name(f".{db_path.name}.{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        con = duckdb.connect(str(tmp))
-        try:
-            files = [(r["run_id"], str(Path(r["path"]) / METRICS_PARQUET)) for r in records
-                     if r["status"] in ("finished", "diverged") and (Path(r["path"]) / METRICS_PARQUET).exists()]
-            if files:
-                _repair_metrics(duckdb, con, files)
-                con.register("_files", pa.table({"run_id": [f[0] for f in files], "file": [f[1] for f in files]}))
-                con.execute("CREATE TEMP TABLE wide AS SELECT f.run_id, m.* EXCLUDE (filename) FROM "
-                            "read_parquet(?, filename = true, union_by_name = true) m JOIN _files f ON m.filename = f.file",
-                            [[f[1] for f in files]])
-                cols = [c for (c,) in con.execute(
-                    "SELECT column_name FROM (DESCRIBE wide) WHERE column_name NOT IN ('run_id', 'step')").fetchall()]
-                selects = " UNION ALL ".join(
-                    f"SELECT run_id, CAST(step AS BIGINT) AS step, '{c}' AS metric, CAST(\"{c}\" AS DOUBLE) AS value "
-                    f"FROM wide WHERE \"{c}\" IS NOT NULL" for c in cols)
-                con.execute(f"CREATE TABLE metrics AS {selects} ORDER BY run_id, step, metric")
-                # t_train90 / t_val90 (`events.first_step` in SQL: NaN never crosses) -> Liu labels
-                t90 = {rid: (tt, tv) for rid, tt, tv in con.execute(
-                    "SELECT run_id, min(step) FILTER (WHERE train_acc >= $1 AND NOT isnan(train_acc)), "
-                    "min(step) FILTER (WHERE test_acc >= $1 AND NOT isnan(test_acc)) "
-                    "FROM wide GROUP BY run_id", [LIU_THRESHOLD]).fetchall()}
-            else:
-                con.execute("CREATE TABLE metrics (run_id VARCHAR, step BIGINT, metric VARCHAR, value DOUBLE)")
-                t90 = {}
-            for r in records:
-                tt, tv = t90.get(r["run_id"], (None, None))
-                r["t_train90"], r["t_val90"] = tt, tv
-                r["liu_phase"] = r["doshi_phase"] = None
-                if r["status"] == "finished":
-                    r["liu_phase"] = liu_phase_from_events(tt, tv, LIU_DELAY)
-                    if r.get("final_train_acc") is not None and r.get("final_test_acc") is not None:
-                        r["doshi_phase"] = doshi_phase(r["final_train_acc"], r["final_test_acc"],
-                                                       r.get("task_noise") or 0.0, DOSHI_THRESHOLD)
-            keys: list[str] = []
-            for r in records:
-                keys += [k for k in r if k not in keys]
-            table = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in records]) if records else None
-            if table is not None and table.num_columns:
-                con.register("_runs", table)
-                con.execute("CREATE TABLE runs AS SELECT * FROM _runs")
-            else:
-                con.execute("CREATE TABLE runs (run_id VARCHAR, sweep VARCHAR, path VARCHAR, status VARCHAR)")
-            con.execute("CREATE TABLE _index (root VARCHAR, fingerprint VARCHAR, n_runs BIGINT)")
-            con.execute("INSERT INTO _index VALUES (?, ?, ?)", [str(root.resolve()), fp, len(records)])
-        finally:
-            con.close()
-        os.replace(tmp, db_path)
-        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+        atomic_write(db_path, lambda tmp: _write_index(duckdb, tmp, root, fp, records))
         return db_path
     finally:
         fcntl.flock(lock_fd, fcntl.LOCK_UN)
         os.close(lock_fd)
+
+
+def _write_index(duckdb: Any, tmp: str, root: Path, fp: str, records: list[dict[str, Any]]) -> None:
+    """The tables runs, metrics and _index of `records`, into the new database file `tmp`."""
+    import pyarrow as pa
+
+    os.unlink(tmp)  # DuckDB makes its own file
+    con = duckdb.connect(tmp)
+    try:
+        files = [(r["run_id"], str(Path(r["path"]) / METRICS_PARQUET)) for r in records
+                 if r["status"] in ("finished", "diverged") and (Path(r["path"]) / METRICS_PARQUET).exists()]
+        if files:
+            _repair_metrics(duckdb, con, files)
+            con.register("_files", pa.table({"run_id": [f[0] for f in files], "file": [f[1] for f in files]}))
+            con.execute("CREATE TEMP TABLE wide AS SELECT f.run_id, m.* EXCLUDE (filename) FROM "
+                        "read_parquet(?, filename = true, union_by_name = true) m JOIN _files f ON m.filename = f.file",
+                        [[f[1] for f in files]])
+            cols = [c for (c,) in con.execute(
+                "SELECT column_name FROM (DESCRIBE wide) WHERE column_name NOT IN ('run_id', 'step')").fetchall()]
+            selects = " UNION ALL ".join(
+                f"SELECT run_id, CAST(step AS BIGINT) AS step, '{c}' AS metric, CAST(\"{c}\" AS DOUBLE) AS value "
+                f"FROM wide WHERE \"{c}\" IS NOT NULL" for c in cols)
+            con.execute(f"CREATE TABLE metrics AS {selects} ORDER BY run_id, step, metric")
+            # t_train90 / t_val90 (`events.first_step` in SQL: NaN never crosses) -> Liu labels
+            t90 = {rid: (tt, tv) for rid, tt, tv in con.execute(
+                "SELECT run_id, min(step) FILTER (WHERE train_acc >= $1 AND NOT isnan(train_acc)), "
+                "min(step) FILTER (WHERE test_acc >= $1 AND NOT isnan(test_acc)) "
+                "FROM wide GROUP BY run_id", [LIU_THRESHOLD]).fetchall()}
+        else:
+            con.execute("CREATE TABLE metrics (run_id VARCHAR, step BIGINT, metric VARCHAR, value DOUBLE)")
+            t90 = {}
+        for r in records:
+            tt, tv = t90.get(r["run_id"], (None, None))
+            r["t_train90"], r["t_val90"] = tt, tv
+            r["liu_phase"] = r["doshi_phase"] = None
+            if r["status"] == "finished":
+                r["liu_phase"] = liu_phase_from_events(tt, tv, LIU_DELAY)
+                if r.get("final_train_acc") is not None and r.get("final_test_acc") is not None:
+                    r["doshi_phase"] = doshi_phase(r["final_train_acc"], r["final_test_acc"],
+                                                   r.get("task_noise") or 0.0, DOSHI_THRESHOLD)
+        keys: list[str] = []
+        for r in records:
+            keys += [k for k in r if k not in keys]
+        table = pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in records]) if records else None
+        if table is not None and table.num_columns:
+            con.register("_runs", table)
+            con.execute("CREATE TABLE runs AS SELECT * FROM _runs")
+        else:
+            con.execute("CREATE TABLE runs (run_id VARCHAR, sweep VARCHAR, path VARCHAR, status VARCHAR)")
+        con.execute("CREATE TABLE _index (root VARCHAR, fingerprint VARCHAR, n_runs BIGINT)")
+        con.execute("INSERT INTO _index VALUES (?, ?, ?)", [str(root.resolve()), fp, len(records)])
+    finally:
+        con.close()
+    Path(tmp + ".wal").unlink(missing_ok=True)
 
 
 def _repair_metrics(duckdb: Any, con: Any, files: list[tuple[str, str]]) -> None:

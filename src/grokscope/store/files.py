@@ -1,4 +1,7 @@
-"""Atomic file writes: a reader (or a kill -9) never sees half a file."""
+"""Atomic file writes: a reader (or a kill -9) never sees half a file. `atomic_write` is the one way
+grokscope replaces a file (run files, the index, analysis tables, figures); this module imports no
+torch (safetensors is imported with the first checkpoint), so the torch-free store can use it.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +9,21 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from safetensors.torch import save_file
 
 from grokscope.errors import RunDirError, WriteRefused
 
+if TYPE_CHECKING:
+    import torch
 
-def _atomic(path: Path, write) -> None:
+
+def atomic_write(path: Path, write: Callable[[str], Any]) -> None:
+    """`write(tmp)` fills a temporary file beside `path` (a hidden name, removed if anything fails),
+    which then replaces `path` in one step; a refused write (OSError) is a one-line WriteRefused."""
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,11 +69,11 @@ def write_json(path: Path, data: Any) -> None:
             json.dump(data, f, indent=2, sort_keys=True)
             f.write("\n")
 
-    _atomic(path, write)
+    atomic_write(path, write)
 
 
 def write_text(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: Path(tmp).write_text(text))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -74,12 +81,19 @@ def write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pylist(rows)
-    _atomic(path, lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def save_file(tensors: dict[str, torch.Tensor], filename: str, metadata: dict[str, str] | None = None) -> None:
+    """safetensors.torch.save_file, imported on the first call (it imports torch)."""
+    from safetensors.torch import save_file as save
+
+    save(tensors, filename, metadata=metadata)
 
 
 def write_safetensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    _atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
 def jsonable(x: Any) -> Any:
