@@ -1,7 +1,7 @@
 """The Ray backend: each chunk is one Ray task (`max_retries`, so a lost worker's chunk is rerun).
 
 Tasks write into the same sweep directory as the local backend (on a cluster it must be a shared
-filesystem). `run_chunk` is idempotent, so a retried task skips the runs its first attempt
+filesystem). `train_chunk` is idempotent, so a retried task skips the runs its first attempt
 finished and continues the rest from their saved state (`grokscope.lifecycle`). With `address` the driver joins that cluster; otherwise it starts a
 local Ray (`num_cpus = workers`, no dashboard) and stops it at the end. If Ray is already
 initialised (a notebook, a test), that instance is used and left running.
@@ -21,10 +21,10 @@ MAX_RETRIES = 3
 
 
 def _ray_chunk(sweep_dir: str, payload: list[dict], curves: bool, threads: int, sinks=None) -> dict[str, str]:
-    from grokscope.sweep.worker import run_chunk, set_threads
+    from grokscope.sweep.worker import set_threads, train_chunk
 
     set_threads(threads)
-    return run_chunk(sweep_dir, payload, curves, event=lambda item: None, sinks=sinks)
+    return train_chunk(sweep_dir, payload, curves, event=lambda item: None, sinks=sinks)
 
 
 def run_ray(path: Path, chunks: list[list[RunConfig]], tally, *, workers: int, threads: int, address: str | None,

@@ -35,7 +35,7 @@ from grokscope.store.names import SWEEP, SWEEP_LOCK
 from grokscope.store.rundir import is_finished, read_summary
 from grokscope.sweep import BACKENDS
 from grokscope.sweep.spec import SweepSpec, expand, load_spec
-from grokscope.sweep.worker import ERROR, SinkFactory, init_worker, run_chunk, set_threads
+from grokscope.sweep.worker import ERROR, SinkFactory, init_worker, set_threads, train_chunk
 from grokscope.train.loop import stack_key
 
 log = logging.getLogger(__name__)
@@ -269,13 +269,13 @@ def _run_local(path: Path, chunks: list[list[RunConfig]], tally: Tally, workers:
             if on_progress:
                 on_progress(tally)
         for payload in payloads:
-            run_chunk(str(path), payload, curves, event=event, sinks=sinks)
+            train_chunk(str(path), payload, curves, event=event, sinks=sinks)
         return
     ctx = mp.get_context("spawn")
     events = ctx.Queue()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
                              initargs=(events, threads)) as pool:
-        pending = {pool.submit(run_chunk, str(path), p, curves, None, sinks) for p in payloads}
+        pending = {pool.submit(train_chunk, str(path), p, curves, None, sinks) for p in payloads}
         refused: WriteRefused | None = None
         while pending:
             finished, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)

@@ -1,6 +1,6 @@
 """One unit of sweep work: train a chunk of same-shape runs as one ensemble, into the sweep dir.
 
-`run_chunk` is idempotent, which is what makes sweeps resumable and Ray retries safe: it brings
+`train_chunk` is idempotent, which is what makes sweeps resumable and Ray retries safe: it brings
 its runs to finished through `grokscope.lifecycle` (policy resume): finished runs are skipped,
 interrupted ones (a killed or lost worker) continue from their last saved state. If the engine
 raises, the chunk is bisected so one bad run cannot take its neighbours down;
@@ -97,7 +97,7 @@ def _queue_event(item: tuple) -> None:
         _events.put(item)
 
 
-def run_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = False,
+def train_chunk(sweep_dir: str, cfg_dicts: list[dict[str, Any]], curves: bool = False,
               event: Event | None = None, sinks: SinkFactory | None = None) -> dict[str, str]:
     """Bring the runs of one chunk to finished; returns {run_id: finished|diverged|failed|skipped}.
 
