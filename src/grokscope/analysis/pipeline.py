@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,12 +31,11 @@ from typing import Any
 from grokscope.analysis.fourier import AnalysisError, key_frequencies, unembed_freq_norms
 from grokscope.analysis.measures import Checkpoint, registry
 from grokscope.analysis.views import unstack
-from grokscope.store.files import jsonable
+from grokscope.store.files import atomic_write, jsonable, write_text
+from grokscope.store.names import ANALYSIS_JSON, ANALYSIS_PARQUET
 
 log = logging.getLogger(__name__)
 
-ANALYSIS_PARQUET = "analysis.parquet"
-ANALYSIS_JSON = "analysis.json"
 MEASURES = tuple(registry())  # column groups, in order (see the module docstring)
 
 
@@ -142,9 +140,7 @@ def analyze_run(
     table = pd.DataFrame(out_rows).sort_values("step").reset_index(drop=True)
     run_dir = Path(path)
     files = [run_dir / ANALYSIS_PARQUET]
-    tmp = run_dir / (ANALYSIS_PARQUET + ".tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, files[0])  # atomic: a reader never sees half a table
+    atomic_write(files[0], lambda tmp: table.to_parquet(tmp, index=False))  # a reader never sees half a table
 
     # --- summary: the key checkpoints in detail
     cfg = run.config
@@ -174,9 +170,7 @@ def analyze_run(
     summary["phase_rules"] = phases.rules_dict(rules)
     summary["saturation_step"] = sat
     summary["analysis_wall_s"] = round(time.perf_counter() - t0, 2)
-    tmp = run_dir / (ANALYSIS_JSON + ".tmp")
-    tmp.write_text(json.dumps(jsonable(summary), indent=2, sort_keys=True))
-    os.replace(tmp, run_dir / ANALYSIS_JSON)
+    write_text(run_dir / ANALYSIS_JSON, json.dumps(jsonable(summary), indent=2, sort_keys=True))
     files.append(run_dir / ANALYSIS_JSON)
 
     log.info("analysed %d checkpoints of %s in %.1fs", len(steps), run_dir, time.perf_counter() - t0)

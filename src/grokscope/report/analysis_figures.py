@@ -29,8 +29,7 @@ from grokscope.analysis.views import (
     neuron_output_weights,
     unstack,
 )
-
-FIGURES = "figures"
+from grokscope.store.names import FIGURES
 
 
 def write_analysis_figures(run_path: str | Path, analysis: Any) -> list[Path]:
