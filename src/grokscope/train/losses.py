@@ -14,9 +14,9 @@ import math
 
 import torch
 
-from grokscope.config import TrainConfig
+from grokscope.config import CHOICES, TrainConfig
 
-DTYPES = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
+DTYPES = {name: getattr(torch, name) for name in CHOICES["train.loss_dtype"]}  # the names config accepts
 
 
 def exp_below_max(shifted: torch.Tensor) -> torch.Tensor:
