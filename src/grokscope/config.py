@@ -42,7 +42,7 @@ class ModelConfig:
     input: str = "two_hot"  # two_hot (W_a, W_b) | embed_concat (W_E then W_in) | shared (one W_in) | tied_embed
     d_embed: int = 32  # embed_concat and tied_embed only
     d_mlp: int = 256  # hidden width (also the transformer MLP width)
-    act: str = "relu"  # relu | gelu | quadratic
+    act: str = "relu"  # a name in ACTIVATIONS (below)
     bias: bool = True
     init: str = "default"  # default (PyTorch Linear: U(±1/sqrt(fan_in))) | normal (std = init_std)
     # | truncated (the family's normal inits cut at ±2 std, as haiku's TruncatedNormal; uniform ones unchanged)
@@ -237,11 +237,16 @@ OPTIMIZERS: Registry[Any] = Registry("optimizer")
 for _name, _module in (("adamw", "adam"), ("adam", "adam"), ("sgd", "sgd")):
     OPTIMIZERS.declare(_name, f"grokscope.train.optim.{_module}")
 
+# model.act -> registered by grokscope.models.base (torch functions)
+ACTIVATIONS: Registry[Any] = Registry("activation")
+for _name in ("relu", "gelu", "quadratic"):
+    ACTIVATIONS.declare(_name, "grokscope.models.base")
+
 CHOICES: dict[str, Any] = {
     "task.split": ("random", "stratified"),
     "task.noise_kind": ("uniform_wrong", "uniform_any"),
     "model.input": ("two_hot", "embed_concat", "shared", "tied_embed"),
-    "model.act": ("relu", "gelu", "quadratic"),
+    "model.act": ACTIVATIONS,
     "model.init": ("default", "normal", "truncated"),
     "optim.name": OPTIMIZERS,
     "optim.grokfast": ("ema", "ma"),

@@ -12,24 +12,22 @@ numpy arrays, so analysis and reports never branch on the architecture.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grokscope.config import ModelConfig
+from grokscope.config import ACTIVATIONS, ModelConfig
 from grokscope.errors import GrokscopeError
 
 Params = dict[str, torch.Tensor]
 # name -> (shape without K, init std or None for default U(±1/sqrt(fan_in)), fan_in)
 Spec = dict[str, tuple[tuple[int, ...], float | None, int]]
 
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "relu": torch.relu,
-    "gelu": F.gelu,
-    "quadratic": torch.square,
-}
+ACTIVATIONS.register("relu")(torch.relu)  # model.act (the names are declared in grokscope.config)
+ACTIVATIONS.register("gelu")(F.gelu)
+ACTIVATIONS.register("quadratic")(torch.square)
 
 
 def to_numpy(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -51,7 +49,7 @@ class StackedModel:
         self.cfg = cfg
         self.n = n  # operand vocabulary (p, or 120 for S5)
         self.n_out = n_out
-        self.act = ACTIVATIONS[cfg.act]
+        self.act = ACTIVATIONS.get(cfg.act)
 
     def spec(self) -> Spec:
         raise NotImplementedError
