@@ -58,3 +58,27 @@ def test_declared_names_are_known_before_their_module_is_imported(tmp_path, monk
         reg.get("missing")
     with pytest.raises(ValueError, match="twice"):
         reg.declare("early", "gs_plugin_mod")
+
+
+@pytest.mark.parametrize("registry, folder", [
+    ("grokscope.analysis.measures:MEASURES", "analysis"),
+    ("grokscope.config:OPTIMIZERS", "train/optim"),
+])
+def test_every_plugin_registered_in_a_package_is_declared(registry, folder):
+    """A declared registry imports only the declared modules: a `@register("name", ...)` in another
+    module of the package would never be found, so each one must be declared (with its module)."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    module, _, attr = registry.partition(":")
+    reg = getattr(importlib.import_module(module), attr)
+    src = Path(__file__).resolve().parents[2] / "src" / "grokscope" / folder
+    found = {}
+    for f in sorted(src.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "register" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                found[node.args[0].value] = f.name
+    assert found and set(found) <= set(reg.names()), {n: found[n] for n in set(found) - set(reg.names())}
+    reg.items()  # and every declaration names the module that registers it (else ValueError)
