@@ -9,9 +9,8 @@ from tests.helpers import tiny_mlp, tiny_transformer
 from typer.testing import CliRunner
 
 import grokscope
-from grokscope.analysis.fourier import freq_norms
 from grokscope.cli import app
-from grokscope.report.data import freq_norms_fft, pick_frames, sig
+from grokscope.report.data import pick_frames, sig
 from grokscope.report.html import REPORT, write_run_report, write_run_report_safe
 
 
@@ -110,14 +109,6 @@ def test_pick_frames_keeps_ends_and_events():
     out = pick_frames(steps, 60, keep=[123, 999, None])
     assert len(out) == 60 and out[0] == 0 and out[-1] == 999 and 123 in out and out == sorted(set(out))
     assert pick_frames([0, 5, 9], 60) == [0, 5, 9]
-
-
-def test_fft_frequency_norms_match_the_basis():
-    rng = np.random.default_rng(0)
-    for p in (7, 8, 11, 97):
-        x = rng.normal(size=(p, 5))
-        np.testing.assert_allclose(freq_norms_fft(x, 0), freq_norms(x, axis=0), rtol=1e-10)
-        np.testing.assert_allclose(freq_norms_fft(x.T, 1), freq_norms(x.T, axis=1), rtol=1e-10)
 
 
 def test_sig_rounds_and_drops_nan():

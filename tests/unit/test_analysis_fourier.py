@@ -60,3 +60,17 @@ def test_model_key_frequencies_from_W_L_and_embed():
     assert model_key_frequencies(params, cfg, p) == [3]
     assert model_key_frequencies(params, cfg, p, source="embed") == [5]
 
+
+
+@pytest.mark.parametrize("p", [7, 8, 11, 97])
+def test_freq_norms_are_the_norms_of_the_basis_projection(p):
+    """`freq_norms` (an FFT) equals its definition: the norm of each (cos_k, sin_k) block of B x."""
+    rng = np.random.default_rng(p)
+    x = rng.normal(size=(p, 5))
+    B, names = fourier_basis(p)
+    X = B @ x
+    want = [np.linalg.norm(X[[i for i, nm in enumerate(names) if nm in (f"cos{k}", f"sin{k}")]]) for k in range(1, p // 2 + 1)]
+    np.testing.assert_allclose(freq_norms(x, axis=0), want, rtol=1e-10)
+    np.testing.assert_allclose(freq_norms(x.T, axis=1), want, rtol=1e-10)
+    const = np.linalg.norm(X[0])
+    np.testing.assert_allclose(freq_norms(x, axis=0, include_const=True), [const, *want], rtol=1e-10)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 STRUCTURED_HI = 12.0  # Swaroop's thresholds at p = 97
 UNSTRUCTURED_LO = 5.0
+N_NEURONS_SHOWN = 4  # neurons a picture of the waves shows (`readable_neurons`)
 
 
 # ---------------------------------------------------------------- spectra
@@ -128,6 +129,21 @@ def square_levels(w: Array, nu: int, phi: float) -> tuple[float, float]:
     hi = float(np.median(pos)) if len(pos) else float(w.max())
     lo = float(np.median(neg)) if len(neg) else float(w.min())
     return hi, lo
+
+
+def cosine_wave(p: int, nu: int, phi: float, amp: float, mean: float, x: Array | None = None) -> Array:
+    """The cosine `dominant_frequency_phase` fits: mean + amp·cos(2πνx/p − φ) (x defaults to 0..p−1)."""
+    x = np.arange(p) if x is None else x
+    return mean + amp * np.cos(2 * np.pi * nu * x / p - phi)
+
+
+def wave_fit(w: Array) -> dict[str, Any]:
+    """One weight vector with its dominant cosine (ν, φ, amplitude, mean) and Swaroop's square-wave
+    levels (hi, lo) at that frequency and phase: what `square_wave` / `cosine_wave` redraw."""
+    w = np.asarray(w, dtype=np.float64)
+    nu, phi, amp = (float(v) for v in dominant_frequency_phase(w))
+    hi, lo = square_levels(w, int(nu), phi)
+    return {"w": w, "nu": int(nu), "phi": phi, "amp": amp, "mean": float(w.mean()), "hi": hi, "lo": lo}
 
 
 def nearest_point_distance(w: Array, curve: Any, oversample: int = 16) -> float:
@@ -284,6 +300,22 @@ def phase_sum_relation(
             "R_null_mean": float(null.mean()) if n_perm else float("nan"), "n": n}
 
 
+# ---------------------------------------------------------------- which neurons, in which order
+
+
+def readable_neurons(table: Mapping[str, Any], n_show: int = N_NEURONS_SHOWN) -> list[int]:
+    """The neurons worth drawing, from an `analyze_neurons` table: among the 4·n_show most periodic,
+    the n_show of lowest frequency ν_a, so a wave's shape is readable."""
+    score, nu = np.asarray(table["periodicity"]), np.asarray(table["nu_a"])
+    top = np.argsort(-score, kind="stable")[: 4 * n_show]
+    return [int(i) for i in top[np.argsort(nu[top], kind="stable")][:n_show]]
+
+
+def frequency_order(W: Array, axis: int = 0) -> Array:
+    """Neurons (the other axis of W) sorted by the dominant frequency along `axis` (stable)."""
+    return np.argsort(dominant_frequency_phase(W, axis=axis)[0], kind="stable")
+
+
 # ---------------------------------------------------------------- one model
 
 
@@ -293,6 +325,28 @@ class NeuronReport:
 
     table: dict[str, Array] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+def neuron_table(W_a: Array, W_b: Array, W_out: Array, hi: float, lo: float) -> dict[str, Array]:
+    """Per-neuron columns of `analyze_neurons` but the IPR, from the weight views W_a, W_b [n, d_mlp]
+    and W_out [d_mlp, n] (n_out == n): periodicity scores (a, b, their mean, out), kind, dominant
+    frequency / phase / amplitude of each, frequency agreement ν_a = ν_b = ν_out, φ_a + φ_b."""
+    n = W_a.shape[0]
+    if W_out.shape[1] != n:
+        raise AnalysisError(f"neuron analysis needs n_out == n ({W_out.shape[1]} != {n})")
+    per_a, per_b = periodicity_score(W_a, axis=0), periodicity_score(W_b, axis=0)
+    per_out = periodicity_score(W_out, axis=1)
+    score = (per_a + per_b) / 2
+    nu_a, phi_a, amp_a = dominant_frequency_phase(W_a, axis=0)
+    nu_b, phi_b, amp_b = dominant_frequency_phase(W_b, axis=0)
+    nu_o, phi_o, amp_o = dominant_frequency_phase(W_out, axis=1)
+    return {
+        "neuron": np.arange(W_a.shape[1]), "periodicity": score, "periodicity_a": per_a,
+        "periodicity_b": per_b, "periodicity_out": per_out, "kind": classify_neurons(score, hi, lo),
+        "nu_a": nu_a, "nu_b": nu_b, "nu_out": nu_o, "phi_a": phi_a, "phi_b": phi_b, "phi_out": phi_o,
+        "phi_sum": wrap(phi_a + phi_b),
+        "amp_a": amp_a, "amp_b": amp_b, "amp_out": amp_o, "freq_agree": (nu_a == nu_b) & (nu_b == nu_o),
+    }
 
 
 def analyze_neurons(
@@ -314,25 +368,12 @@ def analyze_neurons(
     """
     W_a, W_b = neuron_input_weights(params, cfg, n)  # [n, d_mlp] each
     W_out = neuron_output_weights(params, cfg)  # [d_mlp, n_out]
-    if W_out.shape[1] != n:
-        raise AnalysisError(f"neuron analysis needs n_out == n ({W_out.shape[1]} != {n})")
     d_hi, d_lo = default_thresholds(n)
     hi, lo = (d_hi if hi is None else hi), (d_lo if lo is None else lo)
-    per_a, per_b = periodicity_score(W_a, axis=0), periodicity_score(W_b, axis=0)
-    per_out = periodicity_score(W_out, axis=1)
-    score = (per_a + per_b) / 2
-    kind = classify_neurons(score, hi, lo)
-    nu_a, phi_a, amp_a = dominant_frequency_phase(W_a, axis=0)
-    nu_b, phi_b, amp_b = dominant_frequency_phase(W_b, axis=0)
-    nu_o, phi_o, amp_o = dominant_frequency_phase(W_out, axis=1)
-    agree = (nu_a == nu_b) & (nu_b == nu_o)
-    table: dict[str, Array] = {
-        "neuron": np.arange(W_a.shape[1]), "periodicity": score, "periodicity_a": per_a,
-        "periodicity_b": per_b, "periodicity_out": per_out, "kind": kind,
-        "ipr": neuron_ipr(W_a, W_b, W_out, ipr_convention),
-        "nu_a": nu_a, "nu_b": nu_b, "nu_out": nu_o, "phi_a": phi_a, "phi_b": phi_b, "phi_out": phi_o,
-        "amp_a": amp_a, "amp_b": amp_b, "amp_out": amp_o, "freq_agree": agree,
-    }
+    table = neuron_table(W_a, W_b, W_out, hi, lo)
+    table["ipr"] = neuron_ipr(W_a, W_b, W_out, ipr_convention)
+    score, kind, agree = table["periodicity"], table["kind"], table["freq_agree"]
+    phi_a, phi_b, phi_o = table["phi_a"], table["phi_b"], table["phi_out"]
     structured = kind == "structured"
     summary: dict[str, Any] = {
         "n_neurons": len(score), "n_structured": int(structured.sum()),

@@ -1,6 +1,10 @@
-"""Measures over every checkpoint of a run directory -> `analysis.parquet` (+ `analysis.json`
-with a summary). Numbers only: the figures of an analysis (`figures/*.png`) are drawn by
-`grokscope.report.write_analysis_figures(run_dir, analysis)`.
+"""The analyze pipeline: measures over every checkpoint of a run directory -> `analysis.parquet`
+(+ `analysis.json` with a summary). Numbers only: the figures of an analysis (`figures/*.png`) are
+drawn by `grokscope.report.write_analysis_figures(run_dir, analysis)`.
+
+`analyze_run` is `analysis_rows` (the table's rows, in memory) + `analysis_summary` + the two files;
+the run report calls the same two functions for a run not analysed yet, so a number it shows is
+the number `grokscope analyze` writes.
 
 One row per checkpoint step. Column groups (`measures`):
   progress    key_freqs, n_key_freqs (the final checkpoint's, held fixed: `analyze_run(keys=...)`),
@@ -23,7 +27,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,6 +79,78 @@ def analyze_checkpoint(
     return row
 
 
+def held_keys(run: Any, keys: str = "final", key_threshold: float = 0.25) -> list[int] | None:
+    """The key frequencies every checkpoint's progress/algorithm measures use: the final
+    checkpoint's, held fixed (keys='final', Nanda et al.'s method: `progress.fixed_keys`), or None
+    (keys='each': every checkpoint its own)."""
+    if keys not in ("final", "each"):
+        raise AnalysisError(f"keys must be 'final' or 'each', got {keys!r}")
+    from grokscope.analysis.progress import fixed_keys
+
+    return fixed_keys(run, key_threshold) if keys == "final" else None
+
+
+def analysis_rows(
+    run: Any, measures: Sequence[str], steps: Sequence[int], fit_steps: Collection[int] = (),
+    key_threshold: float = 0.25, keys: Sequence[int] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows of the analysis table at `steps` of an opened run, in memory (nothing is written):
+    `analyze_checkpoint` of each step (the square-vs-cosine fit at `fit_steps`, key frequencies
+    `keys`), with train/test accuracy and loss and weight_norm from the metrics row of the same
+    step (NaN where there is none). on_step(i, total) is called after each checkpoint."""
+    metrics = {r["step"]: r for r in run.rows()}
+    out = []
+    for i, step in enumerate(steps):
+        row = analyze_checkpoint(run, step, measures, square_fit=step in fit_steps, key_threshold=key_threshold,
+                                 keys=keys)
+        m = metrics.get(step, {})
+        for key in ("train_acc", "test_acc", "train_loss", "test_loss", "weight_norm"):
+            row.setdefault(key, m.get(key, math.nan))
+        out.append(row)
+        if on_step is not None:
+            on_step(i + 1, len(steps))
+    return out
+
+
+SUMMARY_FINAL = ("key_freqs", "n_structured", "n_neurons", "freq_agreement", "freq_agreement_structured",
+                 "phase_sum_r_structured", "phase_sum_r_all", "phase_sum_p_perm_structured",
+                 "sq_vs_cos_t_structured", "sq_vs_cos_df_structured", "sq_vs_cos_t_all",
+                 "binariness_structured", "restricted_loss_test", "excluded_loss_train", "gini_W_L",
+                 "algorithm", "gradient_symmetricity", "distance_irrelevance", "fve_clock", "fve_pizza")
+
+
+def analysis_summary(run: Any, rows: Sequence[dict[str, Any]], measures: Sequence[str],
+                     rules: Any = None) -> dict[str, Any]:
+    """What analysis.json says of `analysis_rows` (less its bookkeeping: run id, measures, wall
+    time): the final row's measures (`SUMMARY_FINAL`), idealized accuracies at the first,
+    saturation and final checkpoints, the Liu and Doshi phases of the run's metrics, and the phase
+    events (`phases.phase_events` under `rules`, `phases.NandaRules()` when None)."""
+    from grokscope.analysis import phases
+    from grokscope.events import doshi_phase, liu_phase
+
+    all_steps = run.checkpoint_steps()
+    sat = (run.summary or {}).get("saturation_step")
+    by_step = {int(r["step"]): r for r in rows}
+    final = by_step[max(by_step)] if by_step else {}
+    summary: dict[str, Any] = {key: final[key] for key in SUMMARY_FINAL if key in final}
+    if "idealized" in measures and all_steps:
+        for label, step in (("final", all_steps[-1]), ("saturation", sat), ("first", all_steps[0])):
+            if step in by_step:
+                for col in ("ideal_sq_cos_test_nu", "ideal_sq_cos_test_own"):
+                    summary[f"{col}_{label}"] = by_step[step][col]
+    metrics = run.rows()
+    summary["liu_phase"] = liu_phase(metrics) if metrics else None
+    if metrics:
+        last = metrics[-1]
+        summary["doshi_phase"] = doshi_phase(last["train_acc"], last["test_acc"], run.config.task.noise)
+    rules = rules if rules is not None else phases.NandaRules()
+    summary.update(phases.phase_events(metrics, rows, rules))
+    summary["phase_rules"] = phases.rules_dict(rules)
+    summary["saturation_step"] = sat
+    return summary
+
+
 def analyze_run(
     path: str | Path,
     measures: Sequence[str] | None = None,
@@ -94,12 +170,11 @@ def analyze_run(
     keys: 'final' (default; Nanda et al.'s method) — the final checkpoint's key frequencies held
     fixed at every checkpoint, so excluded/restricted loss follow one set of frequencies through
     the run — or 'each' (every checkpoint its own). rules: `phases.NandaRules` for the phase
-    events (default thresholds when None).
+    events (default thresholds when None). The rows are `analysis_rows`, the summary
+    `analysis_summary` plus the run id, measures, key source and wall time.
     """
     import pandas as pd
 
-    from grokscope.analysis import phases
-    from grokscope.events import doshi_phase, liu_phase
     from grokscope.store.run import load_run
 
     run = load_run(path)
@@ -113,62 +188,22 @@ def analyze_run(
     if not all_steps:
         raise AnalysisError(f"{path} has no checkpoints to analyse")
     steps = list(all_steps if steps is None else steps)
-    if keys not in ("final", "each"):
-        raise AnalysisError(f"keys must be 'final' or 'each', got {keys!r}")
-    from grokscope.analysis.progress import fixed_keys
-
-    held = fixed_keys(run, key_threshold) if keys == "final" else None
-    summary_in = run.summary or {}
-    sat = summary_in.get("saturation_step")
+    held = held_keys(run, keys, key_threshold)
+    sat = (run.summary or {}).get("saturation_step")
     if square_fit_steps == "key":
         fit_steps = {all_steps[0], all_steps[-1]} | ({sat} if sat in all_steps else set())
     elif square_fit_steps == "all":
         fit_steps = set(steps)
     else:
         fit_steps = set(square_fit_steps)
-    metrics = {r["step"]: r for r in run.rows()}
-    out_rows = []
-    for i, step in enumerate(steps):
-        row = analyze_checkpoint(run, step, measures, square_fit=step in fit_steps, key_threshold=key_threshold,
-                                 keys=held)
-        m = metrics.get(step, {})
-        for key in ("train_acc", "test_acc", "train_loss", "test_loss", "weight_norm"):
-            row.setdefault(key, m.get(key, math.nan))
-        out_rows.append(row)
-        if on_step is not None:
-            on_step(i + 1, len(steps))
+    out_rows = analysis_rows(run, measures, steps, fit_steps, key_threshold, held, on_step)
     table = pd.DataFrame(out_rows).sort_values("step").reset_index(drop=True)
     run_dir = Path(path)
     files = [run_dir / ANALYSIS_PARQUET]
     atomic_write(files[0], lambda tmp: table.to_parquet(tmp, index=False))  # a reader never sees half a table
 
-    # --- summary: the key checkpoints in detail
-    cfg = run.config
     summary: dict[str, Any] = {"run_id": run_dir.name, "measures": list(measures), "n_checkpoints": len(steps),
-                               "key_source": keys}
-    by_step = {int(r["step"]): r for r in out_rows}
-    final = by_step[max(by_step)]
-    for key in ("key_freqs", "n_structured", "n_neurons", "freq_agreement", "freq_agreement_structured",
-                "phase_sum_r_structured", "phase_sum_r_all", "phase_sum_p_perm_structured",
-                "sq_vs_cos_t_structured", "sq_vs_cos_df_structured", "sq_vs_cos_t_all",
-                "binariness_structured", "restricted_loss_test", "excluded_loss_train", "gini_W_L",
-                "algorithm", "gradient_symmetricity", "distance_irrelevance", "fve_clock", "fve_pizza"):
-        if key in final:
-            summary[key] = final[key]
-    if "idealized" in measures:
-        for label, step in (("final", all_steps[-1]), ("saturation", sat), ("first", all_steps[0])):
-            if step in by_step:
-                for col in ("ideal_sq_cos_test_nu", "ideal_sq_cos_test_own"):
-                    summary[f"{col}_{label}"] = by_step[step][col]
-    rows = run.rows()
-    summary["liu_phase"] = liu_phase(rows) if rows else None
-    if rows:
-        last = rows[-1]
-        summary["doshi_phase"] = doshi_phase(last["train_acc"], last["test_acc"], cfg.task.noise)
-    rules = rules if rules is not None else phases.NandaRules()
-    summary.update(phases.phase_events(rows, out_rows, rules))
-    summary["phase_rules"] = phases.rules_dict(rules)
-    summary["saturation_step"] = sat
+                               "key_source": keys, **analysis_summary(run, out_rows, measures, rules)}
     summary["analysis_wall_s"] = round(time.perf_counter() - t0, 2)
     write_text(run_dir / ANALYSIS_JSON, json.dumps(jsonable(summary), indent=2, sort_keys=True))
     files.append(run_dir / ANALYSIS_JSON)

@@ -34,6 +34,7 @@ from grokscope.analysis.fourier import (
 )
 from grokscope.analysis.measures import Checkpoint, register
 from grokscope.analysis.views import unstack
+from grokscope.config import ModelConfig
 from grokscope.models import StackedModel, to_numpy
 from grokscope.tasks import Split, Task
 
@@ -195,10 +196,17 @@ def progress_measures(
         per = excluded_loss_per_frequency(L, idx, labels)
         out["excluded_loss_freqs_train"] = per.tolist()
         out["excluded_loss_max_train"] = float(per.max())
-    out["gini_embed"] = gini(embedding_freq_norms(one, cfg, task.n))
-    out["gini_W_L"] = gini(unembed_freq_norms(one, cfg))
-    out["sum_sq_weights"] = sum_sq_weights(one)
+    out.update(weight_measures(one, cfg, task.n))
     return out
+
+
+def weight_measures(params: Mapping[str, torch.Tensor], cfg: ModelConfig, n: int) -> dict[str, float]:
+    """The progress measures read off the weights alone (no logits, any task): gini_embed and
+    gini_W_L (Gini of the embedding's and W_L's per-frequency norms) and sum_sq_weights, for one
+    model's params (no K axis). `progress_measures` reports these same numbers."""
+    return {"gini_embed": gini(embedding_freq_norms(params, cfg, n)),
+            "gini_W_L": gini(unembed_freq_norms(params, cfg)),
+            "sum_sq_weights": sum_sq_weights(params)}
 
 
 @register("progress", rank=10, grid_only=True)

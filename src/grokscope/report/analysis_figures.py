@@ -20,15 +20,15 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from grokscope.analysis.fourier import fourier_1d, fourier_basis
-from grokscope.analysis.neurons import analyze_neurons, dominant_frequency_phase, square_levels, square_wave
-from grokscope.analysis.views import (
-    embedding_matrix,
-    has_embedding,
-    neuron_input_weights,
-    neuron_output_weights,
-    unstack,
+from grokscope.analysis.neurons import (
+    analyze_neurons,
+    cosine_wave,
+    readable_neurons,
+    square_wave,
+    wave_fit,
 )
+from grokscope.analysis.snapshots import fourier_heatmaps
+from grokscope.analysis.views import neuron_input_weights, neuron_output_weights, unstack
 from grokscope.store.names import FIGURES
 
 
@@ -118,16 +118,15 @@ def _heatmap(ax: Any, M: np.ndarray, ynames: list[str] | None, xnames: list[str]
 
 
 def plot_fourier_heatmaps(params: dict, cfg: Any, n: int, fig_dir: Path) -> list[Path]:
-    """Input weights and W_L in the Fourier basis (RdBu centred on 0, component names on axes)."""
-    _, names = fourier_basis(n)
-    W_a, W_b = neuron_input_weights(params, cfg, n)  # [n, d_mlp]
-    W_L = neuron_output_weights(params, cfg)  # [d_mlp, n_out]
-    order = np.argsort(np.abs(np.fft.rfft(W_a, axis=0))[1:].argmax(axis=0), kind="stable")  # neurons by freq
+    """Input weights and W_L in the Fourier basis (`analysis.snapshots.fourier_heatmaps`; RdBu
+    centred on 0, component names on axes)."""
+    maps = fourier_heatmaps(params, cfg, n)
+    names = maps["names"]
     fig = Figure(figsize=(16, 6), layout="constrained")
     axes = fig.subplots(1, 3)
-    _heatmap(axes[0], fourier_1d(W_a, axis=0)[:, order], names, None, "W_a in Fourier basis (neurons by freq)")
-    _heatmap(axes[1], fourier_1d(W_b, axis=0)[:, order], names, None, "W_b in Fourier basis")
-    _heatmap(axes[2], fourier_1d(W_L, axis=1)[order].T, names if W_L.shape[1] == n else None, None,
+    _heatmap(axes[0], maps["W_a"], names, None, "W_a in Fourier basis (neurons by freq)")
+    _heatmap(axes[1], maps["W_b"], names, None, "W_b in Fourier basis")
+    _heatmap(axes[2], maps["W_L"], names if len(maps["W_L"]) == n else None, None,
              "W_L (W_out / W_out·W_U) in Fourier basis")
     for ax in axes:
         ax.set_xlabel("neuron (sorted by dominant frequency)")
@@ -135,11 +134,10 @@ def plot_fourier_heatmaps(params: dict, cfg: Any, n: int, fig_dir: Path) -> list
     path = fig_dir / "fourier_neurons.png"
     fig.savefig(path, dpi=100)
     paths = [path]
-    E = embedding_matrix(params, cfg, n)
-    if has_embedding(cfg):
+    if "W_E" in maps:
         fig = Figure(figsize=(8, 7), layout="constrained")
         ax = fig.subplots()
-        _heatmap(ax, fourier_1d(E, axis=0), names, None, "W_E in Fourier basis")
+        _heatmap(ax, maps["W_E"], names, None, "W_E in Fourier basis")
         ax.set(xlabel="embedding dimension", ylabel="Fourier component")
         path = fig_dir / "fourier_embed.png"
         fig.savefig(path, dpi=100)
@@ -148,12 +146,11 @@ def plot_fourier_heatmaps(params: dict, cfg: Any, n: int, fig_dir: Path) -> list
 
 
 def plot_neuron_waves(params: dict, cfg: Any, n: int, table: dict, path: Path, n_show: int = 4) -> Path:
-    """W_a, W_b and W_out of `n_show` periodic neurons with ideal square and cosine overlays
-    (the lowest-frequency among the 4·n_show most periodic, so the shape is readable)."""
+    """W_a, W_b and W_out of `n_show` periodic neurons (`neurons.readable_neurons`) with their
+    ideal square and cosine overlays (`neurons.wave_fit`)."""
     W_a, W_b = neuron_input_weights(params, cfg, n)
     W_out = neuron_output_weights(params, cfg)
-    top = np.argsort(-np.asarray(table["periodicity"]))[: 4 * n_show]
-    top = top[np.argsort(np.asarray(table["nu_a"])[top], kind="stable")][:n_show]
+    top = readable_neurons(table, n_show)
     fig = Figure(figsize=(14, 2.4 * len(top)))
     axes = fig.subplots(len(top), 3, squeeze=False)
     fig.subplots_adjust(hspace=0.45, wspace=0.2, left=0.05, right=0.98, top=0.95, bottom=0.05)
@@ -162,13 +159,13 @@ def plot_neuron_waves(params: dict, cfg: Any, n: int, table: dict, path: Path, n
     for r, i in enumerate(top):
         for c, (w, label) in enumerate(((W_a[:, i], "W_a"), (W_b[:, i], "W_b"), (W_out[i], "W_out"))):
             ax = axes[r, c]
-            nu, phi, amp = (float(v) for v in dominant_frequency_phase(w))
-            hi, lo = square_levels(w, int(nu), phi)
+            f = wave_fit(w)
             ax.plot(j, w, "o", ms=2.5, color="k", label="weights")
-            ax.plot(xs, square_wave(len(w), int(nu), phi, hi, lo, xs), color="tab:red", lw=1, label="ideal square")
-            ax.plot(xs, w.mean() + amp * np.cos(2 * np.pi * nu * xs / len(w) - phi), color="tab:blue", lw=1,
+            ax.plot(xs, square_wave(len(w), f["nu"], f["phi"], f["hi"], f["lo"], xs), color="tab:red", lw=1,
+                    label="ideal square")
+            ax.plot(xs, cosine_wave(len(w), f["nu"], f["phi"], f["amp"], f["mean"], xs), color="tab:blue", lw=1,
                     label="cosine")
-            ax.set_title(f"neuron {i} {label}: ν={int(nu)} φ={phi:.2f}", fontsize=8)
+            ax.set_title(f"neuron {i} {label}: ν={f['nu']} φ={f['phi']:.2f}", fontsize=8)
             if r == 0 and c == 0:
                 ax.legend(fontsize=6)
     fig.savefig(path, dpi=90)
@@ -176,8 +173,8 @@ def plot_neuron_waves(params: dict, cfg: Any, n: int, table: dict, path: Path, n
 
 
 def plot_phase_sum(table: dict, path: Path) -> Path:
-    """φ_out against φ_a + φ_b (mod 2π); structured neurons highlighted."""
-    s = np.mod(np.asarray(table["phi_a"]) + np.asarray(table["phi_b"]), 2 * np.pi)
+    """φ_out against φ_a + φ_b (mod 2π; the neuron table's phi_sum); structured neurons highlighted."""
+    s = np.asarray(table["phi_sum"])
     o = np.asarray(table["phi_out"])
     structured = np.asarray(table["kind"]) == "structured"
     fig = Figure(figsize=(5.5, 5), layout="constrained")

@@ -6,7 +6,7 @@
 The page opens offline: plotly.js is inlined once in one <script>, every figure is a JSON spec
 drawn with `Plotly.newPlot`, nothing is fetched. A checkpoint slider scrubs through training and
 redraws the neuron waves, the embedding circle, the Fourier spectrum and the phase-sum scatter
-together (frames precomputed here, at most `max_frames`). Static PNGs of the main figures go to
+together (frames from `analysis.snapshots`, at most `max_frames`). Static PNGs of the main figures go to
 `<run>/report_figures/` (matplotlib).
 """
 
@@ -116,8 +116,9 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
     """Write `<run>/report.html` (or `out`) and, with `png`, `<run>/report_figures/*.png`.
 
     max_frames: most checkpoints in the slider (chosen evenly, keeping the first, last, saturation
-    and event checkpoints). progress_budget_s: restricted/excluded losses are computed for the
-    report only if they fit this budget and there is no analysis.parquet (see `report.data`).
+    and event checkpoints). progress_budget_s: where analysis.parquet lacks restricted/excluded
+    losses (or there is none), the analysis functions compute them for the report only if they fit
+    this budget (see `report.data`).
     Returns the report's path."""
     from grokscope.report import data as D
     from grokscope.report import figures as F
