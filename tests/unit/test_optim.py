@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from grokscope.config import OptimConfig
+from grokscope.config import OptimConfig, RunConfig
 from grokscope.train.optim import StackedOptimizer
 
 
@@ -11,7 +11,7 @@ def _run_both(cfg: OptimConfig, torch_opt_factory, steps=25):
     init = {k: torch.randn(s) for k, s in shapes.items()}
     ours = {k: v.clone().unsqueeze(0).requires_grad_(True) for k, v in init.items()}
     theirs = {k: v.clone().requires_grad_(True) for k, v in init.items()}
-    opt = StackedOptimizer(cfg, ours, torch.tensor([cfg.lr]), torch.tensor([cfg.weight_decay]))
+    opt = StackedOptimizer([RunConfig(optim=cfg)], ours)
     ref = torch_opt_factory(list(theirs.values()))
     sched = torch.optim.lr_scheduler.LambdaLR(
         ref, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0)
@@ -46,9 +46,9 @@ def test_sgd_momentum_equals_torch_sgd():
 
 
 def test_zero_active_freezes_a_model_exactly():
-    cfg = OptimConfig(name="adamw", lr=0.1, weight_decay=1.0)
+    cfg = RunConfig(optim=OptimConfig(name="adamw", lr=0.1, weight_decay=1.0))
     p = {"W": torch.randn(2, 3, requires_grad=True)}
-    opt = StackedOptimizer(cfg, p, torch.tensor([0.1, 0.1]), torch.tensor([1.0, 1.0]))
+    opt = StackedOptimizer([cfg, cfg], p)
     before = p["W"].detach().clone()
     p["W"].grad = torch.ones_like(p["W"])
     opt.step(p, active=torch.tensor([1.0, 0.0]))
@@ -57,12 +57,12 @@ def test_zero_active_freezes_a_model_exactly():
 
 @pytest.mark.parametrize("name", ["adamw", "adam", "sgd"])
 def test_state_roundtrip(name):
-    cfg = OptimConfig(name=name, momentum=0.5)
+    cfg = [RunConfig(optim=OptimConfig(name=name, momentum=0.5, lr=0.1, weight_decay=0.0))]
     p = {"W": torch.randn(1, 4, requires_grad=True)}
-    opt = StackedOptimizer(cfg, p, torch.tensor([0.1]), torch.tensor([0.0]))
+    opt = StackedOptimizer(cfg, p)
     p["W"].grad = torch.randn(1, 4)
     opt.step(p)
-    other = StackedOptimizer(cfg, p, torch.tensor([0.1]), torch.tensor([0.0]))
+    other = StackedOptimizer(cfg, p)
     other.load_state_tensors(opt.state_tensors())
     assert other.step_count == 1
     for key, t in opt.state_tensors().items():
@@ -97,3 +97,45 @@ def test_decay_needs_decay_steps_beyond_warmup():
 
     with pytest.raises(ConfigError, match="optim.decay_steps"):
         validate(RunConfig().override(["optim.decay=cosine", "optim.warmup_steps=10"]))
+
+
+def test_per_model_hyperparameters_are_declared_by_the_rule_like_the_transforms():
+    """lr, weight decay and (Adam/AdamW) β₂ may differ within a stack; β₁ may not (stack_key)."""
+    from grokscope.train.loop import stack_key
+    from grokscope.train.optim import OPTIMIZERS
+
+    assert OPTIMIZERS.get("adamw").per_model_fields == ("optim.lr", "optim.weight_decay", "optim.beta2")
+    assert OPTIMIZERS.get("sgd").per_model_fields == ("optim.lr", "optim.weight_decay")
+    base = RunConfig()
+    assert stack_key(base) == stack_key(base.override(["optim.beta2=0.98", "optim.lr=3e-3"]))
+    assert stack_key(base) != stack_key(base.override(["optim.beta1=0.8"]))  # the control
+    sgd = base.override(["optim.name=sgd"])
+    assert stack_key(sgd) != stack_key(sgd.override(["optim.beta2=0.98"]))  # not SGD's hyperparameter
+
+
+def test_a_stack_with_two_beta2_equals_each_model_alone_and_torch():
+    """Per-model β₂: each model of a stack of two steps exactly as it does alone, and as torch's AdamW."""
+    cfgs = [RunConfig(optim=OptimConfig(lr=1e-2, weight_decay=0.5, beta2=b2)) for b2 in (0.98, 0.999)]
+    torch.manual_seed(1)
+    w0, x = torch.randn(2, 6, 5), torch.randn(16, 6)
+
+    def train(params, opt, rows):
+        for _ in range(30):
+            loss = sum(((x @ params["W"][r]).tanh() - 0.3).square().mean() for r in rows)
+            params["W"].grad = None
+            loss.backward()
+            opt.step(params)
+
+    both = {"W": w0.clone().requires_grad_(True)}
+    train(both, StackedOptimizer(cfgs, both), [0, 1])
+    for r, cfg in enumerate(cfgs):
+        alone = {"W": w0[r : r + 1].clone().requires_grad_(True)}
+        train(alone, StackedOptimizer([cfg], alone), [0])
+        assert torch.equal(both["W"][r], alone["W"][0])
+        ref_w = w0[r].clone().requires_grad_(True)
+        ref = torch.optim.AdamW([ref_w], lr=1e-2, betas=(0.9, cfg.optim.beta2), weight_decay=0.5, foreach=False)
+        for _ in range(30):
+            ref_w.grad = None
+            ((x @ ref_w).tanh() - 0.3).square().mean().backward()
+            ref.step()
+        torch.testing.assert_close(both["W"][r].detach(), ref_w.detach(), rtol=1e-6, atol=1e-7)

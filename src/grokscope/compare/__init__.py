@@ -54,7 +54,6 @@ class CompareResult:
 def state_mb(cfg: Any) -> float:
     """Memory of one model's training state: parameters, optimizer state and gradient-transform
     state (their tensors' bytes at float32, MB). Grokfast-MA's window shows here."""
-    import torch
 
     from grokscope.models import build_model
     from grokscope.tasks import make_task
@@ -62,8 +61,7 @@ def state_mb(cfg: Any) -> float:
     from grokscope.train.transforms import build_transforms
 
     params = build_model(cfg.model, make_task(cfg.task).n).init([cfg.train.seed])
-    one = torch.ones(1)
-    tensors = list(params.values()) + list(StackedOptimizer(cfg.optim, params, one, one).state_tensors().values())
+    tensors = list(params.values()) + list(StackedOptimizer([cfg], params).state_tensors().values())
     for t in build_transforms([cfg], params):
         tensors += list(t.state_tensors().values())
     return sum(t.numel() * 4 for t in tensors if t.is_floating_point()) / 2**20

@@ -30,7 +30,7 @@ from grokscope.models import Params, StackedModel, build_model
 from grokscope.tasks import Split, Task, make_split, make_task
 from grokscope.train.allocator import reuse_freed_memory
 from grokscope.train.losses import pair_losses, per_model_loss
-from grokscope.train.optim import StackedOptimizer
+from grokscope.train.optim import OPTIMIZERS, StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
 from grokscope.train.sinks import Sink
 from grokscope.train.stack import row_chunks, select_rows, total_norm
@@ -44,15 +44,15 @@ log = logging.getLogger(__name__)
 SATURATION_ACC = EVENT_THRESHOLD
 MODEL_CHUNK_ELEMENTS = 1 << 20  # logits per forward/backward chunk of a large stack (4 MB fp32)
 EVAL_CHUNK_ELEMENTS = 1 << 24  # logits per evaluation chunk (64 MB fp32)
-# config fields that may differ between the models of one stack (plus each transform's own)
-PER_MODEL_FIELDS = {"task.data_seed", "task.noise", "train.seed", "optim.lr", "optim.weight_decay",
-                    "train.stop_forecast_p", "preset"}
+# config fields that may differ between the models of one stack besides the hyperparameters the
+# update rule and the gradient transforms declare (their `per_model_fields`)
+PER_MODEL_FIELDS = {"task.data_seed", "task.noise", "train.seed", "train.stop_forecast_p", "preset"}
 
 
 def stack_key(cfg: RunConfig) -> str:
     """Configs with equal keys can be trained in one ensemble."""
     d = cfg.to_dict()
-    for key in PER_MODEL_FIELDS | per_model_fields():
+    for key in PER_MODEL_FIELDS | per_model_fields() | set(OPTIMIZERS.get(cfg.optim.name).per_model_fields):
         pop_key(d, key)
     return json.dumps(d, sort_keys=True)
 
@@ -90,12 +90,7 @@ class Engine:
         self.model: StackedModel = build_model(base.model, self.task.n)
         self.params: Params = {n: p.detach().to(dtype).requires_grad_(True)
                                for n, p in self.model.init([c.train.seed for c in cfgs], dev).items()}
-        hyper = dict(dtype=dtype, device=dev)
-        self.opt = StackedOptimizer(
-            base.optim, self.params,
-            lr=torch.tensor([c.optim.lr for c in cfgs], **hyper),
-            weight_decay=torch.tensor([c.optim.weight_decay for c in cfgs], **hyper),
-        )
+        self.opt = StackedOptimizer(cfgs, self.params)
         self.transforms = build_transforms(cfgs, self.params)
         # Data lives on the device as index tensors.
         self.a_all = torch.from_numpy(self.task.a).to(dev)  # [N]

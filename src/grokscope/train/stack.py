@@ -8,7 +8,11 @@ from typing import Any
 
 import torch
 
-from grokscope.keys import flatten  # {"a": {"b": t}} -> {"a.b": t}: safetensors names
+from grokscope.keys import (
+    flatten,  # {"a": {"b": t}} -> {"a.b": t}: safetensors names
+    get_key,
+    split_key,
+)
 
 Tree = dict[str, Any]  # nested dicts whose leaves are tensors [K, ...]
 
@@ -36,10 +40,18 @@ def load_flat(tree: Tree, flat: dict[str, torch.Tensor], prefix: str = "") -> No
 class PerModelState:
     """Per-model hyperparameters (`hyper`, each [K]) and state tensors (`state`, each [K, ...]) that
     follow the stack: cut to the remaining models, saved flat for resume, loaded back in place.
-    Shared by the optimizer and the gradient transforms."""
+    Shared by the optimizer and the gradient transforms, which declare their per-model
+    hyperparameters the same way: `per_model_fields`, the dotted config keys that may differ
+    between the models of one stack (`hyper` holds them, named by their last part)."""
 
+    per_model_fields: tuple[str, ...] = ()
     hyper: Tree
     state: Tree
+
+    def init_hyper(self, cfgs: Any, dtype: torch.dtype, device: torch.device | str = "cpu") -> None:
+        """`hyper` from each model's config: {"lr": [K], ...} for per_model_fields ("optim.lr", ...)."""
+        self.hyper = {split_key(key)[-1]: torch.tensor([float(get_key(c, key)) for c in cfgs], dtype=dtype, device=device)
+                      for key in self.per_model_fields}
 
     def select(self, rows: torch.Tensor) -> None:
         """Keep only the models at `rows` (when finished models leave an ensemble)."""

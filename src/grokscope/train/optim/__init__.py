@@ -1,8 +1,12 @@
-"""A functional optimizer over stacked parameters with per-model learning rate and weight decay.
+"""A functional optimizer over stacked parameters with per-model hyperparameters.
 
-All parameters carry a leading ensemble axis K; `lr` and `weight_decay` are [K] tensors, so one
-update steps K independent models. Multiplying a model's lr by 0 freezes it exactly (weight decay
-is scaled by lr, as in PyTorch).
+All parameters carry a leading ensemble axis K. An update rule declares which of its
+hyperparameters may differ between the models of one stack (`per_model_fields`: lr and weight
+decay for every rule, β₂ for Adam/AdamW), exactly as the gradient transforms declare theirs; they
+are [K] tensors, so one update steps K independent models. They are kept in float64 and each
+update casts them to the parameters' dtype, as torch.optim does with its Python-float
+hyperparameters (its bias corrections are computed in double, too). Multiplying a model's lr by 0
+freezes it exactly (weight decay is scaled by lr, as in PyTorch).
 
 Update rules are chosen from the registry `OPTIMIZERS` by `optim.name`: a rule is one module in this
 package that subclasses `UpdateRule` and is decorated with `@register("name")`; the registry lives
@@ -13,10 +17,11 @@ names listed) without importing torch, and the module is imported when the rule 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
-from grokscope.config import OPTIMIZERS, OptimConfig
+from grokscope.config import OPTIMIZERS, OptimConfig, RunConfig
 from grokscope.train.stack import PerModelState
 
 Tensors = dict[str, torch.Tensor]
@@ -32,14 +37,20 @@ class UpdateRule:
 
     state_kinds: tuple[str, ...] = ()  # names of the per-parameter state tensors (zeros at start)
     decoupled: bool = False  # weight decay decoupled from the gradient (AdamW) or coupled L2 (Adam, SGD)
+    per_model_fields: tuple[str, ...] = ("optim.lr", "optim.weight_decay")  # may differ within a stack
 
     def __init__(self, cfg: OptimConfig):
-        self.cfg = cfg
+        self.cfg = cfg  # the stack's shared settings (everything but per_model_fields)
 
-    def update(self, p: torch.Tensor, grad: torch.Tensor, state: Tensors, lr: torch.Tensor,
-               wd: torch.Tensor, t: int) -> None:
-        """Update p in place; lr and wd are [K, 1, ...] broadcastable; t counts updates from 1."""
+    def update(self, p: torch.Tensor, grad: torch.Tensor, state: Tensors, h: Tensors, t: int) -> None:
+        """Update p in place. `h`: the per-model hyperparameters, each [K] float64 (lr already
+        scheduled), to be cast with `at(h[name], p)`; t counts updates from 1."""
         raise NotImplementedError
+
+
+def at(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A [K] float64 hyperparameter as [K, 1, ..., 1] in `like`'s dtype, broadcastable against it."""
+    return per_model(x.to(like.dtype), like)
 
 
 register = OPTIMIZERS.register  # class decorator: an UpdateRule as optim.name = `name` (declared in config)
@@ -59,37 +70,36 @@ def lr_factor(cfg: OptimConfig, step: int) -> float:
 
 
 class StackedOptimizer(PerModelState):
-    """The registered update rule of `cfg.name` over [K, ...] tensors with per-model lr, wd."""
+    """The registered update rule of the stack's `optim.name` over [K, ...] tensors, with the
+    rule's per-model hyperparameters read from each model's config."""
 
-    def __init__(self, cfg: OptimConfig, params: Tensors, lr: torch.Tensor, weight_decay: torch.Tensor):
-        self.cfg = cfg
-        self.rule = OPTIMIZERS.get(cfg.name)(cfg)
-        self.hyper = {"lr": lr, "weight_decay": weight_decay}  # each [K]
+    def __init__(self, cfgs: Sequence[RunConfig], params: Tensors):
+        self.cfg = cfgs[0].optim
+        self.rule = OPTIMIZERS.get(self.cfg.name)(self.cfg)
+        self.per_model_fields = self.rule.per_model_fields
+        like = next(iter(params.values()))
+        self.init_hyper(cfgs, torch.float64, like.device)  # {"lr": [K], "weight_decay": [K], ...}
         self.step_count = 0
         with torch.no_grad():
             self.state = {kind: {k: torch.zeros_like(p) for k, p in params.items()}
                           for kind in self.rule.state_kinds}
 
-    @property
-    def lr(self) -> torch.Tensor:
-        return self.hyper["lr"]
-
     def lr_at(self, step: int) -> torch.Tensor:
-        """[K] learning rate for the update that moves step -> step + 1: the base lr times
+        """[K] learning rate (float64) for the update that moves step -> step + 1: the base lr times
         `lr_factor(cfg, step)` (the schedule is shared by the stack; the base lr is per model)."""
-        return self.lr * lr_factor(self.cfg, step)
+        return self.hyper["lr"] * lr_factor(self.cfg, step)
 
     @torch.no_grad()
     def step(self, params: Tensors, active: torch.Tensor | None = None) -> None:
         """Apply one update using each parameter's .grad; `active` [K] in {0, 1} masks models."""
         lr = self.lr_at(self.step_count)
         if active is not None:
-            lr = lr * active
+            lr = lr * active.to(lr.dtype)
+        h = {**self.hyper, "lr": lr}
         self.step_count += 1
         for name, p in params.items():
             state = {kind: self.state[kind][name] for kind in self.rule.state_kinds}
-            self.rule.update(p, p.grad, state, per_model(lr, p), per_model(self.hyper["weight_decay"], p),
-                             self.step_count)
+            self.rule.update(p, p.grad, state, h, self.step_count)
 
     def state_tensors(self) -> Tensors:
         """The state, plus the update count shared by the stack."""

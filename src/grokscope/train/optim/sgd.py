@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grokscope.train.optim import UpdateRule, register
+from grokscope.train.optim import UpdateRule, at, register
 
 
 @register("sgd")
@@ -11,7 +11,8 @@ class SGD(UpdateRule):
         super().__init__(cfg)
         self.state_kinds = ("momentum_buffer",) if cfg.momentum else ()
 
-    def update(self, p, grad, state, lr, wd, t):
+    def update(self, p, grad, state, h, t):
+        lr, wd = at(h["lr"], p), at(h["weight_decay"], p)
         grad = grad + wd * p
         if self.cfg.momentum:
             buf = state["momentum_buffer"]

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import torch
 
 from grokscope.config import RunConfig
-from grokscope.keys import get_key, split_key
 from grokscope.registry import Registry
 from grokscope.train.stack import PerModelState
 
@@ -27,7 +26,6 @@ Tensors = dict[str, torch.Tensor]
 
 class GradientTransform(PerModelState):
     name: str = ""
-    per_model_fields: tuple[str, ...] = ()  # dotted config keys read from each model's config
 
     @staticmethod
     def active(cfg: RunConfig) -> bool:
@@ -36,10 +34,7 @@ class GradientTransform(PerModelState):
 
     def __init__(self, cfgs: Sequence[RunConfig], params: Tensors):
         like = next(iter(params.values()))
-        # [K] per-model hyperparameters, named by their config field
-        self.hyper = {split_key(key)[-1]: torch.tensor([float(get_key(c, key)) for c in cfgs],
-                                                       dtype=like.dtype, device=like.device)
-                      for key in self.per_model_fields}
+        self.init_hyper(cfgs, like.dtype, like.device)  # [K] each, named by their config field
         self.state: dict[str, Tensors] = {}
 
     def __call__(self, grads: Tensors, step: int, params: Tensors) -> None:
