@@ -62,7 +62,7 @@ def test_grokfast_ema_per_model_in_a_stack_equals_the_reference_alone():
 
 
 def test_grokfast_state_is_saved_and_resumed_bit_identically():
-    from grokscope.train.loop import Resume
+    from grokscope.train.state import Resume
 
     cfg = tiny_mlp("train.steps=60", "train.stop_test_acc=1.1", "train.checkpoint_every=30",
                    "train.checkpoint_log_points=0", "optim.grokfast_lamb=2")
