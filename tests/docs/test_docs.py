@@ -1,11 +1,19 @@
-"""The documentation's generated parts: the CLI-errors page lists every error the source raises.
+"""The documentation: its generated parts (the CLI-errors page lists every error the source raises), the
+front door, and what a reader sees (no private references, lists that render, a site that works from disk).
 
-The strict site build itself (`make docs`: mkdocs build --strict) runs in .ci/run.
+The strict site build itself (`make docs`: mkdocs build --strict) runs in .ci/run; one test here builds it
+again into a temporary folder and checks its links.
 """
 
 import ast
 import importlib.util
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,3 +166,200 @@ def test_committed_results_are_linked_from_the_docs():
     unlinked = [str(p.relative_to(ROOT)) for p in data
                 if str(p.relative_to(ROOT / "docs")) not in text and p.name not in text]
     assert not unlinked, unlinked
+
+
+# --- what a reader sees: no private references, lists that render as lists, a usable nav, a site that
+# works opened from disk -------------------------------------------------------------------------------
+
+_DOC_TEXT = {".md", ".txt", ".json", ".jsonl", ".toml", ".yml", ".html"}
+
+
+def _docs_text_files():
+    for path in sorted((ROOT / "docs").rglob("*")):
+        if path.is_file() and path.suffix in _DOC_TEXT and "hooks" not in path.parts:
+            yield path
+    yield ROOT / "README.md"
+
+
+# "#16", "issue 24", "issues #3 and #4" (an external "owner/repo#12" is a citation and stays allowed)
+_ISSUE = re.compile(r"(?<![\w/.&-])#\d+\b|\bissues? #?\d+", re.I)
+# a path that exists on one machine only
+_MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|tmp|root|home|Users|scratch|mnt)/")
+
+
+def test_docs_cite_no_internal_issue_numbers_or_machine_paths():
+    hits = []
+    for path in _docs_text_files():
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if _ISSUE.search(line) or _MACHINE_PATH.search(line):
+                hits.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()[:120]}")
+    assert not hits, hits
+
+
+def test_the_private_reference_patterns_catch_what_they_should():
+    for bad in ("(issue #16, item 3)", "see issue 24", "fixed in #18.", "F=/work/exp/forecast", "--out /tmp/ev/runs",
+                "/root/x"):
+        assert _ISSUE.search(bad) or _MACHINE_PATH.search(bad), bad
+    for fine in ("lucidrains/grokfast-pytorch#1", "[x](page.md#section)", "runs/reproduce/x", "docs/data/x.json",
+                 "item 4 of the list", "&#8594;"):
+        assert not (_ISSUE.search(fine) or _MACHINE_PATH.search(fine)), fine
+
+
+_ITEM = re.compile(r"^( *)(?:[-*+]|\d+\.) +\S")
+
+
+def _list_problems(text: str) -> list[tuple[int, str]]:
+    """Lines that Python-Markdown would not render as the list they look like.
+
+    (1) a list item right after a paragraph line (no blank line between): the list is glued into the
+    paragraph; (2) a nested item indented by 1-3 spaces: Python-Markdown needs 4, so it renders flat.
+    Fenced code is skipped; a list right after a heading, table row, HTML line or quote is fine.
+    """
+    problems, prev, in_list, fence = [], "", False, False
+    for n, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith(("```", "~~~")):
+            fence, prev, in_list = not fence, line, False
+            continue
+        if fence:
+            continue
+        item = _ITEM.match(line)
+        if item:
+            indent = len(item.group(1))
+            if prev.strip() and not in_list and not prev.lstrip().startswith(("#", "|", "<", ">", "!!!")):
+                problems.append((n, "list glued to the paragraph above (add a blank line)"))
+            elif in_list and 0 < indent < 4:
+                problems.append((n, f"nested item indented {indent} spaces (Python-Markdown needs 4)"))
+            in_list = True
+        elif not stripped:
+            in_list = False
+        prev = line
+    return problems
+
+
+def test_the_list_check_catches_glued_and_shallow_lists():
+    assert _list_problems("How to read it:\n- a\n- b\n")[0][0] == 2
+    assert _list_problems("Steps:\n1. one\n")[0][0] == 2
+    assert [n for n, _ in _list_problems("- a\n  - b\n")] == [2]
+    ok = ("How to read it:\n\n- a long item\n  continued\n- b\n    - nested\n\n## H\n- c\n\n"
+          "```\ntext\n- not a list\n```\n")
+    assert _list_problems(ok) == []
+
+
+def test_no_list_is_glued_to_a_paragraph():
+    hits = [f"{p.relative_to(ROOT)}:{n}: {why}" for p in [*(ROOT / "docs").rglob("*.md"), ROOT / "README.md"]
+            for n, why in _list_problems(p.read_text())]
+    assert not hits, hits
+
+
+def _nav_titles():
+    """(section path, title) for every nav entry; an untitled page takes its first '# ' heading."""
+    import yaml
+
+    def walk(items, section):
+        for item in items:
+            if isinstance(item, str):
+                heading = next((ln[2:].strip() for ln in (ROOT / "docs" / item).read_text().splitlines()
+                                if ln.startswith("# ")), item)
+                yield section, heading
+                continue
+            (title, value), = item.items()
+            yield section, title
+            if isinstance(value, list):
+                yield from walk(value, (*section, title))
+
+    return list(walk(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"], ()))
+
+
+def test_nav_titles_are_unique_and_no_page_repeats_its_section():
+    titles = _nav_titles()
+    names = [t.casefold() for _, t in titles]
+    assert len(titles) >= 30
+    assert len(names) == len(set(names)), sorted({t for t in names if names.count(t) > 1})
+    echoes = [(s[-1], t) for s, t in titles if s and t.casefold().startswith(s[-1].casefold())]
+    assert not echoes, echoes  # e.g. a "Reproductions" section whose first page is "Reproductions and papers"
+
+
+def test_built_site_works_opened_from_disk(tmp_path):
+    """`mkdocs build --strict` into tmp_path (about 5-10 s; not --quiet, under which a strict build passes
+    with warnings): every internal link of every page points at an existing file (a page's NAME.html,
+    never a folder, which a browser opened on site/index.html shows as a file listing), every #anchor
+    exists, no list renders inside a paragraph, and search works offline."""
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urlsplit
+
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
+        pytest.skip("mkdocs / mkdocs-material are not installed (pip install -e '.[docs]')")
+    site = tmp_path / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.links, self.ids = [], set()
+
+        def handle_starttag(self, tag, attrs):
+            for key, value in attrs:
+                if key in ("href", "src") and value:
+                    self.links.append(value)
+                if key in ("id", "name") and value:
+                    self.ids.add(value)
+
+    parsed = {}
+
+    def page(path):
+        if path not in parsed:
+            parsed[path] = Page()
+            parsed[path].feed(path.read_text())
+        return parsed[path]
+
+    pages = sorted(site.rglob("*.html"))
+    assert (site / "index.html").is_file() and len(pages) >= 30
+    bad, n_links = [], 0
+    for html in pages:
+        if html.name == "404.html":  # a web server's error page: its links are absolute on purpose
+            continue
+        for link in page(html).links:
+            url = urlsplit(link)
+            if url.scheme or url.netloc or not url.path:
+                continue  # external, or an anchor on the same page
+            n_links += 1
+            target = (html.parent / unquote(url.path)).resolve()
+            where = f"{html.relative_to(site)} -> {link}"
+            if target.is_dir():
+                bad.append(f"{where} (a folder)")
+            elif not target.is_file():
+                bad.append(f"{where} (missing)")
+            elif url.fragment and target.suffix == ".html" and unquote(url.fragment) not in page(target).ids:
+                bad.append(f"{where} (no such anchor)")
+        for para in re.findall(r"<p>(.*?)</p>", html.read_text(), re.S):
+            if re.search(r"\n\s*(?:[-*]|\d+\.) ", para):
+                bad.append(f"{html.relative_to(site)}: a list rendered inside a paragraph: {para[:80]!r}")
+    assert n_links > 500
+    assert not bad, bad[:30]
+    assert (site / "search" / "search_index.js").is_file()  # the offline plugin: search without a server
+
+
+REPRODUCTIONS = ("swaroop2026", "nanda2023", "zhong2023", "doshi2024", "power2022", "pair2023", "grokfast2024",
+                 "prieto2025")
+
+
+def test_every_reproduction_page_shows_our_figure_with_its_command():
+    """Each paper page embeds a figure of ours (docs/papers/img/, drawn by the quick reproduction) and names the
+    command that drew it; every committed figure is shown somewhere and stays small."""
+    img = ROOT / "docs" / "papers" / "img"
+    shown = set()
+    for name in REPRODUCTIONS:
+        text = (ROOT / "docs" / "papers" / f"{name}.md").read_text()
+        figures = re.findall(r"!\[[^\]]+\]\((img/[^)]+\.png)\)", text)
+        assert figures, f"{name}.md embeds no figure of ours"
+        assert all((ROOT / "docs" / "papers" / f).is_file() for f in figures), figures
+        section = " ".join(text.split("\n## Figure\n", 1)[-1].split())  # the Figure section, lines joined
+        assert f"grokscope reproduce {name} --quick" in section, f"{name}.md: the figure names no command"
+        shown |= {Path(f).name for f in figures}
+    for png in img.glob("*.png"):
+        assert png.name in shown, f"{png.name} is committed but no page shows it"
+        assert png.stat().st_size <= 160_000, f"{png.name} is {png.stat().st_size:,} bytes"
