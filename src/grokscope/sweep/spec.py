@@ -157,6 +157,8 @@ def parse_spec(data: dict[str, Any], name: str = "sweep", source: str = "") -> S
         raise ConfigError(f"samples must be in 0..{MAX_RUNS}, got {spec.samples}")
     spec.seed = data.get("seed", 0)
     ints(spec.seed, "seed")
+    if spec.seed < 0:  # numpy's generator takes none
+        raise ConfigError(f"seed must be >= 0, got {spec.seed}")
     spec.chunk = data.get("chunk", DEFAULT_CHUNK)
     ints(spec.chunk, "chunk")
     if spec.chunk < 1:
