@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -118,19 +119,25 @@ def run(
         from grokscope import api
         from grokscope.presets import load_preset
 
+        history: list[dict] = []  # a resumed run's rows so far: the progress line continues from them
         if resume is not None:
-            from grokscope.store.rundir import read_config
+            from grokscope.store.rundir import load_resume
 
-            cfg = read_config(resume)
-            path = resume
+            cfg, state = load_resume(resume)  # refuses a finished or torn run before anything is printed
+            path, history = resume, state.history
         else:
             from grokscope.config import check_name
 
             cfg = load_preset(preset).override(set_ or [])
             path = out / (check_name(name, "--name") if name is not None else cfg.run_id)
         sinks = _tracker_sinks(log, path, cfg)  # before training: a missing extra fails first
-        console.print(f"[bold]grokscope run[/bold] {cfg.run_id} -> {path}", highlight=False)
-        with _progress(cfg, quiet) as on_row:
+        if resume is not None:
+            console.print(f"continuing {path} from step {state.step:,} (of {cfg.train.steps:,})",
+                          highlight=False, soft_wrap=True, markup=False)
+        else:
+            console.print(f"[bold]grokscope run[/bold] {cfg.run_id} -> {escape(str(path))}", highlight=False,
+                          soft_wrap=True)
+        with _progress(cfg, quiet, history) as on_row:
             if resume is not None:
                 result = api.resume(resume, on_row=on_row, sinks=sinks)
             else:
@@ -178,55 +185,242 @@ def _interrupted(path: Path | None) -> str:
         if path.exists() else "interrupted"
 
 
-class _progress:
-    """A rich progress bar fed by the engine's evaluation rows."""
+def _steps(n: int) -> str:
+    """A step count as the terminal shows it everywhere: 21,600."""
+    return f"{int(n):,}"
 
-    def __init__(self, cfg: Any, quiet: bool):
-        self.total, self.quiet, self.cfg = cfg.train.steps, quiet, cfg
+
+def _acc(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def _loss(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def _pct(x: float) -> str:
+    """A threshold as a percentage: 0.999 -> 99.9%."""
+    return f"{x * 100:g}%"
+
+
+def _clock(seconds: float) -> str:
+    """A duration as h:mm:ss (rich's elapsed-time format)."""
+    s = max(0, round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+_TREND_ROWS = 4  # evaluations the test-accuracy trend is read from
+_TREND_FROM = 0.5  # ... once most test pairs are right (grokking under way): below, logit(acc) is mostly noise
+
+
+def _trend_crossing(rows: list[dict], target: float) -> float | None:
+    """The step at which test accuracy reaches `target` if logit(test acc) keeps its straight line over
+    the last evaluations (a grokking transition is close to logistic in the step); None while test
+    accuracy is below half or not rising."""
+    recent = [r for r in rows[-_TREND_ROWS:] if r.get("test_acc") is not None and math.isfinite(r["test_acc"])]
+    if len(recent) < 2 or recent[-1]["test_acc"] < _TREND_FROM:
+        return None
+    eps = 1e-4  # a test accuracy of exactly 0 or 1 has no logit
+    logit = lambda a: math.log(min(max(a, eps), 1 - eps) / (1 - min(max(a, eps), 1 - eps)))  # noqa: E731
+    xs = [float(r["step"]) for r in recent]
+    ys = [logit(r["test_acc"]) for r in recent]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx > 0 else 0.0
+    if not slope > 0:
+        return None
+    return xs[-1] + max(0.0, logit(target) - ys[-1]) / slope
+
+
+class _progress:
+    """The live display of `grokscope run` (stderr), fed by the engine's evaluation rows. Everything it
+    shows is true at the last evaluation:
+
+        step 21,600  ━━━━━━━━━━━━━━━━━━━━  0:01:02  eta 0:00:41 to test acc ≥ 99.9% (≈ step 31,000, by its trend)
+        train acc 1.000 loss 0.0046 · test acc 0.310 loss 2.1
+        forecast: … (made at that evaluation)   |   grokked at step 450 (test acc ≥ 99%)
+
+    The ETA is to the run's stop condition: where the test-accuracy trend (or the forecast, when it
+    predicts the stop threshold itself) puts it; otherwise it says what the run waits for, with the
+    time to the step budget as an upper bound. A bar is drawn only towards a step the run is expected
+    to stop at. The display is kept 2 columns short of the terminal so the "^C" the terminal echoes
+    at Ctrl-C does not wrap it onto a new line (which left the last line printed twice).
+    """
+
+    def __init__(self, cfg: Any, quiet: bool, history: list[dict] | None = None):
+        from grokscope.events import EVENT_THRESHOLD, first_step
+
+        self.quiet, self.cfg = quiet, cfg
+        self.rows: list[dict] = list(history or [])  # a resumed run's rows so far, then this process's
+        self.budget = int(cfg.train.steps)
+        self.stop_acc = float(cfg.train.stop_test_acc)  # > 1: the accuracy stop rule is off
+        self.t_val99: int | None = first_step(self.rows, "test_acc", EVENT_THRESHOLD)
+        self.tracker: Any = None
+        self._first: tuple[int, float] | None = None  # (step, wall_s) of this process's first row
+        self._rate: float | None = None  # steps per second in this process
+        self.shown = self.texts()
 
     def __enter__(self):
         if self.quiet:
             return None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        import time
+
+        from rich.live import Live
 
         from grokscope.forecast import ForecastTracker
 
-        # after the warm-up (20% of the budget) the forecast replaces the ETA to max steps (numpy only)
-        tracker = ForecastTracker(self.cfg)
-        self.bar = Progress(
-            TextColumn("step {task.completed:>7.0f}"), BarColumn(), TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(), TextColumn("{task.fields[eta]}"), console=console,
-        )
-        self.task = self.bar.add_task("train", total=self.total, stats="", eta="")
-        self.bar.__enter__()
-        remaining = TimeRemainingColumn()
-
-        def on_row(row: dict) -> None:
-            stats = (f"train {row['train_acc']:.3f}/{row['train_loss']:.2e}  "
-                     f"test {row['test_acc']:.3f}/{row['test_loss']:.2e}")
-            line = tracker.on_row(row)
-            self.bar.update(self.task, completed=row["step"], stats=stats)
-            eta = line or f"eta at max steps {remaining.render(self.bar.tasks[self.task]).plain}"
-            self.bar.update(self.task, eta=eta)
-
-        return on_row
+        # past the warm-up (20% of the budget) the forecast is remade at every evaluation (numpy only)
+        self.tracker = ForecastTracker(self.cfg, every=1, history=self.rows)
+        self._t0, self._now, self._t_end = time.monotonic(), time.monotonic, None
+        self.shown = self.texts()
+        self.live = Live(self, console=console, refresh_per_second=4)
+        self.live.__enter__()
+        return self.on_row
 
     def __exit__(self, *exc: Any) -> None:
         if not self.quiet:
-            self.bar.__exit__(*exc)
+            self.live.__exit__(*exc)  # draws the last state once (also at Ctrl-C)
+
+    def on_row(self, row: dict) -> None:
+        from grokscope.events import EVENT_THRESHOLD, first_step
+
+        self.rows.append(row)
+        if self.t_val99 is None:
+            self.t_val99 = first_step([row], "test_acc", EVENT_THRESHOLD)
+        self.tracker.on_row(row)  # its line is shown only while t_val99 is unknown
+        wall = row.get("wall_s")
+        if isinstance(wall, int | float) and math.isfinite(wall):
+            if self._first is None:
+                self._first = (int(row["step"]), float(wall))
+            elif wall > self._first[1] and row["step"] > self._first[0]:
+                self._rate = (row["step"] - self._first[0]) / (wall - self._first[1])
+        self.shown = self.texts()  # one assignment: the refresh thread never sees half an update
+        if self.shown["eta"].startswith("done") and self.tracker is not None:  # training is over: stop the clock
+            self._t_end = self._now()
+
+    # what the display says, from the rows so far
+
+    def texts(self) -> dict[str, Any]:
+        """step, bar (the step the bar runs to, or None), eta, stats and event (the last line) as shown."""
+        if not self.rows:
+            return {"step": 0, "bar": None, "eta": "", "stats": "", "event": ""}
+        last = self.rows[-1]
+        expected = self._expected_stop()
+        return {"step": int(last["step"]), "bar": None if expected is None else expected[0],
+                "eta": self._eta(last, expected), "stats": self._stats(last), "event": self._event(last)}
+
+    def _stops_on_acc(self) -> bool:
+        return self.stop_acc <= 1.0
+
+    def _expected_stop(self) -> tuple[int, str] | None:
+        """(step, how it was estimated) of the evaluation the run is expected to stop at, or None."""
+        if not self._stops_on_acc():
+            return self.budget, ""
+        from grokscope.events import EVENT_THRESHOLD
+
+        at = _trend_crossing(self.rows, self.stop_acc)
+        how = "by its trend"
+        fc = self.tracker.forecast if self.tracker is not None else None
+        if at is None and fc is not None and fc.cut_step == int(self.rows[-1]["step"]) and not fc.observed \
+                and fc.p_groks >= 0.5 and math.isclose(self.stop_acc, EVENT_THRESHOLD):
+            at, how = float(fc.t_val99), "by the forecast"  # the forecast is of t_val99: only when that is the stop
+        if at is None:
+            return None
+        every = max(1, int(self.cfg.train.eval_every))
+        step = math.ceil(at / every) * every  # the run stops at an evaluation
+        return (step, how) if step < self.budget else None
+
+    def _eta(self, last: dict, expected: tuple[int, str] | None) -> str:
+        step = int(last["step"])
+        if self._stops_on_acc() and last.get("test_acc") is not None and last["test_acc"] >= self.stop_acc:
+            return f"done: test acc ≥ {_pct(self.stop_acc)}"
+        if step >= self.budget:
+            return f"done: step {_steps(self.budget)} (the budget)"
+        time_to = lambda s: "-:--:--" if self._rate is None else _clock((s - step) / self._rate)  # noqa: E731
+        if expected is None:
+            cfg = self.cfg.train
+            waits = [f"test acc ≥ {_pct(self.stop_acc)}"]
+            if cfg.patience > 0:
+                waits.append(f"no gain in {_steps(cfg.patience)} steps")
+            if cfg.stop_forecast_p > 0 and self.tracker is not None and step < self.tracker.warmup:
+                waits.append(f"P(groks) < {cfg.stop_forecast_p:g} at step {_steps(self.tracker.warmup)}")
+            waits.append(f"step {_steps(self.budget)}")
+            until = ", ".join(waits[:-1]) + (", or " if len(waits) > 2 else " or ") + waits[-1]
+            bound = f" (at most {time_to(self.budget)})" if self._rate is not None else ""
+            return f"eta: until {until}{bound}"
+        at, how = expected
+        if not how:
+            return f"eta {time_to(at)} to step {_steps(at)}"
+        return f"eta {time_to(at)} to test acc ≥ {_pct(self.stop_acc)} (≈ step {_steps(at)}, {how})"
+
+    @staticmethod
+    def _stats(last: dict) -> str:
+        return (f"train acc {_acc(last['train_acc'])} loss {_loss(last['train_loss'])} · "
+                f"test acc {_acc(last['test_acc'])} loss {_loss(last['test_loss'])}")
+
+    def _event(self, last: dict) -> str:
+        """The truth once known (t_val99), else the forecast made at the last evaluation, if any."""
+        from grokscope.events import EVENT_THRESHOLD
+
+        if self.t_val99 is not None:
+            return f"grokked at step {_steps(self.t_val99)} (test acc ≥ {_pct(EVENT_THRESHOLD)})"
+        if int(last["step"]) >= self.budget:
+            return f"not grokked: test acc < {_pct(EVENT_THRESHOLD)} up to step {_steps(self.budget)} (the budget)"
+        line = self.tracker.line if self.tracker is not None else None
+        fc = self.tracker.forecast if line else None
+        if fc is not None and fc.cut_step != int(last["step"]):
+            return ""  # never a forecast older than the last evaluation
+        return line or ""
+
+    def __rich_console__(self, cons: Any, options: Any):
+        from rich.console import Group
+        from rich.constrain import Constrain
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        shown = self.shown
+        head = Table.grid(padding=(0, 2))
+        cells: list[Any] = [Text(f"step {_steps(shown['step'])}")]
+        if shown["bar"] is not None:
+            cells.append(ProgressBar(total=shown["bar"], completed=min(shown["step"], shown["bar"]), width=20))
+        cells += [Text(_clock((self._t_end or self._now()) - self._t0), style="progress.elapsed"), Text(shown["eta"])]
+        head.add_row(*cells)
+        lines: list[Any] = [head, Text(shown["stats"])]
+        if shown["event"]:
+            lines.append(Text(shown["event"]))
+        yield Constrain(Group(*lines), width=max(20, options.max_width - 2))
 
 
 def _print_summary(summary: dict, path: Path) -> None:
     from rich.table import Table
 
+    from grokscope.store.names import REPORT
+
     table = Table(title=f"run {summary.get('run_id', path.name)}", show_header=False)
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)  # noqa: E731
+
+    def fmt(key: str, v: Any) -> str:
+        if v is None:
+            return "—"
+        if key == "wall_s":
+            return _clock(v)
+        if key.endswith("_acc"):
+            return _acc(v)
+        if key.endswith("_loss"):
+            return _loss(v)
+        return _steps(v) if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+    labels = {"wall_s": "wall time"}
     for key in ("stop_reason", "steps", "t_train99", "t_val99", "delta_t", "saturation_step",
                 "final_train_acc", "final_test_acc", "final_test_loss", "wall_s"):
         if key in summary:
-            table.add_row(key, fmt(summary[key]))
-    table.add_row("directory", str(path))
-    Console().print(table)
+            table.add_row(labels.get(key, key), fmt(key, summary[key]))
+    out = Console()
+    out.print(table)
+    report = path / REPORT
+    out.print(f"run directory: {path}", highlight=False, soft_wrap=True, markup=False)
+    out.print(f"report:        {report}" if report.exists() else "report:        not written (see the warning above)",
+              highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command()

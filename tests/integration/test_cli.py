@@ -32,7 +32,7 @@ def _interrupt_at(step: int):
     """Stands in for the progress bar: its row callback raises Ctrl-C once training reaches `step`."""
 
     @contextmanager
-    def progress(cfg, quiet):
+    def progress(cfg, quiet, history=None):
         def on_row(row):
             if row["step"] >= step:
                 raise KeyboardInterrupt

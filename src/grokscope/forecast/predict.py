@@ -106,11 +106,12 @@ class ForecastTracker:
     """
 
     def __init__(self, cfg: Any, fraction: float = DEFAULT_FRACTION, every: int = 5,
-                 model: ForecastModel | None = None):
+                 model: ForecastModel | None = None, history: Sequence[Mapping[str, Any]] = ()):
         self.cfg, self.every = cfg, every
         self.warmup = cut_for(int(cfg.train.steps), fraction)
-        self.rows: list[dict[str, Any]] = []
+        self.rows: list[dict[str, Any]] = [dict(r) for r in history]  # a resumed run's rows so far
         self.line: str | None = None
+        self.forecast: Forecast | None = None  # the forecast behind `line` (None: none, or n/a)
         self._n = 0
         self._model = model
         try:
@@ -125,8 +126,10 @@ class ForecastTracker:
             return self.line
         self._n += 1
         if self.line is None or (self._n - 1) % self.every == 0:
+            self.forecast = None
             try:
-                self.line = forecast_rows(self.rows, self.cfg, int(row["step"]), self._model).line()
+                fc = forecast_rows(self.rows, self.cfg, int(row["step"]), self._model)
+                self.forecast, self.line = fc, fc.line()
             except ForecastError as e:
                 self.line = f"forecast: n/a ({str(e).removeprefix('cannot forecast: ')})"
             except (ValueError, ArithmeticError, KeyError, TypeError, np.linalg.LinAlgError) as e:
