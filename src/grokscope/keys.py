@@ -6,6 +6,8 @@ flattens them. Torch-free and below `config` (the config class is handed in), so
     set_key(d, "optim.lr", 1e-3)       # in a nested dict (pop_key removes one)
     key_type(RunConfig, "optim.lr")    # float; ConfigError for an unknown key or a section
     flatten({"optim": {"lr": 1e-3}})   # {"optim.lr": 0.001}; column("optim.lr") -> "optim_lr"
+    label("optim.weight_decay")        # "weight decay" (also of the column "optim_weight_decay")
+    differing([cfg_a, cfg_b])          # the dotted keys whose values are not all equal
 """
 
 from __future__ import annotations
@@ -87,3 +89,56 @@ def key_type(cls: type, key: str, where: str = "") -> type:
         if not dataclasses.is_dataclass(cls) and not last:
             raise ConfigError(f"{where}unknown config key {key!r} ({SEP.join(path[:i + 1])} is not a section)")
     return cls
+
+
+# What a person reads for a config key (axis titles, table headings, facet headings): defined once, here.
+# A key without an entry reads as its field name with spaces (model.init_scale -> "init scale").
+LABELS = {
+    "preset": "preset",
+    "task.op": "operation", "task.p": "modulus p", "task.frac_train": "train fraction", "task.split": "split",
+    "task.symmetric": "symmetric pairs only", "task.noise": "label noise", "task.noise_kind": "label noise kind",
+    "task.data_seed": "data seed",
+    "model.arch": "architecture", "model.input": "input encoding", "model.d_embed": "embedding width",
+    "model.d_mlp": "hidden width (d_mlp)", "model.act": "activation", "model.bias": "bias",
+    "model.init": "initialisation", "model.init_std": "init std", "model.init_scale": "init scale",
+    "model.n_layers": "layers", "model.d_model": "model width (d_model)", "model.n_heads": "attention heads",
+    "model.layer_norm": "layer norm", "model.attention_rate": "attention rate",
+    "optim.name": "optimizer", "optim.lr": "learning rate", "optim.weight_decay": "weight decay",
+    "optim.beta1": "Adam β1", "optim.beta2": "Adam β2", "optim.eps": "Adam ε", "optim.momentum": "momentum",
+    "optim.warmup_steps": "warm-up steps", "optim.decay": "lr decay", "optim.decay_steps": "lr decay steps",
+    "optim.decay_final": "final lr fraction", "optim.grokfast": "Grokfast filter", "optim.grokfast_alpha": "Grokfast α",
+    "optim.grokfast_lamb": "Grokfast λ", "optim.grokfast_window": "Grokfast window", "optim.ortho": "⊥Grad",
+    "optim.weight_norm": "weight-norm constraint",
+    "train.steps": "step budget", "train.batch_size": "batch size", "train.loss": "loss",
+    "train.loss_dtype": "loss precision", "train.probs": "output probabilities", "train.out_scale": "output scale α",
+    "train.seed": "init seed", "train.stop_test_acc": "stop at test accuracy", "train.patience": "patience (steps)",
+    "train.stop_forecast_p": "forecast stop P(groks)", "train.eval_every": "eval every (steps)",
+    "train.eval_log_points": "log-spaced evals", "train.checkpoint_every": "checkpoint every (steps)",
+    "train.checkpoint_log_points": "log-spaced checkpoints", "train.save_saturation": "checkpoint at saturation",
+    "train.device": "device", "train.compile": "torch.compile",
+}
+_BY_COLUMN = {column(k): k for k in LABELS}
+
+
+def label(key: str) -> str:
+    """The human name of a config key, dotted (`optim.weight_decay`) or as its runs-table column
+    (`optim_weight_decay`): "weight decay". Unknown keys read as their last part with spaces."""
+    key = _BY_COLUMN.get(key, key)
+    if key in LABELS:
+        return LABELS[key]
+    head, _, rest = key.partition(SEP)
+    if not rest:  # a column of a key without a label: drop a known section prefix (model_init_scale)
+        sections = {k.split(SEP)[0] for k in LABELS if SEP in k}
+        head, _, rest = key.partition(COLUMN_SEP)
+        if head not in sections:
+            rest = key
+    return split_key(rest)[-1].replace(COLUMN_SEP, " ")
+
+
+def differing(trees: list[dict[str, Any]]) -> list[str]:
+    """The dotted keys (`flatten`) whose values are not the same in every one of `trees` (nested
+    dicts, e.g. configs' `to_dict()`), in the first tree's order; a key some trees lack differs."""
+    flat = [flatten(t) for t in trees]
+    keys = list(dict.fromkeys(k for f in flat for k in f))
+    missing = object()
+    return [k for k in keys if len({repr(f.get(k, missing)) for f in flat}) > 1]

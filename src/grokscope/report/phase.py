@@ -1,19 +1,20 @@
 """Phase diagrams of a sweep: heatmaps over two config axes, faceted by a third.
 
-For every cell (x, y[, facet]) the runs in it (seeds, and any other varied keys) are reduced to:
+For every cell (x, y[, facet]) the runs in it (seeds, and any other varied keys) are reduced to
+(by `analysis.cells.cell_stats`; nothing is computed here):
   phase_liu.png      the most common Liu phase (comprehension / grokking / memorization / confusion;
                      threshold and delay configurable, default 90% and 10³ steps), categorical colours,
                      with the share of runs carrying that label printed in the cell
   phase_doshi.png    the most common Doshi phase, when any run has task.noise > 0
   phase_t_val99.png  median t_val99 over the runs that reached 99% test accuracy (log colour scale)
   phase_grokked.png  fraction of runs that reached 99% test accuracy ("grokked")
+Every figure's title states the threshold it labels at; axes are named by `keys.label`.
 `summary_rows` gives the table the CLI prints (label counts per facet value).
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +23,52 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from grokscope.analysis.cells import cell_stats
 from grokscope.events import (
     DOSHI_PHASES,
+    EVENT_THRESHOLD,
     LIU_DELAY,
     LIU_PHASES,
     LIU_THRESHOLD,
     doshi_phase,
+    event_names,
     liu_phase,
 )
-from grokscope.keys import column
+from grokscope.keys import column, label
 from grokscope.store.names import SWEEP
 
 LIU = dict(zip(LIU_PHASES, ("#2ca02c", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
 DOSHI = dict(zip(DOSHI_PHASES, ("#2ca02c", "#17becf", "#1f77b4", "#ff7f0e", "#7f7f7f"), strict=True))
+
+
+def liu_title(threshold: float = LIU_THRESHOLD, delay: int = LIU_DELAY) -> str:
+    """"Liu phase at 90% (10³-step delay)": the threshold a Liu label was given at, for every title."""
+    d = f"10{_SUP[int(math.log10(delay))]}" if delay > 0 and math.log10(delay).is_integer() and delay >= 10 else f"{delay:,}"
+    return f"Liu phase at {threshold:.0%} ({d}-step delay)"
+
+
+def reached_title(threshold: float = EVENT_THRESHOLD) -> str:
+    """"test accuracy ≥ 99%": what t_val99 (`events.event_names`) and "grokked" mean."""
+    return f"test accuracy ≥ {threshold:.0%}"
+
+
+_SUP = dict(zip(range(10), "⁰¹²³⁴⁵⁶⁷⁸⁹", strict=True))
+
+
+def accuracy_rows(db: str | Path, metrics: tuple[str, ...] = ("train_acc", "test_acc")) -> dict[str, list[dict[str, Any]]]:
+    """run_id -> its metrics rows ({"step", <metric>: value}, steps ascending) as the index holds them."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        acc = con.execute(f"SELECT run_id, step, metric, value FROM metrics WHERE metric IN ({', '.join('?' * len(metrics))}) "
+                          "ORDER BY run_id, step", list(metrics)).fetchall()
+    finally:
+        con.close()
+    rows: dict[str, dict[int, dict[str, Any]]] = {}  # run_id -> step -> metrics row (steps ascending)
+    for run_id, step, metric, value in acc:
+        rows.setdefault(run_id, {}).setdefault(int(step), {"step": int(step)})[metric] = value
+    return {k: list(v.values()) for k, v in rows.items()}
 
 
 def label_runs(db: str | Path, threshold: float = LIU_THRESHOLD, delay: int = LIU_DELAY):
@@ -48,18 +82,14 @@ def label_runs(db: str | Path, threshold: float = LIU_THRESHOLD, delay: int = LI
     con = duckdb.connect(str(db), read_only=True)
     try:
         df = con.execute("SELECT * FROM runs").df()
-        acc = con.execute("SELECT run_id, step, metric, value FROM metrics WHERE metric IN ('train_acc', 'test_acc') "
-                          "ORDER BY run_id, step").fetchall()
     finally:
         con.close()
-    rows: dict[str, dict[int, dict[str, Any]]] = {}  # run_id -> step -> metrics row (steps ascending)
-    for run_id, step, metric, value in acc:
-        rows.setdefault(run_id, {}).setdefault(int(step), {"step": int(step)})[metric] = value
+    rows = accuracy_rows(db)
 
     def liu(row: Any) -> Any:
         if row["status"] != "finished":
             return None
-        return liu_phase(list(rows.get(row["run_id"], {}).values()), threshold, delay)
+        return liu_phase(rows.get(row["run_id"], []), threshold, delay)
 
     def doshi(row: Any) -> Any:
         if row["status"] != "finished" or _missing(row.get("final_test_acc")):
@@ -76,15 +106,6 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is getattr(__import__("pandas"), "NA", None)
 
 
-def _mode(values: list[Any], order: list[str]) -> tuple[Any, float]:
-    values = [v for v in values if isinstance(v, str)]
-    if not values:
-        return None, 0.0
-    counts = Counter(values)
-    best = max(counts, key=lambda k: (counts[k], -order.index(k) if k in order else -99))
-    return best, counts[best] / len(values)
-
-
 def _cells(df, x: str, y: str, facet: str | None):
     xs = sorted(df[x].dropna().unique())
     ys = sorted(df[y].dropna().unique())
@@ -97,17 +118,18 @@ def _fmt(v: Any) -> str:
 
 
 def phase_diagrams(df, x: str, y: str, out_dir: str | Path, facet: str | None = None,
-                   title: str = "") -> list[Path]:
+                   title: str = "", threshold: float = LIU_THRESHOLD, delay: int = LIU_DELAY) -> list[Path]:
     """Write the PNGs described in the module docstring; returns their paths.
 
-    df: one row per run with columns x, y, [facet], liu_phase, doshi_phase, t_val99, task_noise, status.
+    df: one row per run with columns x, y, [facet], liu_phase, doshi_phase, t_val99, task_noise, status;
+    threshold / delay: what its labels were given at (`label_runs`), for the titles.
     """
     out_dir = Path(out_dir)
     df = df[df["status"] == "finished"]
     if not len(df):
         return []
     xs, ys, fs = _cells(df, x, y, facet)
-    groups = {key: g for key, g in df.groupby([facet, y, x] if facet else [y, x])}
+    cells = {tuple(c[k] for k in (facet, y, x) if k): c for c in cell_stats(df, [facet, y, x])}
 
     def grid(fn):
         out = []
@@ -115,20 +137,20 @@ def phase_diagrams(df, x: str, y: str, out_dir: str | Path, facet: str | None = 
             arr = np.empty((len(ys), len(xs)), dtype=object)
             for i, yv in enumerate(ys):
                 for j, xv in enumerate(xs):
-                    g = groups.get((f, yv, xv) if facet else (yv, xv))
-                    arr[i, j] = fn(g) if g is not None and len(g) else None
+                    c = cells.get((f, yv, xv) if facet else (yv, xv))
+                    arr[i, j] = fn(c) if c is not None else None
             out.append(arr)
         return out
 
     written = []
-    label_sets = [("liu", "liu_phase", LIU, "Liu phase")]
+    label_sets = [("liu", "liu_phase", LIU, liu_title(threshold, delay))]
     if "task_noise" in df and (df["task_noise"].fillna(0) > 0).any():
-        label_sets.append(("doshi", "doshi_phase", DOSHI, "Doshi phase"))
+        label_sets.append(("doshi", "doshi_phase", DOSHI, f"Doshi phase at {threshold:.0%}"))
     for name, col, colors, what in label_sets:
         order = list(colors)
         cmap = ListedColormap(list(colors.values()))
         norm = BoundaryNorm(np.arange(len(order) + 1) - 0.5, len(order))
-        grids = grid(lambda g: _mode(list(g[col]), order))  # noqa: B023
+        grids = grid(lambda c: (c[col], c[f"{col}_count"] / c[f"{col}_n"]) if c[col] is not None else None)  # noqa: B023
         fig, axs = _figure(len(fs))
         for ax, f, arr in zip(axs, fs, grids):
             img = np.full(arr.shape, np.nan)
@@ -143,9 +165,10 @@ def phase_diagrams(df, x: str, y: str, out_dir: str | Path, facet: str | None = 
         fig.suptitle(f"{title} {what}\nmost common over seeds (% = its share)".strip(), fontsize=10)
         written.append(_save(fig, out_dir / f"phase_{name}.png"))
 
-    for name, fn, label, norm in (
-        ("t_val99", lambda g: _median([v for v in g["t_val99"] if not _missing(v)]), "median t_val99 (grokked runs)", "log"),
-        ("grokked", lambda g: float(np.mean([not _missing(v) for v in g["t_val99"]])), "fraction of runs with test acc ≥ 99%", None),
+    t_val = event_names()[1]
+    for name, fn, text, norm in (
+        (t_val, lambda c: c["median_t_val"], f"median {t_val} (runs reaching {reached_title()})", "log"),
+        ("grokked", lambda c: c["frac_reached"], f"fraction of runs reaching {reached_title()}", None),
     ):
         grids = grid(fn)
         vals = [v for arr in grids for v in arr.flat if v is not None and not math.isnan(v)]
@@ -161,18 +184,14 @@ def phase_diagrams(df, x: str, y: str, out_dir: str | Path, facet: str | None = 
             im = ax.imshow(img, **kw)
             for (i, j), v in np.ndenumerate(img):
                 if not math.isnan(v):
-                    ax.text(j, i, f"{v:.0f}" if name == "t_val99" else f"{v:.2f}", ha="center", va="center",
+                    ax.text(j, i, f"{v:.0f}" if name == t_val else f"{v:.2f}", ha="center", va="center",
                             fontsize=7, color="white")
             _axes(ax, xs, ys, x, y, facet, f)
         if im is not None and vals:
             fig.colorbar(im, ax=axs, shrink=0.8)
-        fig.suptitle(f"{title}\n{label}".strip(), fontsize=10)
+        fig.suptitle(f"{title}\n{text}".strip(), fontsize=10)
         written.append(_save(fig, out_dir / f"phase_{name}.png"))
     return written
-
-
-def _median(vals: list[float]) -> float:
-    return float(np.median(vals)) if vals else math.nan
 
 
 def _figure(n: int):
@@ -189,10 +208,10 @@ def _figure(n: int):
 def _axes(ax, xs, ys, x: str, y: str, facet: str | None, f: Any) -> None:
     ax.set_xticks(range(len(xs)), [_fmt(v) for v in xs], fontsize=7, rotation=45)
     ax.set_yticks(range(len(ys)), [_fmt(v) for v in ys], fontsize=7)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
     if facet:
-        ax.set_title(f"{facet} = {_fmt(f)}", fontsize=9)
+        ax.set_title(f"{label(facet)} = {_fmt(f)}", fontsize=9)
 
 
 def _save(fig, path: Path) -> Path:
@@ -202,16 +221,15 @@ def _save(fig, path: Path) -> Path:
 
 
 def summary_rows(df, facet: str | None) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: per facet value, run counts per Liu phase, fraction grokked, median t_val99."""
-    df = df[df["status"] == "finished"]
-    header = [facet or "all", "runs", *LIU, "grokked (99%)", "median t_val99"]
+    """Header and rows: per facet value, run counts per Liu phase, fraction grokked, median t_val99
+    (`analysis.cells.cell_stats` per facet value)."""
+    pct = f"{EVENT_THRESHOLD:.0%}"
+    header = [label(facet) if facet else "all", "runs", *LIU, f"grokked ({pct})", f"median {event_names()[1]}"]
     rows = []
-    for key, g in (df.groupby(facet) if facet else [("all", df)]):
-        counts = Counter(g["liu_phase"])
-        tv = [v for v in g["t_val99"] if not _missing(v)]
-        rows.append([_fmt(key[0] if isinstance(key, tuple) else key), str(len(g)),
-                     *[str(counts.get(k, 0)) for k in LIU],
-                     f"{len(tv) / max(len(g), 1):.2f}", _fmt(_median(tv)) if tv else "-"])
+    for c in cell_stats(df, [facet]):
+        counts = c["liu_phase_counts"]
+        rows.append([_fmt(c[facet]) if facet else "all", str(c["n"]), *[str(counts.get(k, 0)) for k in LIU],
+                     f"{c['frac_reached']:.2f}", _fmt(c["median_t_val"]) if c["frac_reached"] else "-"])
     return header, rows
 
 
@@ -253,5 +271,6 @@ def sweep_phase_diagrams(sweep_dir: str | Path, x: str | None = None, y: str | N
             from grokscope.errors import GrokscopeError
 
             raise GrokscopeError(f"no column {col(k)!r} in the runs table for the phase diagram")
-    paths = phase_diagrams(df, col(x), col(y), sweep_dir, facet=col(facet), title=meta.get("name", ""))
+    paths = phase_diagrams(df, col(x), col(y), sweep_dir, facet=col(facet), title=meta.get("name", ""),
+                           threshold=threshold, delay=delay)
     return paths, df, (col(x), col(y), col(facet))
