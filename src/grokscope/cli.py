@@ -702,20 +702,30 @@ def query(
 
 @app.command()
 def report(
-    path: Annotated[Path, typer.Argument(help="A run directory (or a sweep directory with sweep.json).")],
-    out: Annotated[Path | None, typer.Option(help="Write the HTML here (default: <path>/report.html).")] = None,
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="PATH", help="A run directory (or a sweep directory with sweep.json); two or more run "
+                                "directories: one page that compares them.")],
+    out: Annotated[Path | None, typer.Option(help="Write the HTML here (default: <path>/report.html; comparing "
+                                                  "runs: compare.html in the current directory).")] = None,
     frames: Annotated[int, typer.Option(help="Most checkpoints in the slider.")] = 60,
     png: Annotated[bool, typer.Option(help="Also write static PNGs into <path>/report_figures/.")] = True,
     run_reports: Annotated[bool, typer.Option(help="Sweep: also write a report for every finished run (~5 MB each).")] = False,
 ) -> None:
-    """Self-contained HTML report (opens offline): curves, events, Fourier weights, checkpoint slider."""
+    """Self-contained HTML report (opens offline): curves, events, Fourier weights, checkpoint slider; given two or more runs, one page comparing their curves, events and configs."""
     import time
 
     from grokscope.errors import GrokscopeError
 
     t0 = time.perf_counter()
+    path = paths[0]
     try:
-        if (path / SWEEP).exists():
+        if len(paths) > 1:
+            from grokscope.report.compare_runs import write_compare_report
+
+            if run_reports:
+                _fail("--run-reports is for a sweep directory; comparing runs takes two or more run directories")
+            written = write_compare_report(paths, out=out)
+        elif (path / SWEEP).exists():
             from grokscope.report.sweep_html import write_sweep_report
             from grokscope.store.files import read_json
 

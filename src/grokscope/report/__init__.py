@@ -1,6 +1,6 @@
 """Every figure and report: curves.png (curves), the figures of an analysis (analysis_figures),
-sweep phase diagrams (phase), the self-contained HTML run / sweep reports (html, sweep_html) and
-their static PNGs (static). Attributes load lazily (matplotlib, plotly). Figures are drawn on bare
+sweep phase diagrams (phase), the self-contained HTML run / sweep / run-comparison reports (html,
+sweep_html, compare_runs) and their static PNGs (static). Attributes load lazily (matplotlib, plotly). Figures are drawn on bare
 `matplotlib.figure.Figure`s: nothing here selects or switches the caller's matplotlib backend."""
 
 from importlib import import_module
@@ -8,6 +8,7 @@ from typing import Any
 
 _EXPORTS = {
     "write_analysis_figures": "grokscope.report.analysis_figures",
+    "write_compare_report": "grokscope.report.compare_runs",
     "write_curves": "grokscope.report.curves",
     "write_run_report": "grokscope.report.html",
     "write_sweep_report": "grokscope.report.sweep_html",
