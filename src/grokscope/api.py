@@ -112,7 +112,7 @@ def _finished(path: Path, summary: dict[str, Any]) -> Run:
     write_curves(path)  # curves.png (never fails the run), also for a diverged run
     if summary.get("stop_reason") == "diverged":
         raise TrainingDiverged(
-            f"loss became NaN/inf by step {summary['steps']}; the last good checkpoint is kept in {path}/checkpoints"
+            f"loss became NaN/inf by step {summary['steps']:,}; the last good checkpoint is kept in {path}/checkpoints"
         )
     write_run_report_safe(path, png=False)  # report.html beside the run (~2 s; never fails the run)
     return load_run(path)
