@@ -107,6 +107,25 @@ def test_the_numbers_are_the_ones_analyze_wrote(before_after):
             assert _close(value, last[key] if isinstance(value, str) else float(last[key])), key
 
 
+def test_the_wave_fit_scores_are_the_analysis_periodicity_scores(before_after):
+    """The fit quality shown over each neuron wave is analysis' periodicity score of that vector (the
+    neuron table's), and a fit is drawn exactly where it exceeds analysis' structured threshold."""
+    from grokscope.analysis.neurons import default_thresholds, neuron_table
+    from grokscope.analysis.views import neuron_input_weights, neuron_output_weights, unstack
+
+    run, (b, _), _, _ = before_after
+    hi, lo = default_thresholds(b.n)
+    assert b.fit_hi == hi and b.frames
+    for step, frame in zip(b.frame_steps, b.frames, strict=True):
+        params = unstack(run.params(step))
+        W_a, W_b = neuron_input_weights(params, run.config.model, b.n)
+        t = neuron_table(W_a, W_b, neuron_output_weights(params, run.config.model), hi, lo)
+        for i, row in zip(b.neurons, frame["waves"], strict=True):
+            scores = [t[k][i] for k in ("periodicity_a", "periodicity_b", "periodicity_out")]
+            assert [w["score"] for w in row] == report_data.sig(scores, 3)
+            assert [w["fit"] for w in row] == [bool(x > hi) for x in scores]
+
+
 def test_the_comparison_fails_when_the_report_computes_its_own_numbers(before_after, monkeypatch):
     """The control: a report whose Gini is not analysis' (a planted second formula) is caught."""
     from grokscope.analysis import progress

@@ -2,18 +2,22 @@
 
 Needs Playwright (pip) and a system Chromium at /usr/bin/chromium (apt: chromium). Skipped when
 either is missing, unless GROKSCOPE_REQUIRE_BROWSER=1 (CI sets it), where that is a failure.
-Leaves a screenshot at artifacts/report.png.
+Leaves screenshots in artifacts/ (report.png, report_<family>_<width>.png) for a person to look at;
+everything asserted is read from the DOM and plotly's drawn layout.
 """
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
-from tests.helpers import tiny_mlp
+from tests.helpers import tiny_mlp, tiny_transformer
 
 import grokscope
+from grokscope.report.data import collect
+from grokscope.report.figures import phase_bands
 from grokscope.report.html import write_run_report
 
 pytestmark = pytest.mark.slow
@@ -40,7 +44,8 @@ def _browser_or_skip():
 
 def test_report_renders_in_chromium_and_the_slider_moves_the_figures(tmp_path):
     sync_playwright = _browser_or_skip()
-    run = grokscope.run(tiny_mlp("train.checkpoint_every=25"), out=tmp_path)
+    # p = 23: random weights score below the analysis' periodicity threshold, trained ones above it
+    run = grokscope.run(tiny_mlp("task.p=23", "train.checkpoint_every=25"), out=tmp_path)
     report = write_run_report(run.path)
     errors, fetched = [], []
     with sync_playwright() as pw:
@@ -67,15 +72,22 @@ def test_report_renders_in_chromium_and_the_slider_moves_the_figures(tmp_path):
                 id: d.id, svg: d.querySelectorAll('svg.main-svg').length, traces: (d._fullData || []).length,
                 drawn: d.querySelectorAll('.scatterlayer .trace path, .scatterlayer .trace .point, ' +
                                           '.barlayer .trace .point, .heatmaplayer image, .hm image').length}))""")
-            assert len(figs) >= 12, figs
+            assert len(figs) >= 11, figs  # a two-hot MLP has no embedding circle
             for f in figs:
                 assert f["svg"] > 0 and f["traces"] > 0 and f["drawn"] > 0, f
 
             read = """() => ({waves: Array.from(document.getElementById('fig-waves').data[0].y),
-                              pca: Array.from(document.getElementById('fig-pca').data[1].x),
                               bars: Array.from(document.getElementById('fig-spectrum').data[0].y),
                               phase: Array.from(document.getElementById('fig-phase').data[1].y),
                               label: document.getElementById('step-label').textContent})"""
+            # the square / cosine fits are drawn only over a vector the analysis scores as periodic
+            fits = """() => { const el = document.getElementById('fig-waves'), D = window.grokscopeReport.data;
+              const fr = D.frames[window.grokscopeReport.frame], out = [];
+              fr.waves.flat().forEach((w, i) => out.push({fit: w.fit, score: w.score,
+                drawn: el.data[3 * i + 1].x.length + el.data[3 * i + 2].x.length,
+                label: el.layout.annotations[i].text}));
+              return out; }"""
+            final_fits = page.evaluate(fits)
             before = page.evaluate(read)
             n_frames = int(page.get_attribute("#slider", "max")) + 1
             assert n_frames > 3
@@ -84,9 +96,14 @@ def test_report_renders_in_chromium_and_the_slider_moves_the_figures(tmp_path):
             page.wait_for_function("window.grokscopeReport.frame === 0")
             page.wait_for_timeout(300)
             after = page.evaluate(read)
-            for key in ("waves", "pca", "bars", "label"):
-                assert before[key] != after[key], key
+            for key in ("waves", "bars", "label"):
+                assert before[key] != after[key], key  # the spectrum is scaled over all frames: it moves too
             assert "step 0 " in after["label"]
+            first_fits = page.evaluate(fits)
+            for w in final_fits + first_fits:
+                assert (w["drawn"] > 0) == w["fit"], w
+                assert ("no fit" in w["label"]) == (not w["fit"]) and f"periodicity {w['score']}" in w["label"], w
+            assert any(w["fit"] for w in final_fits) and not all(w["fit"] for w in first_fits)
             # back to the end with the keyboard, as a person would
             page.focus("#slider")
             page.keyboard.press("End")
@@ -148,21 +165,103 @@ def _shoot_hovered(page, fig_id: str, name: str) -> None:
     el.screenshot(path=str(ARTIFACTS / name))
 
 
-def test_titles_clear_the_toolbar_in_the_run_report_at_laptop_width(tmp_path):
+# What the page shows, read from the DOM: sections, toolbar, titles, legends, tick labels, numbers,
+# captions, links and the phase shading plotly drew.
+LAYOUT = """() => {
+  const box = (e) => { const r = e.getBoundingClientRect(); return {l: r.left, r: r.right, t: r.top, b: r.bottom}; };
+  const hit = (a, b) => a.l < b.r && a.r > b.l && a.t < b.b && a.b > b.t;
+  const text = (sel) => Array.from(document.querySelectorAll(sel)).map(e => e.textContent.trim()).filter(Boolean);
+  const figs = [];
+  for (const fig of document.querySelectorAll('.plotly-fig')) {
+    const f = box(fig), L = fig._fullLayout, holder = fig.closest('figure'), cap = holder && holder.querySelector('figcaption');
+    const plots = Array.from(fig.querySelectorAll('.draglayer .nsewdrag')).map(box);
+    const titles = Array.from(fig.querySelectorAll('.gtitle')).map(box);
+    const legend = fig.querySelector('.legend') ? box(fig.querySelector('.legend')) : null;
+    const xtitles = Array.from(fig.querySelectorAll('.g-xtitle')).map(box);
+    const ann = Array.from(fig.querySelectorAll('.annotation')).map(a => ({box: box(a), text: a.textContent}));
+    const ticks = (axis) => Array.from(fig.querySelectorAll(`.${axis}tick text`)).map(t => t.textContent);
+    figs.push({id: fig.id, fig: f, plots, titles, legend, xtitles, ann, caption: cap ? cap.textContent.trim() : "",
+      xlog: L.xaxis && L.xaxis.type === "log", ylog: L.yaxis && L.yaxis.type === "log", xticks: ticks("x"),
+      yticks: ticks("y"), yrange: L.yaxis ? L.yaxis.range : null,
+      y: (fig.data || []).filter(t => t.type === "scatter" && !t.hoverinfo).map(t => Array.from(t.y || [])),
+      rects: (fig.layout.shapes || []).filter(s => s.type === "rect").map(s => [s.x0, s.x1]),
+      annOverPlot: ann.filter(a => plots.some(p => hit(a.box, p))).map(a => a.text),
+      titleClipped: titles.some(t => t.l < f.l - 1 || t.r > f.r + 1 || t.t < f.t - 1),
+      legendTouchesXTitle: legend !== null && xtitles.some(x => legend.t < x.b + 2 && legend.b > x.t),
+      legendClipped: legend !== null && legend.b > f.b + 1});
+  }
+  return {figs, modebars: document.querySelectorAll('.modebar, .modebar-btn').length,  // plotly keeps an empty container
+    nav: Array.from(document.querySelectorAll('nav a')).map(a => a.getAttribute('href').slice(1)),
+    sections: Array.from(document.querySelectorAll('main > section')).map(s => s.id),
+    links: Array.from(document.querySelectorAll('#file-list a')).map(a => a.href),
+    numbers: [...text('.gtitle'), ...text('.legendtext'), ...text('.annotation-text'), ...text('#events td.v'),
+              ...text('#step-label'), ...text('.chip'), ...text('.hint'), ...text('.verdict'),
+              ...text('.xtick text'), ...text('.ytick text')]};
+}"""
+PLAIN_NUMBER = re.compile(r"(?<!al\. )(?<![\d.,\w])\d{4,}(?![\d.,])")  # 21600 for 21,600 (not "et al. 2023")
+SI_SUFFIX = re.compile(r"\d[kmµμnMG]$")  # plotly's 100μ, 10k
+
+
+def _check_layout(page, data, family: str) -> dict:
+    page.locator("#fig-loss").hover()  # plotly shows its toolbar on hover, where it has one
+    page.wait_for_timeout(200)
+    out = page.evaluate(LAYOUT)
+    assert out["modebars"] == 0  # no plotly toolbar on any figure
+    assert out["nav"] == out["sections"], out  # the navigation lists exactly the sections present
+    assert all(Path(url.removeprefix("file://")).exists() for url in out["links"]) and len(out["links"]) >= 4
+    bands = [[x0, x1] for _, _, x0, x1 in phase_bands(data)]
+    for f in out["figs"]:
+        where = f"{family} {f['id']}"
+        assert f["caption"].endswith("."), where  # each plot says what it shows
+        assert not f["titleClipped"], where
+        assert not f["legendTouchesXTitle"] and not f["legendClipped"], where
+        assert not f["annOverPlot"], (where, f["annOverPlot"])  # no label drawn over the curves
+        if f["ylog"]:
+            assert f["yticks"] and not any(SI_SUFFIX.search(t) for t in f["yticks"]), (where, f["yticks"])
+        if f["xlog"]:
+            assert not any(SI_SUFFIX.search(t) for t in f["xticks"]), (where, f["xticks"])
+        if f["id"] in ("fig-loss", "fig-norm", "fig-gini", "fig-acc"):
+            assert f["rects"] == bands, (where, f["rects"], bands)  # the shading is the checked phase bands
+    acc = next(f for f in out["figs"] if f["id"] == "fig-acc")
+    assert acc["ann"] == []  # the event labels are legend entries, never text over the curves
+    gini = next(f for f in out["figs"] if f["id"] == "fig-gini")
+    values = [v for tr in gini["y"] for v in tr if v is not None]
+    lo, hi = gini["yrange"]
+    assert lo <= min(values) and hi >= max(values) and hi - lo <= 1.5 * (max(values) - min(values)) + 0.02, \
+        (gini["yrange"], min(values), max(values))  # autoscaled to the data, not fixed at 0-1
+    plain = [t for t in out["numbers"] if PLAIN_NUMBER.search(t)]
+    assert not plain, plain  # one number format: 21,600
+    return out
+
+
+@pytest.mark.parametrize("width", [1400, 1000])
+def test_run_report_layout_is_readable_and_shows_only_what_applies(tmp_path, width):
     sync_playwright = _browser_or_skip()
-    run = grokscope.run(tiny_mlp("train.checkpoint_every=50"), out=tmp_path)
-    report = write_run_report(run.path, png=False)
+    runs = {"mlp": grokscope.run(tiny_mlp("train.checkpoint_every=50", "train.steps=1500"), out=tmp_path),
+            "transformer": grokscope.run(tiny_transformer(), out=tmp_path)}
     errors: list = []
     with sync_playwright() as pw:
-        browser, page = _open(pw, report, errors)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            n = page.evaluate("document.querySelectorAll('.plotly-fig').length")
-            bad = page.evaluate(OVERLAPS)
-            _shoot_hovered(page, "fig-loss", "report_laptop_fig.png")
+            for family, run in runs.items():
+                report = write_run_report(run.path, png=family == "mlp")
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+                page.goto(report.as_uri(), wait_until="load")
+                page.wait_for_function("window.grokscopeReport && window.grokscopeReport.ready", timeout=60_000)
+                page.wait_for_timeout(300)
+                out = _check_layout(page, collect(run.path, max_frames=60), family)
+                ids = {f["id"] for f in out["figs"]}
+                if family == "mlp":  # panels written for transformers are absent, not empty
+                    assert "algorithms" not in out["sections"] and "fig-pca" not in ids
+                    assert page.locator("input[name=clock]").count() == 0
+                else:
+                    assert "algorithms" in out["sections"] and "fig-pca" in ids
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"report_{family}_{width}.png"), full_page=True)
+                page.close()
         finally:
             browser.close()
-    assert n >= 12
-    assert not bad, bad
     assert not errors, errors
 
 
@@ -193,7 +292,9 @@ def test_sweep_report_is_a_facet_grid_with_titles_clear_of_the_toolbar(tmp_path)
         finally:
             browser.close()
     # one row per facet value in order, one column per measure (an empty cell keeps its column)
-    assert [r["head"] for r in rows] == ["model_d_mlp = 8", "model_d_mlp = 16", "model_d_mlp = 32"], rows
+    from grokscope.keys import label
+
+    assert [r["head"] for r in rows] == [f"{label('model.d_mlp')} = {w}" for w in (8, 16, 32)], rows
     for i, r in enumerate(rows):
         assert [c["id"].split("-")[1] if c["id"] != "empty" else "tval" for c in r["cells"]] == ["liu", "tval", "grok"], r
         assert [c["id"] for c in r["cells"]][0] == f"fig-liu-{i}"

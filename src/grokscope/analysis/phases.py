@@ -29,9 +29,21 @@ ln x(s⁺) − ln x(s) < ln(1 − f)); it *rises* likewise; it is *flat* when it
   t_cleanup_end  cleanup ends at the first s > t_cleanup where test loss no longer drops by `sharp`
                  and Gini(W_L) no longer rises by `gini_jump` (the paper's "~14k").
 
-Without excluded loss in the series (no full (a, b) grid), memorisation ends when train loss
-alone stops falling; the events that need a missing quantity are None. Steps lie on the
-analysis (checkpoint) grid, so an event is known to within one checkpoint interval + `window`.
+Without excluded loss in the series (no full (a, b) grid, or not computed), memorisation ends when
+train loss alone stops falling — not the paper's rule, and `phase_events` says which one was
+applied (t_mem_end_rule: "excluded_and_train_loss" or "train_loss_only"); the events that need a
+missing quantity are None. Steps lie on the analysis (checkpoint) grid, so an event is known to
+within one checkpoint interval + `window`.
+
+Consistent with the accuracy events: in the paper the test accuracy jumps during cleanup, so
+memorisation's end, circuit formation's start and cleanup's start all come no later than t_val99
+(the first evaluated step with test accuracy ≥ 99%). When the metrics rows are given, each rule
+is searched only over steps s ≤ t_val99; a rule that does not fire by then leaves its event None
+(a train loss that keeps falling until the model generalises never marks a memorisation that
+would cover the grokking). Hence t_mem_end ≤ t_circuit ≤ t_cleanup ≤ t_val99 whenever they exist.
+
+The rules are the paper's, for its one-layer transformer; which model families the report applies
+them to is the family's declaration (`StackedModel.report_panels`, panel "phases").
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ from typing import Any
 from grokscope.events import EVENT_THRESHOLD, first_step
 
 EVENTS = ("t_mem_end", "t_circuit", "t_cleanup", "t_cleanup_end")
+MEM_END_RULES = ("excluded_and_train_loss", "train_loss_only")  # `phase_events`' t_mem_end_rule
 
 
 @dataclass(frozen=True)
@@ -122,14 +135,18 @@ def nanda_phases(series: Sequence[dict[str, Any]], rules: NandaRules = NandaRule
 
     `series` rows need step and, for all four events, excluded_loss_train, restricted_loss_test,
     sum_sq_weights, gini_W_L, train_loss, test_loss (losses missing from a row are taken from
-    `rows`, the run's metrics)."""
+    `rows`, the run's metrics). With `rows`, the first three are searched only up to t_val99."""
     out: dict[str, int | None] = dict.fromkeys(EVENTS)
     pairs = _pairs(_with_losses(rows, series), rules.window)
     if not pairs:
         return out
+    t_val = first_step(sorted(rows, key=lambda r: r["step"]), "test_acc", EVENT_THRESHOLD) if rows else None
+    last_start = math.inf if t_val is None else t_val  # no phase starts after test accuracy reached 99%
     has_ex = any(_value(a, "excluded_loss_train") is not None for a, _ in pairs)
     mem_keys = ("excluded_loss_train", "train_loss") if has_ex else ("train_loss",)
     for a, b in pairs:
+        if a["step"] > last_start:
+            break
         falling = [_falls(a, b, k, rules.fall) for k in mem_keys]
         if None in falling:
             continue
@@ -140,6 +157,8 @@ def nanda_phases(series: Sequence[dict[str, Any]], rules: NandaRules = NandaRule
         return out
     after = [(a, b) for a, b in pairs if a["step"] >= out["t_mem_end"]]
     for a, b in after:
+        if a["step"] > last_start:
+            break
         flat = _change(a, b, "test_loss", log=True)
         if (_rises(a, b, "excluded_loss_train", rules.rise)
                 and _falls(a, b, "sum_sq_weights", rules.weight_fall, log=False)
@@ -155,7 +174,7 @@ def nanda_phases(series: Sequence[dict[str, Any]], rules: NandaRules = NandaRule
     def jump(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return bool(_rises(a, b, "gini_W_L", rules.gini_jump, log=False))
 
-    for a, b in (p for p in after if p[0]["step"] >= start):
+    for a, b in (p for p in after if start <= p[0]["step"] <= last_start):
         if sharp(a, b) and jump(a, b) and _falls(a, b, "sum_sq_weights", rules.sharp_weight, log=False):
             out["t_cleanup"] = int(a["step"])
             break
@@ -169,14 +188,25 @@ def phase_events(
     rows: Sequence[dict[str, Any]],
     analysis: Sequence[dict[str, Any]] = (),
     rules: NandaRules = NandaRules(),
-) -> dict[str, int | None]:
-    """t_train99 and t_val99 from the metrics rows, plus `nanda_phases` of the analysis series."""
-    out: dict[str, int | None] = {
+) -> dict[str, int | str | None]:
+    """t_train99 and t_val99 from the metrics rows, plus `nanda_phases` of the analysis series and
+    t_mem_end_rule (`mem_end_rule`: which memorisation rule was applied)."""
+    out: dict[str, int | str | None] = {
         "t_train99": first_step(rows, "train_acc", EVENT_THRESHOLD),
         "t_val99": first_step(rows, "test_acc", EVENT_THRESHOLD),
     }
     out.update(nanda_phases(analysis, rules, rows))
+    out["t_mem_end_rule"] = mem_end_rule(analysis)
     return out
+
+
+def mem_end_rule(analysis: Sequence[dict[str, Any]]) -> str | None:
+    """Which memorisation rule `nanda_phases` applies to this series: "excluded_and_train_loss"
+    (the paper's, when the series has excluded loss), "train_loss_only" (without it), or None
+    (no series)."""
+    if not analysis:
+        return None
+    return MEM_END_RULES[0] if any(_value(r, "excluded_loss_train") is not None for r in analysis) else MEM_END_RULES[1]
 
 
 def rules_dict(rules: NandaRules = NandaRules()) -> dict[str, float]:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from grokscope.config import ACTIVATIONS, ModelConfig
+from grokscope.config import ACTIVATIONS, FAMILIES, ModelConfig
 from grokscope.errors import GrokscopeError
 
 Params = dict[str, torch.Tensor]
@@ -44,6 +44,11 @@ class StackedModel:
     hook_names: tuple[str, ...] = ()
     # analysis measures (names in grokscope.analysis.measures) this family runs by default
     measures: tuple[str, ...] = ("progress", "neurons", "numerics", "idealized")
+    # the run report's panels that apply to this family; the report leaves every other one out:
+    # clock (embedding circle), spectrum (per-frequency norms), waves (neuron square / cosine fits),
+    # phase_sum, fourier (weights in the Fourier basis), phases (Nanda et al.'s phase rules, defined
+    # for their one-layer transformer), algorithms (Zhong et al.'s clock vs pizza)
+    report_panels: tuple[str, ...] = ("spectrum", "waves", "phase_sum", "fourier")
 
     def __init__(self, cfg: ModelConfig, n: int, n_out: int):
         self.cfg = cfg
@@ -78,6 +83,11 @@ class StackedModel:
         logits = self.forward(params, a, b, cache=cache)
         keep = self.hook_names if names is None else names
         return logits, {n: cache[n] for n in keep}
+
+    def config_fields(self) -> tuple[str, ...]:
+        """The ModelConfig fields this model reads: its family's (`FAMILIES`), less init_std unless
+        init = "normal" (what reports show of the model config)."""
+        return tuple(f for f in FAMILIES.get(self.cfg.arch).fields if f != "init_std" or self.cfg.init == "normal")
 
     # ------------------------------------------------------------------ views
     def describe(self) -> str:

@@ -23,6 +23,11 @@ class DeepMLP(StackedModel):
     hook_names = ("mlp.hook_post",)  # the last hidden layer
     measures = ("progress", "numerics")
 
+    @property
+    def report_panels(self) -> tuple[str, ...]:
+        """Neuron waves and phase-sum pair input and output weights: one hidden layer only."""
+        return StackedModel.report_panels if self.cfg.n_layers == 1 else ("spectrum", "fourier")
+
     def _last(self) -> str | None:
         n = self.cfg.n_layers
         return f"hidden.{n - 1}." if n > 1 else None

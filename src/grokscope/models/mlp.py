@@ -71,6 +71,14 @@ class MLP(StackedModel):
         embed = ("hook_embed",) if self.has_embedding else ()
         return (*embed, "mlp.hook_pre", "mlp.hook_post")
 
+    @property
+    def report_panels(self) -> tuple[str, ...]:
+        """The embedding circle only where there is an embedding W_E."""
+        return ("clock", *StackedModel.report_panels) if self.has_embedding else StackedModel.report_panels
+
+    def config_fields(self) -> tuple[str, ...]:
+        return tuple(f for f in super().config_fields() if f != "d_embed" or self.has_embedding)
+
     # ------------------------------------------------------------------ views
     def describe(self) -> str:
         c = self.cfg

@@ -35,6 +35,7 @@ def _project(x: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
 
 class Transformer(StackedModel):
     measures = ("progress", "neurons", "numerics", "idealized", "algorithms")
+    report_panels = ("clock", "spectrum", "waves", "phase_sum", "fourier", "phases", "algorithms")
     W_L_formula = "W_out W_U"
     neuron_labels = ("W_E·W_in (a)", "W_E·W_in (b)", "W_L")
 

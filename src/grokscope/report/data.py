@@ -15,7 +15,11 @@ analyze` are the same, and the source of report/ calls no numeric kernel). Sourc
     analysis.progress.weight_measures               Gini of embedding / W_L and Σθ² (any task)
     analysis.pipeline.analysis_summary              phase events, Liu / Doshi phases, key frequencies
     analysis.pipeline.analyze_checkpoint(algorithms) clock / pizza at the final checkpoint
-  analysis.snapshots                              -> slider frames, Fourier heatmaps
+  analysis.snapshots                              -> slider frames, Fourier heatmaps (each spectrum
+                                                   divided by its largest value over all frames; each
+                                                   wave fit with analysis' periodicity score,
+                                                   neurons.periodicity_score, and whether it exceeds the
+                                                   structured threshold, neurons.default_thresholds)
 
 Everything is plain Python and JSON-ready, rounded here to a few significant digits (`sig`;
 NaN -> None) so the HTML stays small.
@@ -40,7 +44,7 @@ log = logging.getLogger(__name__)
 
 ALGORITHM_KEYS = ("algorithm", "gradient_symmetricity", "distance_irrelevance", "circularity", "fve_clock",
                   "fve_pizza")
-PHASE_KEYS = ("t_mem_end", "t_circuit", "t_cleanup", "liu_phase")
+PHASE_KEYS = ("t_mem_end", "t_circuit", "t_cleanup", "t_cleanup_end", "t_mem_end_rule", "liu_phase")
 ANALYSIS_EVENT_KEYS = ("key_freqs", "n_structured", "n_neurons", "phase_sum_r_structured", "sq_vs_cos_t_structured")
 PROGRESS_COLUMN = "restricted_loss_test"  # present once the progress measures are in the series
 WEIGHT_COLUMN = "sum_sq_weights"  # present once the weight-only measures are
@@ -102,26 +106,40 @@ def pick_frames(steps: Sequence[int], max_frames: int, keep: Sequence[int | None
 # ---------------------------------------------------------------- slider frames (analysis.snapshots, rounded)
 
 
-def _unit_max(x: np.ndarray) -> np.ndarray:
-    m = float(np.max(x)) if len(x) else 0.0
-    return x / m if m > 0 else x
+def spectrum_scale(snaps: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """The largest value of each spectrum over all `snaps` (1 where there is none): the slider's
+    spectra are drawn relative to it, so scrubbing shows how they grow and shrink."""
+    out = {}
+    for key in ("spec_embed", "spec_WL"):
+        m = max((float(np.max(s[key])) for s in snaps if len(s[key])), default=0.0)
+        out[key] = m if m > 0 else 1.0
+    return out
 
 
-def _wave_json(w: dict[str, Any]) -> dict[str, Any]:
+def _wave_json(w: dict[str, Any], fit_hi: float) -> dict[str, Any]:
+    """A wave fit with its fit score: the periodicity score of the weights (`neurons.periodicity_score`,
+    Swaroop's Eq. 1) and whether it marks a structured vector (> fit_hi, `default_thresholds`); the
+    report draws the square / cosine fit only then."""
+    from grokscope.analysis.neurons import periodicity_score
+
+    score = float(periodicity_score(w["w"]))
     return {"w": sig(w["w"], 3), "nu": w["nu"], "phi": sig(w["phi"]), "amp": sig(w["amp"]), "mean": sig(w["mean"]),
-            "hi": sig(w["hi"]), "lo": sig(w["lo"])}
+            "hi": sig(w["hi"]), "lo": sig(w["lo"]), "score": sig(score, 3), "fit": bool(score > fit_hi)}
 
 
-def frame_json(snap: dict[str, Any]) -> dict[str, Any]:
-    """One `analysis.snapshots.snapshot`, as the slider's JSON (spectra scaled to their maximum)."""
+def frame_json(snap: dict[str, Any], scale: dict[str, float] | None = None, fit_hi: float = 0.0) -> dict[str, Any]:
+    """One `analysis.snapshots.snapshot`, as the slider's JSON: spectra divided by `scale`
+    (`spectrum_scale` over every frame; this frame's own maximum when None), waves with their fit
+    score (`_wave_json`, fit drawn above `fit_hi`)."""
     pca, plane, phase = snap["pca"], snap["plane"], snap["phase"]
+    scale = scale or spectrum_scale([snap])
     return {
-        "waves": [[_wave_json(w) for w in row] for row in snap["waves"]],
+        "waves": [[_wave_json(w, fit_hi) for w in row] for row in snap["waves"]],
         "pca": {"x": sig(pca["coords"][:, 0], 3), "y": sig(pca["coords"][:, 1], 3), "var": sig(pca["var"], 3),
                 "freq": pca["freq"]},
         "plane": {"x": sig(plane["x"], 3), "y": sig(plane["y"], 3), "k": plane["k"], "var": sig(plane["var"], 3)},
-        "spec_embed": sig(_unit_max(snap["spec_embed"]), 3),
-        "spec_WL": sig(_unit_max(snap["spec_WL"]), 3),
+        "spec_embed": sig(np.asarray(snap["spec_embed"]) / scale["spec_embed"], 3),
+        "spec_WL": sig(np.asarray(snap["spec_WL"]) / scale["spec_WL"], 3),
         "phase": {"s": sig(phase["s"], 3), "o": sig(phase["o"], 3), "good": phase["good"].astype(int).tolist(),
                   "n_good": phase["n_good"]},
     }
@@ -164,6 +182,11 @@ class ReportData:
     model_desc: str = ""  # the family's one-line description
     W_L_formula: str = "W_out"
     neuron_labels: tuple[str, str, str] = ("W_a", "W_b", "W_out")
+    panels: tuple[str, ...] = ()  # the family's report panels (`StackedModel.report_panels`)
+    config_fields: tuple[str, ...] = ()  # the model config fields the model reads (`config_fields()`)
+    input_label: str = "embedding W_E"  # what the "embedding" spectrum is of: W_E, or the input weights
+    fit_hi: float = 0.0  # periodicity score above which a wave fit is drawn (analysis' structured threshold)
+    key_freqs: list[int] = field(default_factory=list)  # the final checkpoint's key frequencies (analysis)
     final: dict[str, Any] = field(default_factory=dict)  # heatmaps etc. at the final checkpoint
     algorithms: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -210,6 +233,9 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
                       summary=jsonable(summary), rows=rows, events={}, series={}, series_source="", arch=cfg.model.arch)
     model = run.model()
     data.model_desc, data.W_L_formula, data.neuron_labels = model.describe(), model.W_L_formula, model.neuron_labels
+    data.panels, data.config_fields = tuple(model.report_panels), tuple(model.config_fields())
+    tables = dict.fromkeys(model.input_tables)  # the operands' input tables, once each
+    data.input_label = ("embedding W_E" if model.has_embedding else "input weights " + " | ".join(tables))
     data.timings["read"] = time.perf_counter() - t0
     task = run.task()
     data.n = task.n
@@ -220,10 +246,14 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     ones = {s: unstack(run.params(s)) for s in data.frame_steps}  # one model's params, read once per step
     final_one = ones[steps[-1]] if steps else None
     if final_one is not None:
+        from grokscope.analysis.neurons import default_thresholds
+
+        data.fit_hi = default_thresholds(task.n)[0]
         try:
             data.neurons, data.clock_k = snapshots.slider_choices(final_one, cfg.model, task.n)
-            data.frames = [frame_json(snapshots.snapshot(ones[s], cfg.model, task.n, data.neurons, data.clock_k))
-                           for s in data.frame_steps]
+            snaps = [snapshots.snapshot(ones[s], cfg.model, task.n, data.neurons, data.clock_k) for s in data.frame_steps]
+            scale = spectrum_scale(snaps)
+            data.frames = [frame_json(snap, scale, data.fit_hi) for snap in snaps]
         except Exception as e:  # noqa: BLE001 — report what could not be drawn, keep the rest
             log.warning("no slider frames for %s: %s", path, e)
             data.notes.append(f"checkpoint frames unavailable: {e}")
@@ -272,6 +302,11 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
                                            "final_test_loss", "wall_s") if k in summary})
     events.update({k: ev[k] for k in ANALYSIS_EVENT_KEYS if k in ev})
     data.events = jsonable(events)
+    # the key frequencies the Fourier panels' text names: analysis' (else its rule, `held_keys`, here)
+    keys = events.get("key_freqs")
+    if keys is None and steps:
+        keys = pipeline.held_keys(run)
+    data.key_freqs = [int(k) for k in (keys.split(",") if isinstance(keys, str) else keys or ()) if str(k).strip()]
 
     # ---- final-checkpoint heatmaps (Fourier basis)
     t = time.perf_counter()
