@@ -62,9 +62,12 @@ def test_run_report_is_one_self_contained_file(mlp_run):
     # the summary: events, config, slider, static PNGs beside the file
     for text in ("t_train99", "t_val99", "saturation step", "frac_train=0.6", 'id="slider"'):
         assert text in html, text
-    for name in ("measures.png", "fourier_neurons.png", "neuron_waves.png", "phase_sum.png", "embedding_circle.png"):
+    for name in ("measures.png", "fourier_neurons.png", "neuron_waves.png", "phase_sum.png"):
         assert (mlp_run.path / "report_figures" / name).stat().st_size > 1000, name
         assert f'href="report_figures/{name}"' in html
+    # a two-hot MLP has no embedding: no circle drawn (the family's panels), none linked
+    assert not (mlp_run.path / "report_figures" / "embedding_circle.png").exists()
+    assert "embedding_circle.png" not in html
     # the run directory's files, linked relative to the page, each with what it holds
     for name in ("config.json", "metrics.parquet", "summary.json", "checkpoints/"):
         assert re.search(rf'<a href="{re.escape(name)}">{re.escape(name)}</a></td><td>\w', html), name
@@ -187,6 +190,8 @@ def test_transformer_report_has_clock_pizza_and_embedding_heatmap(transformer_ru
     assert nav == sections == ["summary", "curves", "scrub", "fourier", "algorithms", "files"]
     assert data["slider"] == ["fig-pca", "fig-spectrum", "fig-waves", "fig-phase"]
     assert "memorisation ends" in html and "d_embed" not in _chips(html, "model")
+    write_run_report(run.path, png=True)  # the control of the MLP's absent circle: a transformer has one
+    assert (run.path / "report_figures" / "embedding_circle.png").stat().st_size > 1000
 
 
 # ---------------------------------------------------------------- phases: ordered, consistent with the events

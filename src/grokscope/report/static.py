@@ -57,7 +57,7 @@ def write_pngs(run_dir: Path, data: ReportData) -> list[Path]:
         attempt("phase_sum.png", lambda: S.plot_phase_sum(rep.table, out_dir / "phase_sum.png"))
     except Exception as e:  # noqa: BLE001
         log.warning("report: no neuron figures: %s", e)
-    if data.frames:
+    if data.frames and "clock" in data.panels:  # the family has an embedding to draw (its declared panels)
         attempt("embedding_circle.png", lambda: plot_circle(data, out_dir / "embedding_circle.png"))
     return written
 
@@ -87,7 +87,8 @@ def plot_measures(data: ReportData, path: Path) -> Path:
     for key, color in (("gini_embed", "tab:blue"), ("gini_W_L", "tab:red")):
         if key in s:
             ax.plot(sx, col(key), color=color, label=key)
-    ax.set(ylim=(0, 1.02), title="Fourier sparsity (Gini)")
+    ax.margins(y=0.15)  # autoscaled: a Gini of 0.02-0.08 must not be a flat line at the bottom of 0-1
+    ax.set(title="Fourier sparsity (Gini)")
     ax = axes[2]
     if any(r.get("weight_norm") is not None for r in data.rows):
         ax.plot(rx, [r.get("weight_norm", np.nan) for r in data.rows], color="tab:purple", label="weight_norm")
