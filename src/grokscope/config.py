@@ -7,6 +7,7 @@ config always lands in the same directory.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -160,7 +161,9 @@ class RunConfig:
 SECTIONS = {"task": TaskConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
 
 
+@functools.cache
 def _resolved_hints(cls: type) -> dict[str, Any]:
+    """A config class's field types (resolved once: a 1,040-run sweep builds 5,000 sections)."""
     return typing.get_type_hints(cls)
 
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 CHILD = textwrap.dedent("""
     import sys
     import matplotlib
@@ -28,6 +30,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a fresh interpreter drawing every figure: ~9 s
 def test_drawing_leaves_the_backend_and_pyplot_alone(tmp_path):
     res = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and res.stdout.strip().endswith("ok"), res.stdout + res.stderr

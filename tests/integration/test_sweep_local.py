@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from grokscope.cli import app
@@ -137,6 +138,7 @@ run_sweep(sys.argv[1], sys.argv[2], workers=0, index=False)
 """
 
 
+@pytest.mark.slow  # the fast tier has tests/faults/test_kill_resume_identical.py (kill mid-stack, bit-identical)
 def test_resume_after_sigkill_mid_sweep(tmp_path):
     spec = _toml(tmp_path / "kill.toml", """
 base = "swaroop2026"
