@@ -6,13 +6,12 @@ Leaves screenshots in artifacts/ (report.png, report_<family>_<width>.png) for a
 everything asserted is read from the DOM and plotly's drawn layout.
 """
 
-import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, browser_or_skip
 from tests.helpers import tiny_mlp, tiny_transformer
 
 import grokscope
@@ -22,28 +21,10 @@ from grokscope.report.html import write_run_report
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("GROKSCOPE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run"]
-
-
-def _browser_or_skip():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed"
-    else:
-        if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
-            return sync_playwright
-        reason = f"no Chromium at {CHROMIUM}"
-    if os.environ.get("GROKSCOPE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"browser test required but {reason}")
-    pytest.skip(reason)
 
 
 def test_report_renders_in_chromium_and_the_slider_moves_the_figures(tmp_path):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     # p = 23: random weights score below the analysis' periodicity threshold, trained ones above it
     run = grokscope.run(tiny_mlp("task.p=23", "train.checkpoint_every=25"), out=tmp_path)
     report = write_run_report(run.path)
@@ -236,7 +217,7 @@ def _check_layout(page, data, family: str) -> dict:
 
 @pytest.mark.parametrize("width", [1400, 1000])
 def test_run_report_layout_is_readable_and_shows_only_what_applies(tmp_path, width):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     runs = {"mlp": grokscope.run(tiny_mlp("train.checkpoint_every=50", "train.steps=1500"), out=tmp_path),
             "transformer": grokscope.run(tiny_transformer(), out=tmp_path)}
     errors: list = []
@@ -266,7 +247,7 @@ def test_run_report_layout_is_readable_and_shows_only_what_applies(tmp_path, wid
 
 
 def test_sweep_report_is_a_facet_grid_with_titles_clear_of_the_toolbar(tmp_path):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     from grokscope.report.sweep_html import write_sweep_report
     from grokscope.sweep.runner import run_sweep
     from grokscope.sweep.spec import parse_spec

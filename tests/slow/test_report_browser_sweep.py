@@ -6,11 +6,10 @@ tests/slow/test_report_browser.py; skipped when either is missing, unless GROKSC
 (CI sets it), where that is a failure. Leaves screenshots in artifacts/.
 """
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from tests.browser import ARGS, ARTIFACTS, CHROMIUM, browser_or_skip
 from tests.helpers import tiny_mlp
 
 import grokscope
@@ -18,25 +17,7 @@ from grokscope.keys import label
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("GROKSCOPE_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run"]
 NARROW = {"width": 1000, "height": 800}
-
-
-def _browser_or_skip():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed"
-    else:
-        if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
-            return sync_playwright
-        reason = f"no Chromium at {CHROMIUM}"
-    if os.environ.get("GROKSCOPE_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"browser test required but {reason}")
-    pytest.skip(reason)
 
 
 def _open(pw, path: Path, errors: list, fetched: list):
@@ -63,7 +44,7 @@ N_CURVES = "document.getElementById('fig-curves')._fullData.length"
 
 
 def test_sweep_report_at_1000px_names_axes_keeps_the_key_columns_in_view_and_draws_ticked_curves(tmp_path):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     from grokscope.report.sweep_html import write_sweep_report
     from grokscope.sweep.runner import run_sweep
     from grokscope.sweep.spec import parse_spec
@@ -133,7 +114,7 @@ def test_sweep_report_at_1000px_names_axes_keeps_the_key_columns_in_view_and_dra
 
 
 def test_compare_page_overlays_the_runs(tmp_path):
-    sync_playwright = _browser_or_skip()
+    sync_playwright = browser_or_skip()
     from grokscope.report.compare_runs import write_compare_report
 
     runs = [grokscope.run(tiny_mlp(f"optim.weight_decay={wd}"), out=tmp_path).path for wd in (0.3, 1.0)]
