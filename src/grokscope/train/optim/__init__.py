@@ -3,9 +3,9 @@
 All parameters carry a leading ensemble axis K. An update rule declares which of its
 hyperparameters may differ between the models of one stack (`per_model_fields`: lr and weight
 decay for every rule, β₂ for Adam/AdamW), exactly as the gradient transforms declare theirs; they
-are [K] tensors, so one update steps K independent models. They are kept in float64 and each
-update casts them to the parameters' dtype, as torch.optim does with its Python-float
-hyperparameters (its bias corrections are computed in double, too). Multiplying a model's lr by 0
+are [K] tensors, so one update steps K independent models. They are kept in float64; what an
+update derives from them (Adam's bias correction) is computed in float64 once per step and cast to
+the parameters' dtype, as torch.optim does with its Python-float hyperparameters. Multiplying a model's lr by 0
 freezes it exactly (weight decay is scaled by lr, as in PyTorch).
 
 Update rules are chosen from the registry `OPTIMIZERS` by `optim.name`: a rule is one module in this
@@ -42,15 +42,15 @@ class UpdateRule:
     def __init__(self, cfg: OptimConfig):
         self.cfg = cfg  # the stack's shared settings (everything but per_model_fields)
 
+    def step_hyper(self, h: Tensors, t: int) -> Tensors:
+        """The per-model values update t needs, each [K] float64, computed once per step (not per
+        parameter) from the hyperparameters `h` (lr already scheduled); by default `h` itself."""
+        return h
+
     def update(self, p: torch.Tensor, grad: torch.Tensor, state: Tensors, h: Tensors, t: int) -> None:
-        """Update p in place. `h`: the per-model hyperparameters, each [K] float64 (lr already
-        scheduled), to be cast with `at(h[name], p)`; t counts updates from 1."""
+        """Update p in place. `h`: `step_hyper`'s values, each [K] already in p's dtype (view them
+        with `per_model(h[name], p)`); t counts updates from 1."""
         raise NotImplementedError
-
-
-def at(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A [K] float64 hyperparameter as [K, 1, ..., 1] in `like`'s dtype, broadcastable against it."""
-    return per_model(x.to(like.dtype), like)
 
 
 register = OPTIMIZERS.register  # class decorator: an UpdateRule as optim.name = `name` (declared in config)
@@ -95,8 +95,10 @@ class StackedOptimizer(PerModelState):
         lr = self.lr_at(self.step_count)
         if active is not None:
             lr = lr * active.to(lr.dtype)
-        h = {**self.hyper, "lr": lr}
         self.step_count += 1
+        dtype = next(iter(params.values())).dtype
+        # derived in float64 once per step, cast once: the parameters share one dtype
+        h = {k: v.to(dtype) for k, v in self.rule.step_hyper({**self.hyper, "lr": lr}, self.step_count).items()}
         for name, p in params.items():
             state = {kind: self.state[kind][name] for kind in self.rule.state_kinds}
             self.rule.update(p, p.grad, state, h, self.step_count)

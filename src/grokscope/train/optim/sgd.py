@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grokscope.train.optim import UpdateRule, at, register
+from grokscope.train.optim import UpdateRule, per_model, register
 
 
 @register("sgd")
@@ -12,7 +12,7 @@ class SGD(UpdateRule):
         self.state_kinds = ("momentum_buffer",) if cfg.momentum else ()
 
     def update(self, p, grad, state, h, t):
-        lr, wd = at(h["lr"], p), at(h["weight_decay"], p)
+        lr, wd = per_model(h["lr"], p), per_model(h["weight_decay"], p)
         grad = grad + wd * p
         if self.cfg.momentum:
             buf = state["momentum_buffer"]
