@@ -37,7 +37,7 @@ from grokscope.store.rundir import RunWriter, is_finished, load_resume, read_con
 from grokscope.train.loop import Engine, stack_key
 from grokscope.train.sinks import Sink, tee
 from grokscope.train.state import Resume
-from grokscope.train.stop_rules import HANDED_IN, Rule
+from grokscope.train.stop_rules import Rule, asks_for
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,7 @@ def _saved_state(path: Path) -> Resume | None:
 
 def handed_in_rules(cfgs: Sequence[RunConfig]) -> list[Rule]:
     """The stop rules that training does not know and these configs ask for (the forecaster's)."""
-    asks = HANDED_IN["forecast"][1]
-    return [ForecastStop()] if any(asks(c) for c in cfgs) else []
+    return [ForecastStop()] if any(asks_for(ForecastStop.name, c) for c in cfgs) else []
 
 
 def stacks(jobs: Sequence[Job]) -> list[list[Job]]:

@@ -17,7 +17,7 @@ from grokscope.forecast.features import ForecastError
 from grokscope.forecast.model import ForecastModel, load_model
 from grokscope.forecast.predict import DEFAULT_FRACTION, cut_for, forecast_rows
 from grokscope.train.state import Member
-from grokscope.train.stop_rules import Rule
+from grokscope.train.stop_rules import Rule, asks_for
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class ForecastStop(Rule):
         self._model: ForecastModel | ForecastError | None = model  # or why it cannot load
 
     def active(self, cfg: RunConfig) -> bool:
-        return cfg.train.stop_forecast_p > 0
+        return asks_for(self.name, cfg)
 
     def check(self, m: Member, cfg: RunConfig, step: int, row: dict[str, Any]) -> bool:
         seen = m.rules.setdefault(self.name, {})

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from grokscope.config import RunConfig
 from grokscope.errors import ConfigError
+from grokscope.keys import get_key
 from grokscope.registry import Registry
 from grokscope.train.state import Member
 
@@ -94,16 +95,21 @@ class MaxSteps(Rule):
         return step >= cfg.train.steps
 
 
-# rules that are handed in rather than built in, by name: (the config key that asks for one, whether it does)
-HANDED_IN = {"forecast": ("train.stop_forecast_p", lambda cfg: cfg.train.stop_forecast_p > 0)}
+# rules that are handed in rather than built in, by name: the config key whose non-zero value asks for one
+HANDED_IN = {"forecast": "train.stop_forecast_p"}
+
+
+def asks_for(name: str, cfg: RunConfig) -> bool:
+    """Whether `cfg` asks for the handed-in rule `name` (its key in HANDED_IN is set)."""
+    return bool(get_key(cfg, HANDED_IN[name]))
 
 
 def rules_for(cfgs: list[RunConfig], handed_in: list[Rule] | tuple[Rule, ...] = ()) -> list[Rule]:
     """The built-in rules in registry order, then the handed-in ones; refuses a config that
     switches on a handed-in rule (e.g. train.stop_forecast_p > 0) that was not handed in."""
     given = {r.name for r in handed_in}
-    for name, (key, asks) in HANDED_IN.items():
-        if name not in given and any(asks(c) for c in cfgs):
+    for name, key in HANDED_IN.items():
+        if name not in given and any(asks_for(name, c) for c in cfgs):
             raise ConfigError(f"{key} is set but no {name!r} stop rule was handed to the engine; train "
                               f"through grokscope.lifecycle (or pass stop_rules=[...] to train())")
     return [cls() for _, cls in STOP_RULES.items()] + list(handed_in)
