@@ -76,16 +76,18 @@ def free_cores() -> int:
     return max(1, min(cores, cores - math.floor(busy + 0.5)))
 
 
-def plan_workers(n_chunks: int, workers: int | None = None, threads: int | None = None) -> tuple[int, int]:
+def plan_workers(n_chunks: int, workers: int | None = None, threads: int | None = None,
+                 free: int | None = None) -> tuple[int, int]:
     """(worker processes, threads per worker) for a sweep of `n_chunks` ensemble chunks.
 
     Independent chunks parallelise perfectly across processes, while one small model's matmuls
     gain little from a second thread, so workers come first: one per free core up to the number of
     chunks; the cores left over become threads of each worker (a sweep of one big ensemble gets one
     worker with every free core). An explicit `workers` or `threads` is kept as given; the other is
-    chosen so that workers × threads stays within the free cores.
+    chosen so that workers × threads stays within the free cores. `free`: the free-core count when the
+    caller has already sampled it (each `free_cores()` watches the cores for 0.1 s).
     """
-    cores = free_cores()
+    cores = free_cores() if free is None else free
     if workers is None:
         workers = max(1, min(cores if threads is None else max(1, cores // threads), n_chunks))
     if threads is None:

@@ -96,8 +96,9 @@ def plan(cfgs: list[RunConfig], chunk: int, workers: int | None = None,
         raise SweepError(f"--workers must be >= 0, got {workers}")
     if threads is not None and threads < 1:
         raise SweepError(f"--threads must be >= 1, got {threads}")
-    chunks = plan_chunks(cfgs, chunk, max(1, free_cores() if workers is None else workers))
-    n_workers, n_threads = plan_workers(len(chunks), workers, threads)
+    free = free_cores()  # sampled once: chunking and the worker plan see the same count
+    chunks = plan_chunks(cfgs, chunk, max(1, free if workers is None else workers))
+    n_workers, n_threads = plan_workers(len(chunks), workers, threads, free)
     return chunks, (0 if workers == 0 else n_workers), n_threads
 
 
