@@ -19,7 +19,8 @@ from grokscope.forecast import Forecast, ForecastError, Monitor
 
 P = 23  # (a + b) mod 23, half the pairs for training: memorises in ~40 full-batch steps at lr 2e-2
 LR, WD = 2e-2, 1.0
-LABELS = {"grokking", "not grokking", "delayed, not from chance", "memorised, not generalised yet", "not memorised yet"}
+LABELS = {"grokking", "not grokking", "delayed, not from chance", "memorised, not generalised yet",
+          "not memorised yet"}
 
 
 def mod_add_split(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -172,16 +173,18 @@ def test_forecast_callback_in_a_trainer(tmp_path, caplog):
     cb = ForecastCallback(n_classes=P)
     args = TrainingArguments(
         output_dir=str(tmp_path), max_steps=60, eval_strategy="steps", eval_steps=5, logging_steps=5,
-        learning_rate=LR, weight_decay=WD, lr_scheduler_type="constant", per_device_train_batch_size=len(train_ds),
-        per_device_eval_batch_size=len(test_ds), report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True,
-        dataloader_num_workers=0)
+        learning_rate=LR, weight_decay=WD, lr_scheduler_type="constant",
+        per_device_train_batch_size=len(train_ds), per_device_eval_batch_size=len(test_ds),
+        report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True, dataloader_num_workers=0)
     trainer = Trainer(model=TwoHotMLP(), args=args, train_dataset=train_ds,
-                      eval_dataset={"train": train_ds, "test": test_ds}, compute_metrics=_accuracy, callbacks=[cb])
+                      eval_dataset={"train": train_ds, "test": test_ds}, compute_metrics=_accuracy,
+                      callbacks=[cb])
     with caplog.at_level(logging.INFO, logger="grokscope.forecast.hf"):
         trainer.train()
     mon = cb.monitor
     assert mon is not None
-    assert (mon.recipe.lr, mon.recipe.weight_decay, mon.recipe.beta2, mon.recipe.n_classes) == (LR, WD, 0.999, P)
+    r = mon.recipe
+    assert (r.lr, r.weight_decay, r.beta2, r.n_classes) == (LR, WD, 0.999, P)
     steps = [r["step"] for r in mon.rows]
     assert steps == list(range(5, 61, 5))
     assert all(r["train_acc"] <= 1 and r["weight_norm"] > 0 for r in mon.rows)
@@ -208,7 +211,8 @@ def test_forecast_callback_settings_and_missing_metrics(tmp_path, caplog):
                             report_to=[], use_cpu=True)
     mon = monitor_from_args(sgd, TrainerState(max_steps=300), n_classes=P)
     assert (mon.recipe.beta2, mon._tracker.budget, mon.recipe.lr) == (None, 300, 0.1)  # budget from the state
-    adam = TrainingArguments(output_dir=str(tmp_path), adam_beta2=0.98, max_steps=50, report_to=[], use_cpu=True)
+    adam = TrainingArguments(output_dir=str(tmp_path), adam_beta2=0.98, max_steps=50, report_to=[],
+                             use_cpu=True)
     assert monitor_from_args(adam, None, n_classes=P, family="any").recipe.beta2 == 0.98
 
     cb = ForecastCallback(n_classes=P)
@@ -225,8 +229,9 @@ def test_forecast_callback_settings_and_missing_metrics(tmp_path, caplog):
 
     state.global_step = 15  # with accuracy the pair is fed; a repeated evaluation at the same step is skipped
     for _ in range(2):
-        cb.on_evaluate(adam, state, control, metrics={"eval_test_loss": 2.0, "eval_test_accuracy": 0.1}, model=model)
-        cb.on_evaluate(adam, state, control, metrics={"eval_train_loss": 1.0, "eval_train_accuracy": 0.5}, model=model)
+        for m in ({"eval_test_loss": 2.0, "eval_test_accuracy": 0.1},
+                  {"eval_train_loss": 1.0, "eval_train_accuracy": 0.5}):
+            cb.on_evaluate(adam, state, control, metrics=m, model=model)
     assert [(r["step"], r["train_acc"], r["test_acc"]) for r in cb.monitor.rows] == [(15, 0.5, 0.1)]
 
 

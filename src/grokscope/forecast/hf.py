@@ -45,7 +45,8 @@ except ImportError as e:  # tests/unit/test_forecast_monitor.py hides transforme
 log = logging.getLogger(__name__)
 
 
-def monitor_from_args(args: TrainingArguments, state: TrainerState | None = None, **monitor_kwargs: Any) -> Monitor:
+def monitor_from_args(args: TrainingArguments, state: TrainerState | None = None,
+                      **monitor_kwargs: Any) -> Monitor:
     """A Monitor for a Trainer's run: lr, weight decay, beta2 (Adam-family optimizers only) and the step
     budget (max_steps) from its arguments; `monitor_kwargs` (n_classes required) override them."""
     if "n_classes" not in monitor_kwargs:
@@ -76,7 +77,7 @@ class ForecastCallback(TrainerCallback):
             raise ForecastError(f"ForecastCallback takes a Monitor or the keywords to build one, not both "
                                 f"(got {', '.join(sorted(monitor_kwargs))})")
         if monitor is None and "n_classes" not in monitor_kwargs:
-            raise ForecastError("ForecastCallback needs n_classes (the number of answers), or a ready Monitor")
+            raise ForecastError("ForecastCallback needs n_classes (the number of answers) or a Monitor")
         self.monitor = monitor
         self.splits = {"train": train_key, "test": test_key}
         self.accuracy_key = accuracy_key
@@ -107,8 +108,8 @@ class ForecastCallback(TrainerCallback):
             if loss_key not in metrics:
                 continue
             if acc_key not in metrics:
-                self._warn_once("accuracy", f"no {acc_key!r} in the evaluation metrics: pass Trainer a compute_metrics "
-                                f"that returns {{{self.accuracy_key!r}: ...}}; no forecast without it")
+                self._warn_once("accuracy", f"no {acc_key!r} in the evaluation metrics, so no forecast; "
+                                f"pass Trainer a compute_metrics returning {{{self.accuracy_key!r}: ...}}")
                 return None
             return split, metrics[loss_key], metrics[acc_key]
         return None
@@ -127,23 +128,23 @@ class ForecastCallback(TrainerCallback):
         got = self._read(metrics)
         if got is None:
             if not any(k.startswith(f"eval_{n}_") for k in metrics for n in self.splits.values()):
-                self._warn_once("datasets", f"evaluation metrics without eval_{self.splits['train']}_* or "
-                                f"eval_{self.splits['test']}_*: pass eval_dataset={{{self.splits['train']!r}: "
-                                f"train_ds, {self.splits['test']!r}: test_ds}} to Trainer")
+                tr, te = self.splits["train"], self.splits["test"]
+                self._warn_once("datasets", f"evaluation metrics without eval_{tr}_* or eval_{te}_*: pass "
+                                f"eval_dataset={{{tr!r}: train_ds, {te!r}: test_ds}} to Trainer")
             return
         step = int(state.global_step)
         rows = self.monitor.rows
         if rows and step <= int(rows[-1]["step"]):
             return  # an evaluation repeated at a step already fed (e.g. trainer.evaluate() after training)
         split, loss, acc = got
-        self._pending = {s: v for s, v in self._pending.items() if s >= step}  # an unpaired older half is dropped
+        self._pending = {s: v for s, v in self._pending.items() if s >= step}  # drop an unpaired older half
         pair = self._pending.setdefault(step, {})
         pair[split] = (loss, acc)
         if len(pair) < 2:
             return
         del self._pending[step]
         if model is None:
-            self._warn_once("model", "the Trainer passed no model to the callback; no weight norm, no forecast")
+            self._warn_once("model", "the Trainer passed the callback no model: no weight norm, no forecast")
             return
         self.monitor.update(step=step, train_loss=pair["train"][0], train_acc=pair["train"][1],
                             test_loss=pair["test"][0], test_acc=pair["test"][1],
