@@ -13,7 +13,9 @@ What a person sees must be true: a panel the model family does not declare
 (`StackedModel.report_panels`) is absent, not empty, and the navigation lists only the sections
 present; config chips show the fields the model reads (`StackedModel.config_fields`); every
 figure has one sentence saying what it shows; numbers are written one way (`fmt`: 21,600, 1e-4);
-the run directory's files are linked.
+the run directory's files are linked. The forecast-history panel (`report.forecast_panel`) shows the
+forecast of t_val99 the run would have shown from memorisation on, made at report time; the events
+table ends with the forecast at 20% of the steps trained and the verdict on whether it is grokking.
 """
 
 from __future__ import annotations
@@ -140,15 +142,28 @@ def _verdict(ev: dict[str, Any]) -> str:
     return "Train accuracy never reached 99%."
 
 
-def _forecast_line(run_dir: Path) -> str:
-    """What the forecaster said from the first 20% of the budget, to read beside what happened."""
+def _forecast_rows(run_dir: Path) -> list[tuple[str, Any, str]]:
+    """What the forecaster said at 20% of the steps trained, to read beside what happened, and its verdict on
+    whether what happened is grokking; "n/a (why)" where either cannot be made."""
     from grokscope.errors import GrokscopeError
-    from grokscope.forecast import forecast_run
+    from grokscope.forecast import forecast_run, load_model, recipe_of, verdict
+    from grokscope.store.rundir import read_config, read_metrics
 
+    na = lambda e: (f"n/a ({str(e).removeprefix('cannot forecast: ')})" if isinstance(e, GrokscopeError)  # noqa: E731
+                    else f"n/a ({type(e).__name__})")
+    failed = (GrokscopeError, ValueError, ArithmeticError, KeyError, TypeError)  # odd rows never cost the report
+    said = lambda v: f"{v.label} — {v.reason}"  # noqa: E731
+    at, asked = "forecast at 20% of the steps trained", "is this grokking?"
     try:
-        return forecast_run(run_dir, fraction=0.2).line().removeprefix("forecast: ")
-    except GrokscopeError as e:
-        return f"n/a ({str(e).removeprefix('cannot forecast: ')})"
+        fc, v = forecast_run(run_dir)
+        return [(at, fc.line().removeprefix("forecast: "), "forecast"), (asked, said(v), "verdict")]
+    except failed as e:
+        line = na(e)
+    try:  # the verdict needs only the rows and the model's null band, not a forecast
+        is_it = said(verdict(read_metrics(run_dir), recipe_of(read_config(run_dir)).n_classes, load_model().null_band))
+    except failed as e:
+        is_it = na(e)
+    return [(at, line, "forecast"), (asked, is_it, "verdict")]
 
 
 def write_run_report(path: str | Path, out: str | Path | None = None, *, max_frames: int = 60, png: bool = True,
@@ -162,6 +177,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
     Returns the report's path."""
     from grokscope.report import data as D
     from grokscope.report import figures as F
+    from grokscope.report import forecast_panel as FP
     from grokscope.store.files import write_text
 
     t0 = time.perf_counter()
@@ -169,6 +185,11 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
     with single_thread():
         data = D.collect(run_dir, max_frames=max_frames, progress_budget_s=progress_budget_s)
     figs = {**F.curves(data), **F.heatmaps(data)}
+    t = time.perf_counter()
+    history = FP.history_panel(run_dir)  # made here from config and rows: nothing new is stored
+    if history.why is None:
+        figs[FP.FIG_ID] = FP.figure(history)
+    data.timings["forecast"] = time.perf_counter() - t
     pngs: list[str] = []
     if png:
         t = time.perf_counter()
@@ -176,6 +197,12 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
 
         with single_thread():
             pngs = [f"{PNG_DIR}/{p.name}" for p in write_pngs(run_dir, data)]
+        if history.why is None:
+            try:
+                FP.plot_png(history, run_dir / PNG_DIR / FP.PNG_NAME, f"{data.run_id}: forecast of t_val99")
+                pngs.append(f"{PNG_DIR}/{FP.PNG_NAME}")
+            except Exception as e:  # noqa: BLE001 — one figure must not cost the report
+                log.warning("report: could not draw %s: %s", FP.PNG_NAME, e)
         data.timings["png"] = time.perf_counter() - t
     cfg = data.config
     config_rows = []
@@ -209,7 +236,9 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, max_fra
         payload=script_json(payload), arch=data.arch, sections=[sec for sec in SECTIONS if sec[0] in present],
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), version=_version(),
         phase_bands=F.phase_bands(data), phases_note=_phases_note(data), subtitle=_subtitle(cfg, data.model_desc),
-        clock_k=data.clock_k, clock_default=_clock_default(data), captions=F.captions(data, figs),
+        clock_k=data.clock_k, clock_default=_clock_default(data),
+        captions={**F.captions(data, figs), FP.FIG_ID: FP.CAPTION}, forecast_why=history.why,
+        forecast_none_id=FP.NONE_ID,
         key_text=F.key_frequency_text(data), files=run_files(run_dir, target.parent, pngs),
     )
     write_text(target, html)
@@ -256,8 +285,7 @@ def _events(data: Any, run_dir: Path) -> list[tuple[str, Any, str]]:
         if k in ("t_mem_end", "t_circuit", "t_cleanup") and v is None and data.events.get("t_val99") is not None:
             v = "not found by t_val99"
         rows.append((label, v, k))
-    rows.append(("forecast made at 20% of the budget", _forecast_line(run_dir), "forecast"))
-    return rows
+    return rows + _forecast_rows(run_dir)
 
 
 def _phases_note(data: Any) -> str:

@@ -43,7 +43,7 @@ HEADINGS = {  # what the table's non-config columns read as (config columns: key
     T_TRAIN: T_TRAIN, T_VAL: T_VAL, "grokked": f"grokked (test ≥ {EVENT_THRESHOLD:.0%})",
     "stop_reason": "stop reason", "status": "status", "liu_phase": f"Liu phase at {LIU_THRESHOLD:.0%}",
     "delta_t": "ΔT", "final_train_acc": "final train acc", "final_test_acc": "final test acc", "steps": "steps",
-    "forecast_p_groks": "forecast P(groks) at 20%", "forecast_t_val99": f"forecast {T_VAL} at 20%",
+    "forecast_p_groks": "P(groks by horizon) at 20%", "forecast_t_val99": f"forecast {T_VAL} at 20%",
 }
 HEADING_TITLES = {  # their tooltips
     T_TRAIN: f"first evaluated step with train accuracy ≥ {EVENT_THRESHOLD:.0%}",
@@ -102,7 +102,7 @@ def write_sweep_report(path: str | Path, out: str | Path | None = None, *, run_r
     base = target.parent.resolve()
     varied = _swept_columns(meta, (xc, yc, fc), df)
     table_cols = [*varied, *[c for c in (*TABLE_FIRST, *TABLE_REST) if len(df) and c in df.columns]]
-    if _add_forecasts(rows):  # the forecast made at 20% of the budget, beside what happened (t_val99)
+    if _add_forecasts(rows):  # the forecast made at 20% of the steps trained, beside what happened (t_val99)
         table_cols += ["forecast_p_groks", "forecast_t_val99"]
     cells = cell_stats(df, [fc, yc, xc]) if len(df) else []
     selected = _representatives(cells)
@@ -242,7 +242,7 @@ def _add_forecasts(rows: list[dict[str, Any]]) -> bool:
         if r.get("status") != "finished":
             continue
         try:
-            fc = forecast_run(r["path"], fraction=0.2, model=model)
+            fc, _ = forecast_run(r["path"], fraction=0.2, model=model)
         except GrokscopeError:
             continue  # a family the model does not know, too few points: the cells stay empty
         r["forecast_p_groks"], r["forecast_t_val99"] = round(fc.p_groks, 3), fc.t_val99
