@@ -267,10 +267,10 @@ class _progress:
 
         from rich.live import Live
 
-        from grokscope.forecast import ForecastTracker
+        from grokscope.forecast import ForecastTracker, recipe_of
 
-        # past the warm-up (20% of the budget) the forecast is remade at every evaluation (numpy only)
-        self.tracker = ForecastTracker(self.cfg, every=1, history=self.rows)
+        # from memorisation on, the forecast is remade at every evaluation (numpy only)
+        self.tracker = ForecastTracker(recipe_of(self.cfg), self.budget, history=self.rows)
         self._t0, self._now, self._t_end = time.monotonic(), time.monotonic, None
         self.shown = self.texts()
         self.live = Live(self, console=console, refresh_per_second=4)
@@ -322,8 +322,10 @@ class _progress:
         how = "by its trend"
         fc = self.tracker.forecast if self.tracker is not None else None
         if at is None and fc is not None and fc.cut_step == int(self.rows[-1]["step"]) and not fc.observed \
-                and fc.p_groks >= 0.5 and math.isclose(self.stop_acc, EVENT_THRESHOLD):
-            at, how = float(fc.t_val99), "by the forecast"  # the forecast is of t_val99: only when that is the stop
+                and fc.p_groks >= 0.5 and self.stop_acc >= EVENT_THRESHOLD:
+            # the forecast is of t_val99: the stop itself at a 99% stop rule, its earliest step at a higher one
+            at = float(fc.t_val99)
+            how = "by the forecast" if math.isclose(self.stop_acc, EVENT_THRESHOLD) else "the forecast of 99%"
         if at is None:
             return None
         every = max(1, int(self.cfg.train.eval_every))
@@ -342,8 +344,9 @@ class _progress:
             waits = [f"test acc ≥ {_pct(self.stop_acc)}"]
             if cfg.patience > 0:
                 waits.append(f"no gain in {_steps(cfg.patience)} steps")
-            if cfg.stop_forecast_p > 0 and self.tracker is not None and step < self.tracker.warmup:
-                waits.append(f"P(groks) < {cfg.stop_forecast_p:g} at step {_steps(self.tracker.warmup)}")
+            warmup = round(0.2 * self.budget)  # the forecast stop rule's one look (forecast.stop_rule)
+            if cfg.stop_forecast_p > 0 and step < warmup:
+                waits.append(f"P(groks) < {cfg.stop_forecast_p:g} at step {_steps(warmup)}")
             waits.append(f"step {_steps(self.budget)}")
             until = ", ".join(waits[:-1]) + (", or " if len(waits) > 2 else " or ") + waits[-1]
             bound = f" (at most {time_to(self.budget)})" if self._rate is not None else ""
@@ -782,89 +785,114 @@ app.add_typer(forecast_app, name="forecast")
 @forecast_app.command("show")
 def forecast_show(
     path: Annotated[Path, typer.Argument(help="A run directory (finished or not).")],
-    fraction: Annotated[float | None, typer.Option(help="Forecast from this fraction of the budget (default 0.2).")] = None,
+    fraction: Annotated[float | None, typer.Option(help="Forecast from this fraction of the steps trained (or of the "
+                                                        "budget, if earlier; default 0.2), not before memorisation.")] = None,
     step: Annotated[int | None, typer.Option(help="Forecast from the rows up to this step instead.")] = None,
     model: Annotated[Path | None, typer.Option(help="A model JSON from `grokscope forecast fit` (default: the shipped one).")] = None,
 ) -> None:
-    """P(groks within the budget) and t_val99 with an 80% interval, from the run's first rows only."""
+    """t_val99 with an 80% interval and P(groks by the horizon), from the run's rows up to the cut only, and
+    the verdict: is this grokking?"""
     from grokscope.errors import GrokscopeError
     from grokscope.forecast import forecast_run
     from grokscope.store.rundir import read_summary
 
     try:
-        fc = forecast_run(path, fraction=fraction, step=step, model=model)
+        fc, verdict = forecast_run(path, fraction=fraction, step=step, model=model)
         summary = read_summary(path)
     except GrokscopeError as e:
         _fail(str(e))
-    typer.echo(f"{path}: at step {fc.cut_step:,} of {fc.budget:,}: {fc.line()}")
+    typer.echo(f"{path}: memorised at step {fc.t_mem:,}; at step {fc.cut_step:,}: {fc.line()}")
     if summary is not None:
         typer.echo(f"actual: t_val99 = {summary.get('t_val99')}, final test acc {summary.get('final_test_acc')}")
+    typer.echo(verdict.line())
 
 
 @forecast_app.command("fit")
 def forecast_fit(
     roots: Annotated[list[Path], typer.Argument(help="Run stores (sweep folders or run directories).")],
     out: Annotated[Path | None, typer.Option(help="Model JSON to write (default: <first store>/forecast_model.json).")] = None,
-    config: Annotated[bool, typer.Option(help="Also use config values (wd, frac, width, noise, lr) as features.")] = False,
 ) -> None:
-    """Fit the forecaster on every finished run of the stores (needs scikit-learn: grokscope[forecast])."""
+    """Fit the forecaster on every finished run of the stores (needs scipy: grokscope[forecast]); the
+    feature set and penalty are chosen by leave-one-sweep-out inside them."""
     from grokscope.errors import GrokscopeError
     from grokscope.forecast.fit import fit_store
 
     try:
-        m = fit_store(roots, with_config=config)
+        m = fit_store(roots)
         path = m.save(out or roots[0] / FORECAST_MODEL)
     except GrokscopeError as e:
         _fail(str(e))
-    typer.echo(f"fitted on {m.info['runs']} runs ({m.info['n_examples']} run×cut examples, families "
-               f"{', '.join(m.families)}) -> {path}")
-    typer.echo("standardized coefficients (P(groks) | log t_val99/cut):")
-    for name, c, r in sorted(zip(m.features, m.clf_coef, m.reg_coef), key=lambda t: -abs(t[1])):
-        typer.echo(f"  {name:<22} {c:+.3f} | {r:+.3f}")
+    i = m.info
+    typer.echo(f"fitted on {i['runs']} runs ({i['n_examples']} run×cut examples, {i['n_grok_runs']} grokking runs; "
+               f"families {', '.join(f'{k} {v}' for k, v in i['families'].items())}) -> {path}")
+    typer.echo(f"chosen by {i['inner_cv']}: features {i['feature_set']!r}, "
+               f"L2 {i['alpha']:g}; sigma {m.sigma:.3f}; null band ≤ {m.null_band:.2f}× chance ({i['null_runs']} runs)")
+    for fam, law in sorted(m.laws.items()):
+        typer.echo(f"  weight-norm law {fam:<16} kappa {law['kappa']:.3f}  V*/V_mem {law['rho']:.3f}  ({law['n']} runs)")
+    typer.echo("standardized coefficients of ln((t_val99 - cut) / cut):")
+    for name, c in sorted(zip(m.features, m.coef), key=lambda t: -abs(t[1])):
+        typer.echo(f"  {name:<22} {c:+.3f}")
 
 
 @forecast_app.command("eval")
 def forecast_eval(
     roots: Annotated[list[Path], typer.Argument(help="Run stores (sweep folders or run directories).")],
     by: Annotated[list[str] | None, typer.Option(help="Hold out by region, leave-one-value-out (repeatable): "
-                                                      "family, width, op, p, noise, seed.")] = None,
+                                                      "family, sweep, width, op, p, noise, seed.")] = None,
     unseen: Annotated[list[Path] | None, typer.Option(help="Stores never fitted on (repeatable): fit on ROOTS, "
                                                            "score only these runs.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Write calibration and forecast-vs-actual PNGs (and the "
+                                                    "held-out forecasts as JSON) into this folder.")] = None,
 ) -> None:
-    """Held-out-by-region evaluation: AUROC, Brier, calibration and t_val99 error at f = 0.1 / 0.2 / 0.4,
-    beside a config-only rule and the extrapolated test-loss trend."""
+    """Held-out evaluation: for each protocol (when the forecast is made) and method, AUROC of P(groks by
+    the horizon), Brier, calibration, t_val99 error and 80%-interval coverage, beside the weight-norm law
+    and the test-loss trend."""
     import time
 
     from rich.table import Table
 
     from grokscope.errors import GrokscopeError
-    from grokscope.forecast.fit import METHODS, REGIONS, STOP_P, evaluate, load_runs
+    from grokscope.forecast.fit import METHODS, PROTOCOLS, REGIONS, STOP_P, evaluate, law_error, load_runs
 
-    regions = by or ([] if unseen else ["family", "width"])
+    regions = by or ([] if unseen else ["family"])
     bad = [r for r in regions if r not in REGIONS]
     if bad:
         _fail(f"unknown region {bad[0]!r}; choose from {', '.join(REGIONS)}")
     try:
         runs = load_runs(roots)
-        tests: list[tuple[str, Any, list[str] | None]] = []
+        tests: list[tuple[str, str, Any, list[str] | None]] = []
         for region in regions:
             n_regions = len({str(REGIONS[region](r)) for r in runs})
-            tests.append((f"held out by {region} ({n_regions} regions, {len(runs)} runs", REGIONS[region], None))
+            tests.append((region, f"held out by {region} ({n_regions} regions, {len(runs)} runs", REGIONS[region], None))
         if unseen:
             new = load_runs(unseen)
             new_paths = {r.path for r in new}
-            tests.append((f"fitted on {len(runs)} runs, tested on {len(new)} unseen runs ({', '.join(map(str, unseen))}",
-                          lambda r: "unseen" if r.path in new_paths else "fit", ["unseen"]))
+            tests.append(("unseen", f"fitted on {len(runs)} runs, tested on {len(new)} unseen runs "
+                          f"({', '.join(map(str, unseen))}", lambda r: "unseen" if r.path in new_paths else "fit", ["unseen"]))
             runs = runs + new
-        for title, region, only in tests:
+        for name, title, region, only in tests:
             t0 = time.perf_counter()
-            scores = evaluate(runs, region, only=only)
-            table = Table("f", "method", "n", "groks", "AUROC", "Brier", "ECE", "med rel err t_val99", "n t",
-                          f"stop P<{STOP_P}: n, FN", title=f"{title}, {time.perf_counter() - t0:.1f} s)")
-            for (f, method), s in sorted(scores.items(), key=lambda kv: (kv[0][0], METHODS.index(kv[0][1]))):
-                table.add_row(f"{f:g}", method, str(s.n), str(s.n_grok), f"{s.auroc:.3f}", f"{s.brier:.3f}",
-                              f"{s.ece:.3f}", f"{s.med_rel_err:.1%}", str(s.n_time), f"{s.n_stop}, {s.stop_fn:.1%}")
-            Console(width=140).print(table)
+            raw: dict = {}
+            scores = evaluate(runs, region, only=only, raw=raw)
+            table = Table("cut", "method", "n", "known, grok by H", "AUROC", "Brier", "ECE", "med rel err t_val99",
+                          "80% covers", f"stop P<{STOP_P}: n, FN", title=f"{title}, {time.perf_counter() - t0:.0f} s)")
+            for (proto, method), s in sorted(scores.items(), key=lambda kv: (list(PROTOCOLS).index(kv[0][0]),
+                                                                               METHODS.index(kv[0][1]))):
+                table.add_row(proto, method, str(s.n), f"{s.n_label}, {s.n_grok}", f"{s.auroc:.3f}", f"{s.brier:.3f}",
+                              f"{s.ece:.3f}", f"{s.med_rel_err:.1%} (n {s.n_time})", f"{s.coverage:.0%}",
+                              f"{s.n_stop}, {s.stop_fn:.1%}")
+            Console(width=150).print(table)
+            if plots is not None:
+                from grokscope.report.forecast_eval import write_eval_plots
+
+                for path in write_eval_plots(raw, plots, name):
+                    typer.echo(f"wrote {path}")
+        from grokscope.forecast.law import fit_laws
+
+        laws = fit_laws((r.rows, r.recipe, r.t_val99) for r in runs)
+        errs = law_error(runs, laws)
+        typer.echo("weight-norm law, its own error (in-sample, as its paper reports it: MAPE of t_val99 - t_mem "
+                   "predicted at memorisation): " + "; ".join(f"{k} {v:.1%} (n {n})" for k, (v, n) in sorted(errs.items())))
     except GrokscopeError as e:
         _fail(str(e))
 

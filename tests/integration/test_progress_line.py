@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from grokscope import cli
 from grokscope.cli import app
 from grokscope.events import EVENT_THRESHOLD
-from grokscope.forecast import ForecastTracker
+from grokscope.forecast import ForecastTracker, recipe_of
 from grokscope.presets import load_preset
 
 runner = CliRunner()
@@ -123,7 +123,7 @@ def test_the_numbers_are_labelled_and_steps_have_thousands_separators(monkeypatc
 
 
 def test_after_test_acc_crosses_99_percent_it_says_grokked_and_no_forecast(monkeypatch):
-    cfg = load_preset("swaroop2026_fast")  # stops at 99% test acc; forecasts from step 300 (20% of 1,500)
+    cfg = load_preset("swaroop2026_fast")  # stops at 99% test acc; forecasts from memorisation
     assert [r["step"] for r in FAST if r["test_acc"] >= EVENT_THRESHOLD] == [450]
     lines = show(monkeypatch, cfg, FAST)
     text = "\n".join(lines)
@@ -135,7 +135,7 @@ def test_after_test_acc_crosses_99_percent_it_says_grokked_and_no_forecast(monke
 def test_the_forecast_shown_is_the_one_made_at_the_last_evaluation(monkeypatch):
     cfg = load_preset("swaroop2026_fast")
     rows = [r for r in FAST if r["step"] <= 400]
-    fresh = ForecastTracker(cfg, every=1)
+    fresh = ForecastTracker(recipe_of(cfg), cfg.train.steps)
     for r in rows:
         expected = fresh.on_row(r)
     assert expected.startswith("forecast: groks ≈ step")
@@ -244,18 +244,18 @@ def test_a_quiet_run_also_says_where_its_report_is(tmp_path):
 @pytest.mark.parametrize("stop, p, expected", [
     (0.99, 0.8, "eta 0:00:10 to test acc ≥ 99% (≈ step 1,300, by the forecast)"),
     (0.99, 0.3, "eta: until test acc ≥ 99% or step 1,500 (at most 0:00:12)"),  # a forecast it does not believe
-    (0.999, 0.8, "eta: until test acc ≥ 99.9% or step 1,500 (at most 0:00:12)"),  # it forecasts 99%, not 99.9%
+    (0.999, 0.8, "eta 0:00:10 to test acc ≥ 99.9% (≈ step 1,300, the forecast of 99%)"),  # its earliest step
 ])
 def test_the_forecast_gives_the_eta_only_where_it_forecasts_the_stop(monkeypatch, stop, p, expected):
     import grokscope.forecast
     from grokscope.forecast.predict import Forecast
 
     class Tracker:  # stands in for the forecast model: at every evaluation, t_val99 ≈ 1,290 with P = p
-        def __init__(self, cfg, every=5, history=()):
-            self.warmup, self.line, self.forecast = 300, None, None
+        def __init__(self, recipe, budget=None, model=None, history=()):
+            self.line, self.forecast = None, None
 
         def on_row(self, row):
-            self.forecast = Forecast(row["step"], 1500, p, 1290, 1000, 1400)
+            self.forecast = Forecast(row["step"], 100, 1500, p, 1290, 1000, 1400)
             self.line = self.forecast.line()
             return self.line
 
@@ -263,4 +263,4 @@ def test_the_forecast_gives_the_eta_only_where_it_forecasts_the_stop(monkeypatch
     cfg = load_preset("swaroop2026_fast").override([f"train.stop_test_acc={stop}"])
     lines = show(monkeypatch, cfg, [row(s, 1.0, 0.2) for s in range(0, 350, 50)])  # 100 steps/s
     assert lines[0].endswith(expected), lines[0]
-    assert lines[-1] == "forecast: groks ≈ step 1,290 (80% interval 1,000–1,400), P = " + f"{p:.2f}"
+    assert lines[-1] == "forecast: groks ≈ step 1,290 (80% interval 1,000–1,400), P(by step 1,500) = " + f"{p:.2f}"

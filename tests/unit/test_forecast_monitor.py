@@ -122,7 +122,9 @@ def memorised_monitor() -> Monitor:
     ({k: v for k, v in good_row(110).items() if k != "test_loss"}, "test_loss"),  # a missing key
     ({k: v for k, v in good_row(110).items() if k != "step"}, "step"),
     (good_row(110.5), "integer"),
-    (good_row(110, weight_norm="heavy"), "float"),
+    (good_row(110, weight_norm="heavy"), "weight_norm is not a number"),
+    (good_row(110, train_loss=-1.0), "negative"),
+    ({**good_row(110), "val_acc": 0.5}, "unknown key 'val_acc'"),  # a typo is not dropped silently
 ])
 def test_a_bad_row_is_refused_and_training_goes_on(bad, word, caplog):
     mon = memorised_monitor()
@@ -240,3 +242,13 @@ def test_hf_module_without_transformers_says_how_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "grokscope.forecast.hf", raising=False)
     with pytest.raises(ForecastError, match=r"pip install 'grokscope\[tl\]'"):
         importlib.import_module("grokscope.forecast.hf")
+
+
+def test_numpy_and_torch_steps_are_steps():
+    import numpy as np
+    import torch
+
+    mon = memorised_monitor()
+    assert mon.update(good_row(np.int64(110))) is not None
+    assert mon.update(good_row(torch.tensor(120))) is not None and mon.rows[-1]["step"] == 120
+    assert mon.update(good_row(130.0)) is not None and mon.error is None

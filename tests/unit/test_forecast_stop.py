@@ -21,21 +21,23 @@ from grokscope.forecast.stop_rule import ForecastStop
 from grokscope.train.loop import train
 from grokscope.train.sinks import MemorySink
 
-# 300 steps, cut at 60; dense evaluations so the forecaster has points; never stops on accuracy
-BASE = tiny_mlp("train.eval_every=10", "train.stop_test_acc=1.1")
+# 300 steps, cut at 60; dense evaluations so the forecaster has points; never stops on accuracy.
+# lr 3e-2 memorises by step 30 (the rule looks only at memorised runs) and never groks in 300 steps
+BASE = tiny_mlp("train.eval_every=10", "train.stop_test_acc=1.1", "optim.lr=3e-2")
 ON, OFF = BASE.override(["train.stop_forecast_p=0.05"]), BASE
-OTHER = BASE.override(["optim.lr=1e-3"])  # a different stack partner
+OTHER = BASE.override(["optim.lr=1e-2"])  # a different stack partner
 
 
-def const_model(logit: float, families=("mlp/two_hot",), info=None) -> ForecastModel:
-    """A forecaster whose P(groks) is sigmoid(logit) for every run: ~0 at -30, ~1 at +30."""
+def const_model(mu: float, family: str = "mlp/two_hot", info=None) -> ForecastModel:
+    """A forecaster whose ln((t_val99 - cut) / cut) is mu for every run: P(by the horizon) ~0 at mu = 30,
+    ~1 at mu = -30."""
     n = len(TRAJECTORY_FEATURES)
-    return ForecastModel(features=list(TRAJECTORY_FEATURES), families=list(families), mean=[0.0] * n,
-                         scale=[1.0] * n, clf_coef=[0.0] * n, clf_intercept=logit, reg_coef=[0.0] * n,
-                         reg_intercept=0.5, resid_q10=-0.2, resid_q90=0.3, info=dict(info or {}))
+    return ForecastModel(features=list(TRAJECTORY_FEATURES), mean=[0.0] * n, scale=[1.0] * n, coef=[0.0] * n,
+                         intercept=mu, sigma=0.5, laws={family: {"kappa": 1.0, "rho": 0.5, "n": 1}}, null_band=2.0,
+                         info=dict(info or {}))
 
 
-NEVER, SURE = const_model(-30.0), const_model(30.0)
+NEVER, SURE = const_model(30.0), const_model(-30.0)
 
 
 def _train(cfgs, model=None):
@@ -78,12 +80,12 @@ def test_a_member_forecast_to_grok_trains_on_bit_for_bit():
 
 
 def test_an_unsupported_family_trains_on_with_one_warning(caplog):
-    other_family = const_model(-30.0, families=("transformer",))
+    other_family = const_model(30.0, family="transformer")
     with caplog.at_level(logging.WARNING, logger="grokscope.forecast.stop_rule"):
         on = _train([ON, OTHER], other_family)
     off = _train([OFF, OTHER], other_family)
     warnings = [r.getMessage() for r in caplog.records if "forecast stop rule does not apply" in r.getMessage()]
-    assert len(warnings) == 1 and "not mlp/two_hot" in warnings[0]
+    assert len(warnings) == 1 and "no fitted head for the 'mlp/two_hot' family" in warnings[0]
     assert on[0].summary["stop_reason"] == "max_steps"
     for a, b in zip(on, off, strict=True):
         _same(a, b)
@@ -100,7 +102,7 @@ def test_the_model_loads_lazily_once_and_an_unreadable_one_never_stops_a_run(mon
     _train([OFF, OTHER])
     assert calls == []  # no member has the rule on: nothing loaded
     with caplog.at_level(logging.WARNING, logger="grokscope.forecast.stop_rule"):
-        on = _train([ON, ON.override(["optim.lr=1e-3"])])
+        on = _train([ON, ON.override(["optim.lr=1e-2"])])
     assert len(calls) == 1  # once per rule (one per engine), although two members ask
     assert [s.summary["stop_reason"] for s in on] == ["max_steps", "max_steps"]
     assert sum("unreadable or corrupt" in r.getMessage() for r in caplog.records) == 2  # one per run
@@ -128,16 +130,16 @@ model.d_mlp = 32
 train.steps = 300
 train.eval_every = 10
 train.stop_test_acc = 1.1
-optim.lr = 3e-3
+optim.lr = 3e-2
 """
 
-MEASURED = {"stop_rule": {"p": 0.05, "fraction": 0.2, "held_out_by": "family", "n_runs": 216, "n_held_out": 214,
-                          "n_stopped": 105, "n_stopped_grokked": 2, "fn_rate": 2 / 105}}
+MEASURED = {"stop_rule": {"p": 0.05, "held_out_by": "family", "n_runs": 216, "n_stopped": 105,
+                          "n_stopped_grokked": 2, "fn_rate": 2 / 105}}
 
 
 @pytest.mark.parametrize("info", [MEASURED, {}])
 def test_sweep_option_prints_the_rule_and_counts_the_stopped_runs(tmp_path, monkeypatch, info):
-    model = const_model(-30.0, info=info)
+    model = const_model(30.0, info=info)
     monkeypatch.setattr(stop_rule, "load_model", lambda: model)  # the engine's forecaster (workers 0: this process)
     monkeypatch.setattr(grokscope.forecast, "load_model", lambda: model)  # the CLI's FN-rate line
     spec = tmp_path / "tiny.toml"
@@ -148,7 +150,7 @@ def test_sweep_option_prints_the_rule_and_counts_the_stopped_runs(tmp_path, monk
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())  # rich wraps long lines
     if info:
-        assert ("stopping runs forecast never to grok: P < 0.05 at 20% of the budget; measured false-negative "
+        assert ("stopping runs forecast never to grok: P(by the horizon) < 0.05 at 20% of the budget; measured false-negative "
                 "rate 1.9% (2 of 105 stopped runs grokked; held out by family, 216 runs)") in text
     else:
         assert "false-negative rate not measured for this forecast model" in text

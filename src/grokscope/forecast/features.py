@@ -1,53 +1,80 @@
-"""Features of a run's early training, read from its metrics rows up to a cut step only.
+"""What the forecast reads of a run at a cut step after memorisation: its rows up to the cut and its
+optimizer's physics. Nothing after the cut, and nothing about the budget.
 
-Every trajectory feature is dimensionless and measured relative to the cut (slopes are per "cut
-length", times are fractions of the cut), so a model fitted on 2,500-step runs can be applied to a
-50,000-step run. Nothing after the cut is read: `trajectory_features(rows, ...)` gives the same
-numbers whatever rows follow the cut (tests/unit/test_forecast.py checks it).
-
-Config features (weight decay, train fraction, width, noise, lr) are kept apart, in
-`config_features`: the shipped model does not use them (a forecaster that memorises the phase
-diagram of the grids it was fitted on says nothing about a new grid); `forecast eval` reports a model
-with them beside it.
+The question (docs/forecast.md) is asked at any evaluation after train accuracy first reached 99%
+(t_mem) and before test accuracy has: how many more steps until it does? So every feature is
+dimensionless and budget-free: rates are per unit of log-time over the window [cut/2, cut], levels
+are relative to memorisation, times are ratios to the cut, and the optimizer enters as physics (the
+weight-decay contraction lr·wd·cut, 1 - beta2), never as a memorised grid cell.
+`trajectory_features(rows, recipe, cut)` gives the same numbers whatever rows follow the cut
+(tests/unit/test_forecast.py checks it).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from grokscope.errors import GrokscopeError
+from grokscope.events import EVENT_THRESHOLD
 
-MIN_POINTS = 6  # evaluation rows needed up to the cut (with at least 3 in its second half)
-LOSS_FLOOR = 1e-12  # log10 of a loss below this is clipped (float32 losses reach 0)
+WINDOW = 0.5  # the recent window: rows with step in [WINDOW * cut, cut]
+MIN_WINDOW_POINTS = 3  # evaluations needed in it
+LOSS_FLOOR = 1e-12  # a loss below this is clipped before its log (float32 losses reach 0)
 
 TRAJECTORY_FEATURES = (
-    "train_acc", "test_acc", "test_acc_max", "test_acc_gain", "log_train_loss", "log_test_loss", "gap",
-    "test_acc_slope", "test_loss_slope", "train_loss_slope", "test_loss_curv", "test_loss_peak_drop",
-    "memorized", "train99_frac", "osc", "wn_slope", "wn_drop", "wn_growth", "log_remaining", "test_loss_at_budget",
+    "since_mem",  # ln(cut / t_mem): how long the run has sat memorised, in units of the time it took
+    "test_acc", "test_acc_max", "test_acc_at_mem", "test_acc_slope",  # slope: per unit of ln(step), window
+    "test_loss_rel", "test_loss_slope", "test_loss_curv",  # log10 test loss vs memorisation; per ln(step)
+    "log_train_loss", "train_loss_slope",
+    "wn_since_mem", "wn_rate",  # ln(V / V_mem) with V = ||θ||², and -d ln V / d ln(step) over the window
+    "logit_since_mem", "logit_rate",  # the same for the logit scale (mean largest train logit)
 )
-# what the shipped model reads, chosen on the held-out-by-region evaluation (docs/forecast.md): features
-# that transfer across families and primes. The trend of the test loss (where its line puts it at the
-# end of the budget), the best test accuracy so far and its slope, and the budget left carry it; the
-# weight-norm slope, the time of memorisation, oscillation and curvature are family-specific (adding
-# them lowered AUROC held out by family from 0.92 to 0.69-0.72 at f = 0.2). Each head reads its subset:
-CLF_FEATURES = ("test_loss_at_budget", "test_acc_max", "test_acc_slope", "log_remaining", "test_acc")
-REG_FEATURES = ("test_loss_at_budget", "test_acc_max", "test_acc_slope", "log_remaining", "test_acc_gain")
-MODEL_FEATURES = tuple(dict.fromkeys(CLF_FEATURES + REG_FEATURES))  # both heads' columns (0 where unused)
-CONFIG_FEATURES = ("weight_decay", "frac_train", "log2_width", "noise", "log10_lr")
+PHYSICS_FEATURES = (
+    "decay_per_cut",  # log10(lr · wd · cut): e-folds of pure weight-decay contraction per cut length
+    "log_one_minus_beta2",  # log10(1 - beta2) of Adam's second moment (0 without one)
+)
+LAW_FEATURES = ("law_physics", "law_observed")  # ln(remaining / cut) by the weight-norm law (forecast.law)
+ALL_FEATURES = TRAJECTORY_FEATURES + PHYSICS_FEATURES + LAW_FEATURES
 
 
 class ForecastError(GrokscopeError):
-    """A run cannot be forecast (too few evaluation points, unknown family) or a model file is bad."""
+    """A run cannot be forecast (not memorised, too few evaluations, unknown family, bad rows) or a model file is bad."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What the forecast needs to know of a run besides its rows.
+
+    family: the model family (`family_of`; per-family weight-norm law constants); lr, weight_decay:
+    the optimizer's base values (decoupled decay contracts the weights by lr·wd per step); beta2: Adam's
+    second-moment decay (None without one, e.g. SGD); n_classes: for chance level in the verdict.
+    """
+
+    family: str
+    lr: float
+    weight_decay: float
+    beta2: float | None
+    n_classes: int
 
 
 def family_of(cfg: Any) -> str:
-    """The model family a forecaster is fitted per: "mlp/<input>" or "transformer" (or the arch)."""
+    """The model family: "mlp/<input>", "deep_mlp" or "transformer" (the arch)."""
     arch = cfg.model.arch
     return f"mlp/{cfg.model.input}" if arch == "mlp" else str(arch)
+
+
+def recipe_of(cfg: Any) -> Recipe:
+    """The Recipe of a run config."""
+    from grokscope.tasks.ops import OPS, n_elements  # the number of classes (groups: |G|, not p)
+
+    adam = str(cfg.optim.name).startswith("adam")
+    return Recipe(family_of(cfg), float(cfg.optim.lr), float(cfg.optim.weight_decay),
+                  float(cfg.optim.beta2) if adam else None, n_elements(OPS[cfg.task.op], int(cfg.task.p)))
 
 
 def rows_until(rows: Sequence[Mapping[str, Any]], cut_step: int) -> list[Mapping[str, Any]]:
@@ -55,105 +82,97 @@ def rows_until(rows: Sequence[Mapping[str, Any]], cut_step: int) -> list[Mapping
     return sorted((r for r in rows if int(r["step"]) <= cut_step), key=lambda r: int(r["step"]))
 
 
-def _col(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
+def first_at(rows: Sequence[Mapping[str, Any]], key: str, threshold: float = EVENT_THRESHOLD) -> Mapping[str, Any] | None:
+    """The first row (rows sorted by step) whose `key` >= threshold, or None."""
+    return next((r for r in rows if r.get(key) is not None and float(r[key]) >= threshold), None)
+
+
+def col(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
+    """One metric over rows as float64, nan where missing."""
     return np.array([float(r[key]) if r.get(key) is not None else np.nan for r in rows], dtype=np.float64)
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
+def slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of y on x over the finite points (0 with fewer than 2)."""
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2 or np.ptp(x[ok]) == 0:
         return 0.0
     return float(np.polyfit(x[ok], y[ok], 1)[0])
 
 
-def trajectory_features(rows: Sequence[Mapping[str, Any]], budget: int, cut_step: int) -> dict[str, float]:
-    """The trajectory features of one run at `cut_step` (rows after it are ignored).
+def _log10(v: np.ndarray) -> np.ndarray:
+    return np.log10(np.maximum(v, LOSS_FLOOR))
 
-    ForecastError when fewer than MIN_POINTS rows lie in (0, cut_step] or the cut is not inside the budget.
+
+def _ln_ratio(now: float, then: float) -> float:
+    return math.log(now / then) if now > 0 and then > 0 and math.isfinite(now) and math.isfinite(then) else 0.0
+
+
+def trajectory_features(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_step: int) -> dict[str, float]:
+    """The trajectory and physics features of a run at `cut_step` (rows after it are ignored).
+
+    ForecastError when train accuracy has not reached 99% by the cut or the window [cut/2, cut] holds
+    fewer than MIN_WINDOW_POINTS evaluations.
     """
-    if budget <= 0 or not 0 < cut_step <= budget:
-        raise ForecastError(f"cannot forecast: cut step {cut_step} is not inside the budget 1..{budget}")
     early = [r for r in rows_until(rows, cut_step) if int(r["step"]) > 0]
-    half = [r for r in early if int(r["step"]) >= cut_step / 2]
-    if len(early) < MIN_POINTS or len(half) < 3:
-        raise ForecastError(
-            f"cannot forecast: {len(early)} evaluation points up to step {cut_step} ({len(half)} in its second "
-            f"half); needs {MIN_POINTS} (3 in the second half) — evaluate more often (train.eval_every)")
-    th = _col(half, "step") / cut_step  # time in cut lengths
-    log_tr = np.log10(np.maximum(_col(early, "train_loss"), LOSS_FLOOR))
-    log_te = np.log10(np.maximum(_col(early, "test_loss"), LOSS_FLOOR))
-    log_tr_h = np.log10(np.maximum(_col(half, "train_loss"), LOSS_FLOOR))
-    log_te_h = np.log10(np.maximum(_col(half, "test_loss"), LOSS_FLOOR))
-    test_acc = _col(early, "test_acc")
-    train_acc = _col(early, "train_acc")
-    # curvature of the log test loss over the second half (a loss that bends down precedes the drop)
-    ok = np.isfinite(log_te_h)
-    curv = float(np.polyfit(th[ok], log_te_h[ok], 2)[0]) if ok.sum() >= 3 and np.ptp(th[ok]) > 0 else 0.0
-    # Notsawo et al.: oscillations of the train loss; the spread of its detrended step-to-step changes
-    d = np.diff(log_tr_h)
-    osc = float(np.std(d - d.mean())) if d.size >= 2 else 0.0
-    # levels relative to the first evaluation (about the chance loss log p at init): comparable across p and models
-    first = rows_until(rows, cut_step)[0]
-    ref_tr = math.log10(max(float(first.get("train_loss") or 1.0), LOSS_FLOOR))
-    ref_te = math.log10(max(float(first.get("test_loss") or 1.0), LOSS_FLOOR))
-    wn0 = float(first.get("weight_norm") or 0.0)
-    t99 = next((float(s) for s, a in zip(_col(early, "step"), train_acc) if a >= 0.99), None)
-    wn = _col(early, "weight_norm")
-    has_wn = np.isfinite(wn).sum() >= 2 and np.nanmax(wn) > 0
-    wn_h = np.log(np.maximum(_col(half, "weight_norm"), LOSS_FLOOR)) if has_wn else np.zeros(len(half))
-    te_slope = _slope(th, log_te_h)  # log10 test loss per cut length, second half
+    mem = first_at(early, "train_acc")
+    if mem is None:
+        acc, at = (float(early[-1]["train_acc"]), int(early[-1]["step"])) if early else (0.0, 0)
+        raise ForecastError(f"cannot forecast yet: train accuracy has not reached 99% (it is {acc:.2f} at step "
+                            f"{at:,}); the forecast starts at memorisation")
+    t_mem = int(mem["step"])
+    win = [r for r in early if int(r["step"]) >= WINDOW * cut_step]
+    if len(win) < MIN_WINDOW_POINTS:
+        raise ForecastError(f"cannot forecast: {len(win)} evaluations in steps {math.ceil(WINDOW * cut_step):,}–"
+                            f"{cut_step:,}; needs {MIN_WINDOW_POINTS} — evaluate more often (train.eval_every)")
+    last = win[-1]
+    lt = np.log(col(win, "step"))  # ln(step): rates are per unit of log-time, which no budget or clock sets
+    te_loss = _log10(col(win, "test_loss"))
+    ok = np.isfinite(te_loss)
+    curv = float(np.polyfit(lt[ok], te_loss[ok], 2)[0]) if ok.sum() >= 3 and np.ptp(lt[ok]) > 0 else 0.0
+    v = col(win, "weight_norm") ** 2
+    logit = col(win, "logit_scale")
+    test_acc = col(early, "test_acc")
     out = {
-        "train_acc": float(train_acc[-1]),
-        "test_acc": float(test_acc[-1]),
+        "since_mem": math.log(cut_step / t_mem),
+        "test_acc": float(last["test_acc"]),
         "test_acc_max": float(np.nanmax(test_acc)),
-        "test_acc_gain": float(test_acc[-1] - half[0]["test_acc"]) if half[0].get("test_acc") is not None else 0.0,
-        "log_train_loss": float(log_tr[-1] - ref_tr),
-        "log_test_loss": float(log_te[-1] - ref_te),
-        "gap": float(log_te[-1] - log_tr[-1]),
-        "test_acc_slope": _slope(th, _col(half, "test_acc")),
-        "test_loss_slope": te_slope,
-        "train_loss_slope": _slope(th, log_tr_h),
+        "test_acc_at_mem": float(mem["test_acc"]),
+        "test_acc_slope": slope(lt, col(win, "test_acc")),
+        "test_loss_rel": float(_log10(np.array([float(last["test_loss"])]))[0]
+                               - _log10(np.array([float(mem["test_loss"])]))[0]),
+        "test_loss_slope": slope(lt, te_loss),
         "test_loss_curv": curv,
-        "test_loss_peak_drop": float(np.nanmax(log_te) - log_te[-1]),
-        "memorized": 1.0 if t99 is not None else 0.0,
-        "train99_frac": t99 / cut_step if t99 is not None else 1.5,
-        "osc": osc,
-        "wn_slope": _slope(th, wn_h) if has_wn else 0.0,
-        "wn_drop": float(np.log(np.nanmax(wn) / wn[-1])) if has_wn and wn[-1] > 0 else 0.0,
-        "wn_growth": float(np.log(wn[-1] / wn0)) if has_wn and wn0 > 0 and wn[-1] > 0 else 0.0,
-        "log_remaining": math.log(budget / cut_step),
-        # the test-loss trend baseline as a feature: the log test loss (relative to the first evaluation)
-        # where the second half's straight line would put it at the end of the budget; clipped, because a
-        # line through a window extrapolated over several windows is only a direction and a rough size
-        "test_loss_at_budget": float(np.clip(log_te[-1] - ref_te + te_slope * (budget - cut_step) / cut_step,
-                                             -6.0, 3.0)),
+        "log_train_loss": float(_log10(np.array([float(last["train_loss"])]))[0]),
+        "train_loss_slope": slope(lt, _log10(col(win, "train_loss"))),
+        "wn_since_mem": _ln_ratio(float(last.get("weight_norm") or 0) ** 2, float(mem.get("weight_norm") or 0) ** 2),
+        "wn_rate": -slope(lt, np.log(np.where(v > 0, v, np.nan))),
+        "logit_since_mem": _ln_ratio(float(last.get("logit_scale") or 0), float(mem.get("logit_scale") or 0)),
+        "logit_rate": slope(lt, np.log(np.where(logit > 0, logit, np.nan))),
+        "decay_per_cut": math.log10(max(recipe.lr * recipe.weight_decay * cut_step, 1e-6)),
+        "log_one_minus_beta2": math.log10(1.0 - recipe.beta2) if recipe.beta2 is not None and recipe.beta2 < 1 else 0.0,
     }
     return {k: (v if math.isfinite(v) else 0.0) for k, v in out.items()}
 
 
-def config_features(cfg: Any) -> dict[str, float]:
-    """The config values allowed as features (kept apart from the trajectory ones)."""
-    return {
-        "weight_decay": float(cfg.optim.weight_decay),
-        "frac_train": float(cfg.task.frac_train),
-        "log2_width": math.log2(max(int(cfg.model.d_mlp), 1)),
-        "noise": float(cfg.task.noise),
-        "log10_lr": math.log10(float(cfg.optim.lr)),
-    }
+def memorised_at(rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """t_mem: the first evaluated step with train accuracy >= 99% (rows in any order), or None."""
+    row = first_at(sorted(rows, key=lambda r: int(r["step"])), "train_acc")
+    return None if row is None else int(row["step"])
 
 
 def trend_crossing(rows: Sequence[Mapping[str, Any]], cut_step: int, target_log_loss: float) -> float:
-    """Baseline: the step where the log test loss, extrapolated linearly from the second half of the window,
-    reaches `target_log_loss` (inf when it is not falling)."""
-    half = [r for r in rows_until(rows, cut_step) if int(r["step"]) >= cut_step / 2]
-    s = _col(half, "step")
-    y = np.log10(np.maximum(_col(half, "test_loss"), LOSS_FLOOR))
-    slope = _slope(s, y)
-    if not half or slope >= 0:
+    """Baseline: the step where the log10 test loss, extrapolated linearly in step from the window
+    [cut/2, cut], reaches `target_log_loss` (inf when it is not falling)."""
+    win = [r for r in rows_until(rows, cut_step) if int(r["step"]) >= WINDOW * cut_step]
+    s = col(win, "step")
+    y = _log10(col(win, "test_loss"))
+    k = slope(s, y)
+    if not win or k >= 0:
         return math.inf
     if y[-1] <= target_log_loss:
         return float(s[-1])
-    return float(s[-1] + (target_log_loss - y[-1]) / slope)
+    return float(s[-1] + (target_log_loss - y[-1]) / k)
 
 
 def as_vector(feats: Mapping[str, float], names: Sequence[str]) -> np.ndarray:

@@ -1,9 +1,12 @@
-"""Fitting the forecaster from a run store, and its evaluation held out by region (needs scikit-learn).
+"""Fitting the forecaster on a run corpus, and its evaluation on held-out regions (needs scipy, which
+scikit-learn brings: `pip install 'grokscope[forecast]'`).
 
-Examples are (run, cut) pairs: the features of a finished run at a cut, labelled by what happened
-after it — grokked within the budget (t_val99 exists) and log(t_val99 / cut). A run that had already
-grokked by the cut is no example (its forecast is the observed step); runs are cut at several
-fractions of their budget so one model serves any cut.
+Examples are (run, cut) pairs: a run's features at an evaluation after memorisation and before it
+grokked, labelled by what happened after it — y = ln((t_val99 - cut) / cut), or, for a run that never
+grokked, y > ln((last step - cut) / cut) (censored). The model (forecast.model) is fitted by maximum
+likelihood with an L2 penalty. Everything chosen — the weight-norm law's constants, the feature set,
+the penalty, the interval width — is chosen on the training runs only, by leave-one-sweep-out inside
+them (nested), never on the runs it is scored on.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,39 +22,65 @@ import numpy as np
 
 from grokscope.events import EVENT_THRESHOLD, first_step
 from grokscope.forecast.features import (
-    CLF_FEATURES,
-    CONFIG_FEATURES,
-    MODEL_FEATURES,
-    REG_FEATURES,
+    ALL_FEATURES,
+    LAW_FEATURES,
+    PHYSICS_FEATURES,
+    TRAJECTORY_FEATURES,
     ForecastError,
-    config_features,
+    Recipe,
     family_of,
+    memorised_at,
+    recipe_of,
     trajectory_features,
     trend_crossing,
 )
+from grokscope.forecast.law import POOLED, Law, LawInputs, fit_laws, law_features, law_inputs, law_times
 from grokscope.forecast.model import ForecastModel
+from grokscope.forecast.predict import DEFAULT_FRACTION, cut_for, forecast_rows
 
 log = logging.getLogger(__name__)
 
-FIT_FRACTIONS = (0.1, 0.15, 0.2, 0.3, 0.4)
-EVAL_FRACTIONS = (0.1, 0.2, 0.4)
-CLF_C = 0.02  # inverse L2 strength of the logistic head (standardized features): strong, for transfer
-RIDGE_ALPHA = 10.0
+MAX_CUTS = 10  # (run, cut) examples per run: evaluations spread evenly in log-step from t_mem to the end
+NULL_NOISE = 0.9  # runs with at least this label noise cannot generalise: they make the verdict's null band
+NULL_QUANTILE = 0.99
+# the candidates the nested choice picks from (feature set x L2 penalty)
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "all": ALL_FEATURES,
+    "no law": TRAJECTORY_FEATURES + PHYSICS_FEATURES,
+    "core": ("since_mem", "test_acc", "test_acc_max", "test_acc_slope", "test_loss_rel", "test_loss_slope",
+             "wn_rate", "logit_rate", "decay_per_cut") + LAW_FEATURES,
+}
+ALPHAS = (1e-2, 1e-1, 1.0, 10.0)
 STOP_P = 0.05  # the "forecast never to grok" rule whose false-negative rate eval reports
-STOP_FRACTION = 0.2  # ... applied at this fraction of the budget (the engine's cut, predict.DEFAULT_FRACTION)
+
+
+def _scipy():
+    try:
+        from scipy import optimize, special
+    except ImportError:
+        raise ForecastError("fitting or evaluating the forecaster needs scipy: pip install 'grokscope[forecast]'") from None
+    return optimize, special
 
 
 @dataclass
 class FitRun:
-    """One finished run as fitting reads it: its metrics rows, budget, t_val99 and region."""
+    """One finished run as fitting reads it."""
 
     path: Path
+    group: str  # the sweep it belongs to (the unit of the nested leave-one-out)
     cfg: Any
     rows: list[dict[str, Any]]
+    recipe: Recipe
     budget: int
+    end: int  # the last evaluated step
+    t_mem: int | None
     t_val99: int | None
-    family: str
     region: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def null(self) -> bool:
+        """A run that cannot generalise (permuted labels)."""
+        return float(self.cfg.task.noise) >= NULL_NOISE
 
 
 def load_runs(roots: Sequence[str | Path]) -> list[FitRun]:
@@ -61,142 +90,252 @@ def load_runs(roots: Sequence[str | Path]) -> list[FitRun]:
 
     out = []
     for root in roots:
-        for path, _sweep in find_runs(root):
+        for path, sweep in find_runs(root):
             if read_summary(path) is None:
                 continue  # unfinished: its label is not known yet
             cfg = read_config(path)
             rows = sorted(read_metrics(path), key=lambda r: int(r["step"]))
-            out.append(FitRun(path, cfg, rows, int(cfg.train.steps), first_step(rows, "test_acc", EVENT_THRESHOLD),
-                               family_of(cfg), {"family": family_of(cfg), "op": cfg.task.op, "p": cfg.task.p,
-                                                "width": cfg.model.d_mlp, "noise": cfg.task.noise}))
+            if not rows:
+                continue
+            fam = family_of(cfg)
+            out.append(FitRun(path, str(sweep or Path(root).name), cfg, rows, recipe_of(cfg), int(cfg.train.steps),
+                              int(rows[-1]["step"]), memorised_at(rows), first_step(rows, "test_acc", EVENT_THRESHOLD),
+                              {"family": fam, "op": cfg.task.op, "p": cfg.task.p, "width": f"{fam} d_mlp={cfg.model.d_mlp}",
+                               "noise": cfg.task.noise, "seed": cfg.train.seed}))
     if not out:
         raise ForecastError(f"no finished runs under {', '.join(map(str, roots))}")
     return out
 
 
+# --- examples ---------------------------------------------------------------------------------------
+
 @dataclass
-class Examples:
-    """Feature matrix and labels of (run, cut) examples."""
+class Cut:
+    """One (run, cut) example before the law's constants are known: trajectory features and law inputs."""
 
-    X: np.ndarray
-    names: list[str]
-    grok: np.ndarray  # 1 if the run grokked within its budget
-    log_ratio: np.ndarray  # log(t_val99 / cut), nan if it did not grok
-    run: np.ndarray  # index into the runs list
-    cut: np.ndarray
-    trend: np.ndarray  # log10 test loss at the end of the window and its half-window slope (baseline)
-
-
-def examples(runs: Sequence[FitRun], fractions: Sequence[float], with_config: bool) -> Examples:
-    """(run, cut) examples of runs not yet grokked at the cut and with enough evaluation points."""
-    names = list(MODEL_FEATURES) + (list(CONFIG_FEATURES) if with_config else [])
-    X, g, y, idx, cuts = [], [], [], [], []
-    for i, r in enumerate(runs):
-        for f in fractions:
-            cut = max(1, int(round(f * r.budget)))
-            if r.t_val99 is not None and r.t_val99 <= cut:
-                continue
-            try:
-                feats = trajectory_features(r.rows, r.budget, cut)
-            except ForecastError:
-                continue
-            if with_config:
-                feats |= config_features(r.cfg)
-            X.append([feats[n] for n in names])
-            g.append(1 if r.t_val99 is not None else 0)
-            y.append(math.log(r.t_val99 / cut) if r.t_val99 is not None else math.nan)
-            idx.append(i)
-            cuts.append(cut)
-    return Examples(np.array(X, dtype=np.float64).reshape(len(X), len(names)), names, np.array(g), np.array(y),
-                    np.array(idx), np.array(cuts), np.zeros(0))
+    run: int
+    cut: int
+    feats: dict[str, float]
+    law_in: LawInputs | None
+    y: float  # ln((t_val99 - cut) / cut), or the censoring bound ln((end - cut) / cut)
+    event: bool  # grokked (y exact) or censored (y a lower bound)
+    weight: float
 
 
-def _sklearn():
+def _usable_cuts(r: FitRun) -> list[int]:
+    """Evaluations at or after memorisation, before the run grokked and before its last step."""
+    if r.t_mem is None:
+        return []
+    stop = r.t_val99 if r.t_val99 is not None else r.end
+    return [int(x["step"]) for x in r.rows if r.t_mem <= int(x["step"]) < stop]
+
+
+def _example(runs: Sequence[FitRun], i: int, cut: int, weight: float) -> Cut | None:
+    r = runs[i]
     try:
-        from sklearn.linear_model import LogisticRegression, Ridge
-    except ImportError:
-        raise ForecastError("fitting or evaluating the forecaster needs scikit-learn: "
-                            "pip install 'grokscope[forecast]'") from None
-    return LogisticRegression, Ridge
+        feats = trajectory_features(r.rows, r.recipe, cut)
+    except ForecastError:
+        return None
+    event = r.t_val99 is not None
+    t = r.t_val99 if event else r.end
+    return Cut(i, cut, feats, law_inputs(r.rows, cut), math.log((t - cut) / cut), event, weight)
 
 
-def fit_model(ex: Examples, families: Sequence[str], info: dict[str, Any] | None = None) -> ForecastModel:
-    """Logistic regression for P(groks) and ridge regression for log(t_val99/cut) on standardized features."""
-    LogisticRegression, Ridge = _sklearn()
-    if len(ex.grok) < 4 or len(set(ex.grok.tolist())) < 2:
-        raise ForecastError(f"cannot fit a forecaster: {len(ex.grok)} examples, needs runs that grok and runs "
-                            "that do not (a sweep across weight decay / train fraction / width)")
-    mean = ex.X.mean(0)
-    scale = ex.X.std(0)
+def corpus_cuts(runs: Sequence[FitRun]) -> list[Cut]:
+    """The fitting examples: up to MAX_CUTS evaluations per run, spread in log-step; each run weighs 1."""
+    out = []
+    for i, r in enumerate(runs):
+        steps = _usable_cuts(r)
+        if len(steps) > MAX_CUTS:
+            want = np.geomspace(steps[0], steps[-1], MAX_CUTS)
+            steps = sorted({steps[int(np.argmin(np.abs(np.array(steps) - w)))] for w in want})
+        ex = [e for s in steps if (e := _example(runs, i, s, 1.0)) is not None]
+        for e in ex:
+            e.weight = 1.0 / len(ex)
+            out.append(e)
+    return out
+
+
+def _law_of(laws: dict[str, Law], family: str) -> Law | None:
+    return laws.get(family, laws.get(POOLED))
+
+
+def design(cuts: Sequence[Cut], runs: Sequence[FitRun], laws: dict[str, Law], names: Sequence[str]) -> np.ndarray:
+    """The feature matrix [n, names] of examples, law features from the given constants."""
+    X = np.empty((len(cuts), len(names)))
+    for j, c in enumerate(cuts):
+        r = runs[c.run]
+        f = c.feats | law_features(c.law_in, r.recipe, _law_of(laws, r.recipe.family))
+        X[j] = [f[n] for n in names]
+    return X
+
+
+# --- the censored log-normal regression -------------------------------------------------------------
+
+@dataclass
+class Fit:
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    sigma: float
+
+    def mu(self, X: np.ndarray) -> np.ndarray:
+        return ((X - self.mean) / self.scale) @ self.coef + self.intercept
+
+
+def _nll_terms(y: np.ndarray, event: np.ndarray, mu: np.ndarray, log_sigma: float):
+    """Per-example negative log-likelihood and its derivatives in mu and ln sigma."""
+    _, special = _scipy()
+    s = math.exp(log_sigma)
+    z = (y - mu) / s
+    # events: ln sigma + z²/2 (+ const); censored: -ln P(Y > y) = -ln Phi(-z)
+    log_surv = special.log_ndtr(-z)
+    hazard = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - log_surv)  # phi(z) / Phi(-z)
+    nll = np.where(event, log_sigma + 0.5 * z * z, -log_surv)
+    d_mu = np.where(event, -z / s, -hazard / s)
+    d_ls = np.where(event, 1.0 - z * z, -hazard * z)
+    return nll, d_mu, d_ls
+
+
+def fit_aft(X: np.ndarray, y: np.ndarray, event: np.ndarray, w: np.ndarray, alpha: float) -> Fit:
+    """Maximum-likelihood censored log-normal regression, L2 penalty alpha on the standardized coefficients."""
+    optimize, _ = _scipy()
+    mean, scale = X.mean(0), X.std(0)
     scale[scale < 1e-9] = 1.0
-    Z = (ex.X - mean) / scale
-    # each head reads its own columns (config values, when present, go to both); the others get coefficient 0
-    cols = {head: np.array([n in keep or n in CONFIG_FEATURES for n in ex.names])
-            for head, keep in (("clf", CLF_FEATURES), ("reg", REG_FEATURES))}
-    clf = LogisticRegression(C=CLF_C, max_iter=2000).fit(Z[:, cols["clf"]], ex.grok)
-    pos = ex.grok == 1
-    if pos.sum() < 3:
-        raise ForecastError(f"cannot fit a forecaster: only {int(pos.sum())} examples of runs that grok after the cut")
-    Zr = Z[pos][:, cols["reg"]]
-    reg = Ridge(alpha=RIDGE_ALPHA).fit(Zr, ex.log_ratio[pos])
-    resid = _cv_residuals(Zr, ex.log_ratio[pos], ex.run[pos], Ridge)
-    clf_coef, reg_coef = np.zeros(len(ex.names)), np.zeros(len(ex.names))
-    clf_coef[cols["clf"]], reg_coef[cols["reg"]] = clf.coef_[0], reg.coef_
+    Z = (X - mean) / scale
+    w = w / w.sum()
+    n = Z.shape[1]
+
+    def f(theta: np.ndarray):
+        coef, b, ls = theta[:n], theta[n], theta[n + 1]
+        nll, d_mu, d_ls = _nll_terms(y, event, Z @ coef + b, ls)
+        g_mu = w * d_mu
+        grad = np.concatenate([Z.T @ g_mu + alpha * coef, [g_mu.sum()], [(w * d_ls).sum()]])
+        return float(w @ nll + 0.5 * alpha * coef @ coef), grad
+
+    theta0 = np.concatenate([np.zeros(n), [float(np.average(y, weights=w))], [0.0]])
+    res = optimize.minimize(f, theta0, jac=True, method="BFGS")  # ~20 parameters: BFGS fit the test corpus 10x faster than L-BFGS-B
+    return Fit(mean, scale, res.x[:n], float(res.x[n]), float(math.exp(res.x[n + 1])))
+
+
+def fit_sigma(y: np.ndarray, event: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
+    """sigma alone by maximum likelihood for given (held-out) mu: an interval as wide as the errors on unseen runs."""
+    optimize, _ = _scipy()
+    w = w / w.sum()
+    res = optimize.minimize_scalar(lambda ls: float(w @ _nll_terms(y, event, mu, ls)[0]), bounds=(-4, 3), method="bounded")
+    return float(math.exp(res.x))
+
+
+def _held_out_nll(y, event, mu, sigma, w) -> float:
+    return float((w / w.sum()) @ _nll_terms(y, event, mu, math.log(sigma))[0])
+
+
+def _folds(runs: Sequence[FitRun], idx: Sequence[int]) -> list[np.ndarray]:
+    """Leave-one-sweep-out over runs[idx] (5 folds by run when there are fewer than 3 sweeps)."""
+    groups = np.array([runs[i].group for i in idx])
+    values = sorted(set(groups.tolist()))
+    if len(values) >= 3:
+        return [groups == v for v in values]
+    pos = np.arange(len(idx))
+    return [pos % 5 == j for j in range(5)]
+
+
+def _folds_name(runs: Sequence[FitRun]) -> str:
+    n = len({r.group for r in runs})
+    return f"leave-one-sweep-out over {n} sweeps" if n >= 3 else f"5 folds by run ({n} sweep{'s' * (n != 1)})"
+
+
+@dataclass
+class Choice:
+    features: tuple[str, ...]
+    set_name: str
+    alpha: float
+    cv_nll: float
+    sigma: float  # from the inner held-out mu
+
+
+def choose(runs: Sequence[FitRun], cuts: Sequence[Cut]) -> Choice:
+    """The feature set and penalty with the lowest held-out likelihood loss, leave-one-sweep-out over the runs
+    (law constants refitted inside each fold), and the interval width those held-out predictions imply."""
+    run_ids = sorted({c.run for c in cuts})
+    pos_of = {r: j for j, r in enumerate(run_ids)}
+    folds = _folds(runs, run_ids)
+    ex_fold = np.array([np.argmax([f[pos_of[c.run]] for f in folds]) for c in cuts])
+    y = np.array([c.y for c in cuts])
+    ev = np.array([c.event for c in cuts])
+    w = np.array([c.weight for c in cuts])
+    # law features per fold (constants from that fold's training runs), all columns once
+    X_fold = []
+    for f in folds:
+        train_runs = [runs[r] for r in run_ids if not f[pos_of[r]]]
+        laws = fit_laws((r.rows, r.recipe, r.t_val99) for r in train_runs)
+        X_fold.append(design(cuts, runs, laws, ALL_FEATURES))
+    best: Choice | None = None
+    for set_name, names in FEATURE_SETS.items():
+        cols = [ALL_FEATURES.index(n) for n in names]
+        for alpha in ALPHAS:
+            mu = np.full(len(cuts), np.nan)
+            for k in range(len(folds)):
+                test = ex_fold == k
+                if not test.any() or test.all():
+                    continue
+                X = X_fold[k][:, cols]
+                fit = fit_aft(X[~test], y[~test], ev[~test], w[~test], alpha)
+                mu[test] = fit.mu(X[test])
+            ok = np.isfinite(mu)
+            sigma = fit_sigma(y[ok], ev[ok], mu[ok], w[ok])
+            score = _held_out_nll(y[ok], ev[ok], mu[ok], sigma, w[ok])
+            log.info("choice %-7s alpha %-6g held-out nll %.4f sigma %.3f", set_name, alpha, score, sigma)
+            if best is None or score < best.cv_nll:
+                best = Choice(tuple(names), set_name, alpha, score, sigma)
+    assert best is not None
+    return best
+
+
+def null_band(runs: Sequence[FitRun]) -> tuple[float, int]:
+    """(the NULL_QUANTILE of test accuracy in multiples of chance over the rows after memorisation of runs that
+    cannot generalise, their number); (inf, 0) without such runs."""
+    vals = [float(x["test_acc"]) * r.recipe.n_classes for r in runs if r.null and r.t_mem is not None
+            for x in r.rows if int(x["step"]) >= r.t_mem]
+    n = sum(1 for r in runs if r.null and r.t_mem is not None)
+    return (float(np.quantile(vals, NULL_QUANTILE)), n) if vals else (math.inf, 0)
+
+
+def fit_model(runs: Sequence[FitRun], info: dict[str, Any] | None = None,
+              band_runs: Sequence[FitRun] | None = None) -> ForecastModel:
+    """The forecaster fitted on the runs: law constants, nested choice of features and penalty, the fit, and the
+    verdict's null band (from the permuted-label runs among `band_runs`, default `runs`; evaluation scores no
+    verdict, so it may take them from a held-out region)."""
+    cuts = corpus_cuts(runs)
+    if len(cuts) < 20 or sum(c.event for c in cuts) < 5 or all(c.event for c in cuts):
+        raise ForecastError(f"cannot fit a forecaster: {len(cuts)} examples after memorisation, "
+                            f"{sum(c.event for c in cuts)} of runs that grok; it needs runs that memorise, and that "
+                            "grok and do not (a sweep across weight decay / train fraction)")
+    choice = choose(runs, cuts)
+    laws = fit_laws((r.rows, r.recipe, r.t_val99) for r in runs)
+    X = design(cuts, runs, laws, choice.features)
+    y, ev, w = (np.array([getattr(c, k) for c in cuts]) for k in ("y", "event", "weight"))
+    fit = fit_aft(X, y, ev, w, choice.alpha)
+    band, n_null = null_band(runs if band_runs is None else band_runs)
+    if not math.isfinite(band):
+        raise ForecastError("cannot fit a forecaster: no runs with permuted labels (task.noise >= 0.9) for the "
+                            "verdict's null band; add sweeps/forecast2_null.toml")
+    fams = sorted({r.recipe.family for r in runs})
     return ForecastModel(
-        features=list(ex.names), families=sorted(set(families)), mean=mean.tolist(), scale=scale.tolist(),
-        clf_coef=clf_coef.tolist(), clf_intercept=float(clf.intercept_[0]), reg_coef=reg_coef.tolist(),
-        reg_intercept=float(reg.intercept_), resid_q10=float(np.quantile(resid, 0.1)),
-        resid_q90=float(np.quantile(resid, 0.9)), info=dict(info or {}, n_examples=int(len(ex.grok)),
-                                                           n_grok_examples=int(pos.sum())))
+        features=list(choice.features), mean=fit.mean.tolist(), scale=fit.scale.tolist(), coef=fit.coef.tolist(),
+        intercept=fit.intercept, sigma=choice.sigma, laws={k: v.as_dict() for k, v in laws.items()},
+        null_band=band,
+        info=dict(info or {}, runs=len(runs), n_examples=len(cuts), n_grok_runs=sum(r.t_val99 is not None for r in runs),
+                  families={f: sum(r.recipe.family == f for r in runs) for f in fams},
+                  sweeps=sorted({r.group for r in runs}), inner_cv=_folds_name(runs), feature_set=choice.set_name,
+                  alpha=choice.alpha,
+                  inner_cv_nll=round(choice.cv_nll, 5), null_runs=n_null))
 
 
-def _cv_residuals(Z: np.ndarray, y: np.ndarray, groups: np.ndarray, Ridge: Any, k: int = 5) -> np.ndarray:
-    """Residuals of the regression on held-out runs (k folds by run), for an honest interval width."""
-    folds = groups % k
-    resid = np.empty_like(y)
-    for j in range(k):
-        test = folds == j
-        if not test.any():
-            continue
-        train = ~test
-        if train.sum() < 3:
-            return y - Ridge(alpha=RIDGE_ALPHA).fit(Z, y).predict(Z)
-        resid[test] = y[test] - Ridge(alpha=RIDGE_ALPHA).fit(Z[train], y[train]).predict(Z[test])
-    return resid
-
-
-def fit_store(roots: Sequence[str | Path], with_config: bool = False,
-              fractions: Sequence[float] = FIT_FRACTIONS) -> ForecastModel:
+def fit_store(roots: Sequence[str | Path]) -> ForecastModel:
     """The forecaster fitted on every finished run under the roots."""
-    runs = load_runs(roots)
-    ex = examples(runs, fractions, with_config)
-    m = fit_model(ex, [r.family for r in runs],
-                  info={"runs": len(runs), "fractions": list(fractions), "with_config": with_config,
-                        "families": {f: sum(r.family == f for r in runs) for f in {r.family for r in runs}}})
-    rule = stop_rule_info(runs, with_config)
-    if rule is not None:
-        m.info["stop_rule"] = rule
-    return m
-
-
-def stop_rule_info(runs: Sequence[FitRun], with_config: bool = False) -> dict[str, Any] | None:
-    """The held-out false-negative rate of the sweep stop rule "P < STOP_P at STOP_FRACTION of the budget"
-    (`train.stop_forecast_p`): held out by family when there are >= 2, else by width, else by seed; None
-    when no region splits the runs. n_stopped counts held-out runs (not yet grokked at the cut) it stops."""
-    method = "forecast+config" if with_config else "forecast"
-    for by in ("family", "width", "seed"):
-        if len({str(REGIONS[by](r)) for r in runs}) >= 2:
-            break
-    else:
-        log.warning("no stop-rule false-negative rate: every run is in the same family, width and seed")
-        return None
-    s = evaluate(runs, REGIONS[by], [STOP_FRACTION], methods=[method]).get((STOP_FRACTION, method))
-    if s is None:
-        return None
-    grokked = round(s.stop_fn * s.n_stop) if s.n_stop else 0
-    return {"p": STOP_P, "fraction": STOP_FRACTION, "held_out_by": by, "n_runs": len(runs), "n_held_out": s.n,
-            "n_stopped": s.n_stop, "n_stopped_grokked": grokked,
-            "fn_rate": round(grokked / s.n_stop, 6) if s.n_stop else None}
+    return fit_model(load_runs(roots), info={"roots": [str(r) for r in roots]})
 
 
 # --- evaluation -------------------------------------------------------------------------------------
@@ -219,127 +358,163 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 5) -> float:
                      for b in range(bins) if (which == b).any()))
 
 
+# when a forecast is scored: 20% of the steps the run trains (or of its budget, if earlier), and fixed
+# multiples of t_mem; never before memorisation (snapped to the last evaluation at or before it)
+PROTOCOLS: dict[str, Callable[[FitRun], int]] = {
+    "20% of trained": lambda r: cut_for(r.rows, r.budget, DEFAULT_FRACTION),
+    "2 t_mem": lambda r: 2 * (r.t_mem or 0),
+    "4 t_mem": lambda r: 4 * (r.t_mem or 0),
+}
+METHODS = ("forecast", "weight-norm law", "test-loss trend")
+
+
+@dataclass
+class Pred:
+    """One held-out forecast: what was said at the cut and what happened."""
+
+    run: int
+    cut: int
+    horizon: int
+    label: int | None  # grokked by the horizon (None: the run stopped before the horizon without grokking)
+    t_true: int | None
+    p: float
+    score: float  # higher = sooner (for AUROC)
+    t_pred: float
+    low: float
+    high: float
+
+
 @dataclass
 class Scores:
-    """One method's numbers on one held-out set at one fraction."""
+    """One method's numbers on one held-out set under one protocol."""
 
-    n: int
-    n_grok: int
+    n: int  # forecast (not grokked at the cut)
+    n_label: int  # with a known outcome at the horizon
+    n_grok: int  # of which grokked by the horizon
     auroc: float
     brier: float
     ece: float
+    n_time: int  # grokked at all (scored for t_val99)
     med_rel_err: float
-    n_time: int
-    n_stop: int  # runs the rule "stop when P < STOP_P" would stop
-    stop_fn: float  # ... of which this fraction grokked within the budget (its false-negative rate)
+    coverage: float  # of the 80% interval, over n_time
+    n_stop: int  # the rule "stop when P < STOP_P" would stop
+    stop_fn: float  # ... of which this fraction grokked by the horizon
 
 
-def _score(y: np.ndarray, p: np.ndarray, score: np.ndarray, t_true: np.ndarray, t_pred: np.ndarray) -> Scores:
-    ok = (y == 1) & np.isfinite(t_pred)
-    rel = np.abs(t_pred[ok] - t_true[ok]) / t_true[ok]
+def score(preds: Sequence[Pred]) -> Scores:
+    lab = [q for q in preds if q.label is not None]
+    y = np.array([q.label for q in lab], dtype=float)
+    p = np.array([q.p for q in lab])
+    s = np.array([q.score for q in lab])
+    timed = [q for q in preds if q.t_true is not None]
+    rel = np.array([abs(q.t_pred - q.t_true) / q.t_true for q in timed])
+    cov = np.array([q.low <= q.t_true <= q.high for q in timed if math.isfinite(q.low)])
     stop = p < STOP_P
-    return Scores(len(y), int(y.sum()), auroc(y, score), float(np.mean((p - y) ** 2)), ece(y, p),
-                  float(np.median(rel)) if rel.size else math.nan, int(ok.sum()), int(stop.sum()),
+    return Scores(len(preds), len(lab), int(y.sum()), auroc(y, s), float(np.mean((p - y) ** 2)) if len(y) else math.nan,
+                  ece(y, p) if len(y) else math.nan, len(timed), float(np.median(rel)) if rel.size else math.nan,
+                  float(cov.mean()) if cov.size else math.nan, int(stop.sum()),
                   float(y[stop].mean()) if stop.any() else math.nan)
 
 
-METHODS = ("forecast", "forecast+config", "config rule", "test-loss trend")
-
-
-def evaluate(runs: Sequence[FitRun], region: Callable[[FitRun], Any],
-             fractions: Sequence[float] = EVAL_FRACTIONS,
-             raw: dict[tuple[float, str], tuple[np.ndarray, ...]] | None = None,
-             methods: Sequence[str] = METHODS, only: Sequence[str] | None = None) -> dict[tuple[float, str], Scores]:
-    """Leave-one-region-out: for every value of `region(run)` (or only those in `only`), fit on the other
-    runs and predict its runs at each fraction; scores pooled over the held-out predictions, per (fraction,
-    method in `methods`). `raw`, if given, receives the pooled (groks, p, score, t_true, t_pred) arrays
-    per (fraction, method)."""
-    keys = np.array([str(region(r)) for r in runs])
-    values = sorted(set(keys.tolist()))
-    if len(values) < 2:
-        raise ForecastError(f"cannot hold out by region: every run is in the same region ({values[0]})")
-    pooled: dict[tuple[float, str], list] = {}
-    for v in values if only is None else [str(o) for o in only]:
-        train = [r for r, k in zip(runs, keys) if k != v]
-        test = [r for r, k in zip(runs, keys) if k == v]
-        models = {}
-        for name, cfgf in (("forecast", False), ("forecast+config", True)):
-            if name not in methods:
-                continue
-            ex = examples(train, FIT_FRACTIONS, cfgf)
-            try:
-                models[name] = fit_model(ex, [r.family for r in train])
-            except ForecastError as e:
-                log.warning("region %s: %s", v, e)
-        base = _config_rule(train) if "config rule" in methods else None
-        target = _loss_at_t99(train)
-        for f in fractions:
-            for name in ("forecast", "forecast+config"):
-                ex = examples(test, [f], name == "forecast+config")
-                if name not in models or not len(ex.grok):
-                    continue
-                m = models[name]
-                p = m.p_groks(ex.X)
-                t_pred = ex.cut * np.exp(m.log_ratio(ex.X))
-                t_true = ex.cut * np.exp(np.nan_to_num(ex.log_ratio))
-                pooled.setdefault((f, name), []).append((ex.grok, p, p, t_true, t_pred))
-            if "test-loss trend" not in methods and "config rule" not in methods:
-                continue
-            ex = examples(test, [f], True)
-            if not len(ex.grok):
-                continue
-            t_true = ex.cut * np.exp(np.nan_to_num(ex.log_ratio))
-            if base is not None:
-                p, t_pred = base(ex)
-                pooled.setdefault((f, "config rule"), []).append((ex.grok, p, p, t_true, t_pred))
-            if "test-loss trend" not in methods:
-                continue
-            cross = np.array([trend_crossing(test[i].rows, c, target) for i, c in zip(ex.run, ex.cut)])
-            budget = np.array([test[i].budget for i in ex.run])
-            p = (cross <= budget).astype(float)
-            pooled.setdefault((f, "test-loss trend"), []).append(
-                (ex.grok, p, -np.log(np.maximum(cross, 1.0) / budget), t_true, cross))
-    out = {}
-    for key, parts in pooled.items():
-        y, p, s, tt, tp = (np.concatenate([part[j] for part in parts]) for j in range(5))
-        out[key] = _score(y, p, s, tt, tp)
-        if raw is not None:
-            raw[key] = (y, p, s, tt, tp)
-    return out
-
-
-def _config_rule(runs: Sequence[FitRun]):
-    """Baseline: the same two heads on the config values and the remaining budget only."""
-    names = list(CONFIG_FEATURES) + ["log_remaining"]
-    ex = examples(runs, FIT_FRACTIONS, True)
-    if not len(ex.grok):
-        return None
-    cols = [ex.names.index(n) for n in names]
-    sub = Examples(ex.X[:, cols], names, ex.grok, ex.log_ratio, ex.run, ex.cut, ex.trend)
-    try:
-        m = fit_model(sub, [r.family for r in runs])
-    except ForecastError:
-        return None
-
-    def predict(test: Examples) -> tuple[np.ndarray, np.ndarray]:
-        X = test.X[:, [test.names.index(n) for n in names]]
-        return m.p_groks(X), test.cut * np.exp(m.log_ratio(X))
-
-    return predict
+def _outcome(r: FitRun, horizon: int) -> int | None:
+    if r.t_val99 is not None and r.t_val99 <= horizon:
+        return 1
+    return 0 if r.end >= horizon else None
 
 
 def _loss_at_t99(runs: Sequence[FitRun]) -> float:
     """Median log10 test loss at the row where test accuracy first reached 99% (the trend baseline's target)."""
-    vals = [math.log10(max(float(row["test_loss"]), 1e-12)) for r in runs if r.t_val99 is not None
-            for row in r.rows if int(row["step"]) == r.t_val99]
+    vals = [math.log10(max(float(x["test_loss"]), 1e-12)) for r in runs if r.t_val99 is not None
+            for x in r.rows if int(x["step"]) == r.t_val99]
     return float(np.median(vals)) if vals else -2.0
 
 
+def law_error(runs: Sequence[FitRun], laws: dict[str, Law]) -> dict[str, tuple[float, int]]:
+    """The law's own error, as its paper reports it: mean absolute percentage error of the delay
+    t_val99 - t_mem (physics reading, at memorisation) over runs that grok after memorisation, per family and pooled."""
+    per: dict[str, list[float]] = {}
+    for r in runs:
+        if r.t_val99 is None or r.t_mem is None or r.t_val99 <= r.t_mem:
+            continue
+        t_law, _ = law_times(law_inputs(r.rows, r.t_mem), r.recipe, _law_of(laws, r.recipe.family))
+        if not math.isfinite(t_law):
+            continue
+        d_true = r.t_val99 - r.t_mem
+        e = abs((t_law - r.t_mem) - d_true) / d_true
+        per.setdefault(r.recipe.family, []).append(e)
+        per.setdefault("all", []).append(e)
+    return {k: (float(np.mean(v)), len(v)) for k, v in per.items()}
+
+
+def predict_held_out(train: Sequence[FitRun], test: Sequence[FitRun], protocols: Sequence[str] = tuple(PROTOCOLS),
+                     band_runs: Sequence[FitRun] | None = None) -> dict[tuple[str, str], list[Pred]]:
+    """Fit on `train` (nested choice inside it) and forecast every run of `test` at each protocol's cut,
+    with the forecast and both baselines: {(protocol, method): predictions}."""
+    model = fit_model(train, band_runs=band_runs)
+    laws = {k: Law(**v) for k, v in model.laws.items()}
+    target = _loss_at_t99(train)
+    out: dict[tuple[str, str], list[Pred]] = {}
+    for proto in protocols:
+        for i, r in enumerate(test):
+            if r.t_mem is None:
+                continue
+            want = PROTOCOLS[proto](r)
+            steps = [int(x["step"]) for x in r.rows if int(x["step"]) <= want]
+            if not steps:
+                continue
+            cut = steps[-1]
+            if r.t_val99 is not None and r.t_val99 <= cut or cut < r.t_mem or cut >= r.end:
+                continue  # grokked by the cut, or nothing left to forecast
+            # a family the fit has no law constants for is forecast with the pooled ones, as a user would
+            recipe = r.recipe if r.recipe.family in model.laws else replace(r.recipe, family=POOLED)
+            try:
+                fc = forecast_rows(r.rows, recipe, cut, model, r.budget)
+            except ForecastError:
+                continue
+            horizon, label, law = fc.horizon, _outcome(r, fc.horizon), _law_of(laws, r.recipe.family)
+            out.setdefault((proto, "forecast"), []).append(
+                Pred(i, cut, horizon, label, r.t_val99, fc.p_groks, fc.p_groks, fc.t_val99, fc.low, fc.high))
+            law_in = law_inputs(r.rows, cut)
+            t_law = max(law_times(law_in, r.recipe, law)[0], cut + 1.0)
+            out.setdefault((proto, "weight-norm law"), []).append(
+                Pred(i, cut, horizon, label, r.t_val99, float(t_law <= horizon), -t_law, t_law, math.nan, math.nan))
+            t_tr = max(trend_crossing(r.rows, cut, target), cut + 1.0)
+            out.setdefault((proto, "test-loss trend"), []).append(
+                Pred(i, cut, horizon, label, r.t_val99, float(t_tr <= horizon), -t_tr, t_tr, math.nan, math.nan))
+    return out
+
+
 REGIONS: dict[str, Callable[[FitRun], Any]] = {
-    "family": lambda r: r.family,
-    "width": lambda r: f"{r.family} d_mlp={r.cfg.model.d_mlp}",
-    "op": lambda r: r.cfg.task.op,
-    "p": lambda r: r.cfg.task.p,
-    "noise": lambda r: r.cfg.task.noise,
-    "seed": lambda r: r.cfg.train.seed,
+    "family": lambda r: r.region["family"],
+    "sweep": lambda r: r.group,
+    "width": lambda r: r.region["width"],
+    "op": lambda r: r.region["op"],
+    "p": lambda r: r.region["p"],
+    "noise": lambda r: r.region["noise"],
+    "seed": lambda r: r.region["seed"],
 }
+
+
+def evaluate(runs: Sequence[FitRun], region: Callable[[FitRun], Any], only: Sequence[str] | None = None,
+             raw: dict[tuple[str, str], list[tuple[FitRun, Pred]]] | None = None) -> dict[tuple[str, str], Scores]:
+    """Leave-one-region-out: for every value of `region(run)` (or only those in `only`), fit on the other
+    runs and forecast its runs; scores pooled over the held-out forecasts per (protocol, method). `raw`, if
+    given, receives the pooled (run, prediction) pairs."""
+    keys = np.array([str(region(r)) for r in runs])
+    values = sorted(set(keys.tolist()))
+    if len(values) < 2:
+        raise ForecastError(f"cannot hold out by region: every run is in the same region ({values[0]})")
+    pooled: dict[tuple[str, str], list[tuple[FitRun, Pred]]] = {}
+    for v in values if only is None else [str(o) for o in only]:
+        train = [r for r, k in zip(runs, keys) if k != v]
+        test = [r for r, k in zip(runs, keys) if k == v and not r.null]
+        try:
+            preds = predict_held_out(train, test, band_runs=[r for r in runs if r.null])
+        except ForecastError as e:
+            log.warning("region %s: %s", v, e)
+            continue
+        for key, ps in preds.items():
+            pooled.setdefault(key, []).extend((test[q.run], q) for q in ps)
+    if raw is not None:
+        raw.update(pooled)
+    return {key: score([q for _, q in v]) for key, v in pooled.items()}

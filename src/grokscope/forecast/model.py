@@ -1,10 +1,14 @@
-"""The fitted forecaster as plain data: JSON coefficients, evaluated with numpy (no scikit-learn at run time).
+"""The fitted forecaster as plain data: JSON coefficients, evaluated with numpy (no scikit-learn or
+scipy at run time).
 
-A model is two linear heads on standardized features:
-  P(groks within budget) = sigmoid(b + w · z)                 (logistic regression)
-  log(t_val99 / cut)      = c + v · z   (+ residual quantiles)  (ridge regression on runs that grok)
-where z = (x - mean) / scale. The 80% interval of t_val99 is the median prediction times the 10% and
-90% quantiles of exp(cross-validated residual), so it is as wide as the fit's own held-out errors.
+A censored log-normal survival model (an accelerated-failure-time regression). At a cut step c after
+memorisation, for a run that has not grokked by c:
+
+    ln((t_val99 - c) / c) ~ Normal(mu, sigma),   mu = intercept + coef · (x - mean) / scale
+
+so P(groks by step H) = Phi((ln((H - c) / c) - mu) / sigma) for any horizon H, the median forecast is
+c + c·exp(mu) and the 80% interval c + c·exp(mu ± 1.2816 sigma). It was fitted with the runs that
+never grokked as censored at their last step, so no budget enters the question.
 """
 
 from __future__ import annotations
@@ -18,39 +22,55 @@ from typing import Any
 
 import numpy as np
 
-from grokscope.forecast.features import ForecastError
+from grokscope.forecast.features import ALL_FEATURES, ForecastError
+from grokscope.forecast.law import POOLED, Law
 
-FORMAT = "grokscope-forecast/1"
+FORMAT = "grokscope-forecast/2"
 DEFAULT_MODEL = "model.json"  # shipped inside the package, refit with `grokscope forecast fit`
+Z80 = 1.2815515655446004  # the 90% quantile of the standard normal: the 80% interval is mu ± Z80·sigma
+
+
+def normal_cdf(z: np.ndarray | float) -> np.ndarray:
+    """Phi(z), numpy only."""
+    z = np.asarray(z, dtype=np.float64)
+    return 0.5 * (1.0 + np.vectorize(math.erf)(z / math.sqrt(2.0)))
 
 
 @dataclass(frozen=True)
 class ForecastModel:
-    """Coefficients of both heads, the features they read and the families they were fitted on."""
+    """Coefficients, the features they read, the per-family law constants and the verdict's null band.
+
+    null_band: the largest test accuracy, in multiples of chance, that runs which cannot generalise
+    (permuted labels) showed after memorisation (its 99th percentile over their rows).
+    """
 
     features: list[str]
-    families: list[str]
     mean: list[float]
     scale: list[float]
-    clf_coef: list[float]
-    clf_intercept: float
-    reg_coef: list[float]
-    reg_intercept: float
-    resid_q10: float
-    resid_q90: float
+    coef: list[float]
+    intercept: float
+    sigma: float
+    laws: dict[str, dict[str, float]]
+    null_band: float
     info: dict[str, Any] = field(default_factory=dict)
 
-    def _z(self, x: np.ndarray) -> np.ndarray:
-        return (np.asarray(x, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
+    @property
+    def families(self) -> list[str]:
+        """The model families with fitted law constants (POOLED, "any", applies to any other)."""
+        return sorted(self.laws)
 
-    def p_groks(self, x: np.ndarray) -> np.ndarray:
-        """P(test accuracy >= 99% within the budget) for feature rows x [n, features]."""
-        logit = self._z(x) @ np.array(self.clf_coef) + self.clf_intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(logit, -40, 40)))
+    def law(self, family: str) -> Law:
+        """The law constants of a family; ForecastError for a family nothing was fitted on."""
+        if family not in self.laws:
+            raise ForecastError(f"cannot forecast: no fitted head for the {family!r} family (fitted: "
+                                f"{', '.join(f for f in self.families if f != POOLED)}); refit on runs of this family "
+                                f"(grokscope forecast fit) or ask for the pooled one (family={POOLED!r})")
+        return Law(**self.laws[family])
 
-    def log_ratio(self, x: np.ndarray) -> np.ndarray:
-        """Predicted log(t_val99 / cut) (median) for feature rows x."""
-        return self._z(x) @ np.array(self.reg_coef) + self.reg_intercept
+    def mu(self, x: np.ndarray) -> np.ndarray:
+        """Predicted mean of ln((t_val99 - cut) / cut) for feature rows x [n, features]."""
+        z = (np.asarray(x, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
+        return z @ np.array(self.coef) + self.intercept
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, **asdict(self)}, indent=1)
@@ -72,13 +92,16 @@ def model_from_dict(d: Any, where: str) -> ForecastModel:
         kw = {k: d[k] for k in ForecastModel.__dataclass_fields__ if k != "info"}
         m = ForecastModel(**kw, info=dict(d.get("info") or {}))
         n = len(m.features)
-        sizes = (len(m.mean), len(m.scale), len(m.clf_coef), len(m.reg_coef))
-        nums = [*m.mean, *m.scale, *m.clf_coef, *m.reg_coef, m.clf_intercept, m.reg_intercept, m.resid_q10,
-                m.resid_q90]
-        if any(s != n for s in sizes) or not all(isinstance(v, int | float) and math.isfinite(v) for v in nums) \
-                or any(s <= 0 for s in m.scale) or not all(isinstance(f, str) for f in m.features + m.families):
+        nums = [*m.mean, *m.scale, *m.coef, m.intercept, m.sigma, m.null_band,
+                *(v for law in m.laws.values() for v in law.values())]
+        if any(len(v) != n for v in (m.mean, m.scale, m.coef)) or not all(isinstance(v, int | float) and math.isfinite(v)
+                                                                          for v in nums):
             raise ValueError("inconsistent sizes or non-finite numbers")
-    except (KeyError, TypeError, ValueError) as e:
+        if any(s <= 0 for s in m.scale) or m.sigma <= 0 or not set(m.features) <= set(ALL_FEATURES):
+            raise ValueError("a non-positive scale or sigma, or an unknown feature")
+        for law in m.laws.values():
+            Law(**law)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ForecastError(f"{where} is a corrupt forecast model ({type(e).__name__}: {e}); refit it with "
                             "`grokscope forecast fit`") from None
     return m

@@ -1,7 +1,11 @@
-"""Forecasting one run from its first rows: P(groks within budget) and t_val99 with an 80% interval.
+"""Forecasting one run from its rows so far: when test accuracy reaches 99% (t_val99), with an 80%
+interval, and P(it does by a horizon step H).
 
 numpy only and below the store: the training engine reads it for its forecast stop rule
 (`train.stop_forecast_p`); reading a run directory is `grokscope.forecast.run`.
+
+The horizon H is min(budget, HORIZON_MULT · t_mem): "within the budget, but not more than 1,000 times
+as long as memorisation took". Without a budget (a foreign training loop) it is HORIZON_MULT · t_mem.
 """
 
 from __future__ import annotations
@@ -16,27 +20,36 @@ import numpy as np
 from grokscope.events import EVENT_THRESHOLD, first_step
 from grokscope.forecast.features import (
     ForecastError,
+    Recipe,
     as_vector,
-    config_features,
-    family_of,
+    memorised_at,
     rows_until,
     trajectory_features,
 )
-from grokscope.forecast.model import ForecastModel, load_model
+from grokscope.forecast.law import law_features, law_inputs
+from grokscope.forecast.model import Z80, ForecastModel, load_model, normal_cdf
 
-DEFAULT_FRACTION = 0.2
+HORIZON_MULT = 1000
+DEFAULT_FRACTION = 0.2  # `grokscope forecast RUN` and the stop rule look at 20% of the budget (or of the trained steps)
+
+
+def horizon_end(t_mem: int, budget: int | None = None) -> int:
+    """The horizon step H of a run memorised at t_mem: min(budget, HORIZON_MULT · t_mem)."""
+    h = HORIZON_MULT * max(int(t_mem), 1)
+    return h if budget is None else min(int(budget), h)
 
 
 @dataclass(frozen=True)
 class Forecast:
-    """A forecast made at `cut_step` of a run whose budget is `budget` steps.
+    """A forecast made at `cut_step` (an evaluated step) of a run memorised at `t_mem`.
 
-    `observed` is True when test accuracy had already reached 99% by the cut: then p_groks is 1 and
-    t_val99 is the observed step (low = high = t_val99).
+    p_groks is P(t_val99 <= horizon); t_val99 the median forecast, [low, high] its 80% interval.
+    `observed`: test accuracy had reached 99% by the cut; t_val99 is then the observed step.
     """
 
     cut_step: int
-    budget: int
+    t_mem: int
+    horizon: int
     p_groks: float
     t_val99: int
     low: int
@@ -46,73 +59,103 @@ class Forecast:
     def line(self) -> str:
         """One line for a progress bar or a table."""
         if self.observed:
-            return f"forecast: grokked at step {self.t_val99:,} (observed)"
-        return (f"forecast: groks ≈ step {self.t_val99:,} (80% interval {self.low:,}–{self.high:,}), "
-                f"P = {self.p_groks:.2f}")
+            return f"forecast: grokked at step {self.t_val99:,}"
+        p = f"P(by step {self.horizon:,}) = {self.p_groks:.2f}"
+        if self.t_val99 > self.horizon:
+            return f"forecast: not expected by step {self.horizon:,} (median ≈ step {self.t_val99:,}), {p}"
+        return f"forecast: groks ≈ step {self.t_val99:,} (80% interval {self.low:,}–{self.high:,}), {p}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"forecast_step": self.cut_step, "forecast_p_groks": round(self.p_groks, 4),
-                "forecast_t_val99": self.t_val99, "forecast_t_low": self.low, "forecast_t_high": self.high,
-                "forecast_observed": self.observed}
+        return {"forecast_step": self.cut_step, "forecast_t_mem": self.t_mem, "forecast_horizon": self.horizon,
+                "forecast_p_groks": round(self.p_groks, 4), "forecast_t_val99": self.t_val99,
+                "forecast_t_low": self.low, "forecast_t_high": self.high, "forecast_observed": self.observed}
 
 
-def forecast_rows(rows: Sequence[Mapping[str, Any]], cfg: Any, cut_step: int,
-                  model: ForecastModel | None = None) -> Forecast:
-    """The forecast of a run (its config and metrics rows) made from the rows up to `cut_step` only.
+def _step(cut: int, log_ratio: float) -> int:
+    """cut + cut · exp(log_ratio), as a step after the cut (the run has not grokked by then)."""
+    return cut + max(1, int(round(cut * math.exp(min(log_ratio, 30.0)))))
 
-    ForecastError ("cannot forecast: ...") for a family the model was not fitted on or too few points.
+
+def forecast_rows(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_step: int,
+                  model: ForecastModel | None = None, budget: int | None = None) -> Forecast:
+    """The forecast of a run made from its rows up to `cut_step` only (the last evaluation at or before it).
+
+    ForecastError ("cannot forecast ...") before memorisation, with too few evaluations in the window,
+    or for a family the model has no head for.
     """
     model = model or load_model()
-    budget = int(cfg.train.steps)
-    family = family_of(cfg)
-    if family not in model.families:
-        raise ForecastError(f"cannot forecast: the model was fitted on {', '.join(model.families)} runs, "
-                            f"not {family}; refit it on runs of this family (grokscope forecast fit)")
-    cut_step = min(int(cut_step), budget)
+    law = model.law(recipe.family)
     early = rows_until(rows, cut_step)
+    if not early:
+        raise ForecastError(f"cannot forecast: no evaluation up to step {cut_step:,}")
+    cut = int(early[-1]["step"])
+    t_mem = memorised_at(early)
     t_obs = first_step(early, "test_acc", EVENT_THRESHOLD)
     if t_obs is not None:
-        return Forecast(cut_step, budget, 1.0, t_obs, t_obs, t_obs, observed=True)
-    feats = trajectory_features(early, budget, cut_step)
-    if any(name in model.features for name in ("weight_decay", "frac_train", "log2_width")):
-        feats |= config_features(cfg)
-    x = as_vector(feats, model.features)[None, :]
-    p = float(model.p_groks(x)[0])
-    mid = float(model.log_ratio(x)[0])
-
-    def step(log_ratio: float) -> int:  # never before the cut: the run has not grokked by then
-        return max(cut_step + 1, int(round(cut_step * math.exp(min(log_ratio, 50.0)))))
-
-    return Forecast(cut_step, budget, p, step(mid), step(mid + model.resid_q10), step(mid + model.resid_q90))
+        return Forecast(cut, t_mem if t_mem is not None else t_obs, horizon_end(t_mem or t_obs, budget), 1.0,
+                        t_obs, t_obs, t_obs, observed=True)
+    feats = trajectory_features(early, recipe, cut) | law_features(law_inputs(early, cut), recipe, law)
+    assert t_mem is not None  # trajectory_features raised otherwise
+    mu = float(model.mu(as_vector(feats, model.features)[None, :])[0])
+    horizon = horizon_end(t_mem, budget)
+    p = 0.0 if horizon <= cut else float(normal_cdf((math.log((horizon - cut) / cut) - mu) / model.sigma))
+    s = Z80 * model.sigma
+    return Forecast(cut, t_mem, horizon, p, _step(cut, mu), _step(cut, mu - s), _step(cut, mu + s))
 
 
-def cut_for(budget: int, fraction: float | None = None, step: int | None = None) -> int:
-    """The cut step: `step`, or `fraction` (default 0.2) of the budget."""
+def forecast_history(rows: Sequence[Mapping[str, Any]], recipe: Recipe, model: ForecastModel | None = None,
+                     budget: int | None = None, max_points: int = 200) -> list[Forecast]:
+    """The forecasts the run would have shown at its evaluations from memorisation until it grokked (at most
+    `max_points`, spread evenly in log-step); evaluations it cannot be forecast at are left out."""
+    model = model or load_model()
+    srt = sorted(rows, key=lambda r: int(r["step"]))
+    t_mem = memorised_at(srt)
+    if t_mem is None:
+        return []
+    t_obs = first_step(srt, "test_acc", EVENT_THRESHOLD)
+    steps = [int(r["step"]) for r in srt if t_mem <= int(r["step"]) and (t_obs is None or int(r["step"]) < t_obs)]
+    if len(steps) > max_points:
+        want = np.geomspace(steps[0], steps[-1], max_points)
+        steps = sorted({steps[int(np.argmin(np.abs(np.array(steps) - w)))] for w in want})
+    out = []
+    for s in steps:
+        try:
+            out.append(forecast_rows(srt, recipe, s, model, budget))
+        except ForecastError:
+            continue
+    return out
+
+
+def cut_for(rows: Sequence[Mapping[str, Any]], budget: int, fraction: float | None = None,
+            step: int | None = None) -> int:
+    """The cut step of `grokscope forecast RUN`: `step`; or `fraction` (default 0.2) of the steps the run
+    trained (of the budget, if that is earlier), but not before memorisation."""
     if step is not None:
         if step <= 0:
             raise ForecastError(f"--step must be > 0, got {step}")
-        return min(step, budget)
+        return step
     f = DEFAULT_FRACTION if fraction is None else fraction
     if not 0 < f <= 1:
         raise ForecastError(f"--fraction must be in (0, 1], got {f}")
-    return max(1, int(round(f * budget)))
+    trained = max((int(r["step"]) for r in rows), default=0)
+    cut = max(1, int(round(f * min(trained, budget))))
+    t_mem = memorised_at(rows)
+    return max(cut, t_mem) if t_mem is not None else cut
 
 
 class ForecastTracker:
     """Feeds on evaluation rows (a run's on_row) and keeps the latest forecast line; never raises.
 
-    Forecasts once the run is past `fraction` of its budget (the warm-up), at most every `every` rows,
-    numpy only — cheap next to a training step.
+    From memorisation on, the forecast is remade at every evaluation (numpy only, cheap next to a
+    training step), so the line shown is never older than the last evaluation.
     """
 
-    def __init__(self, cfg: Any, fraction: float = DEFAULT_FRACTION, every: int = 5,
-                 model: ForecastModel | None = None, history: Sequence[Mapping[str, Any]] = ()):
-        self.cfg, self.every = cfg, every
-        self.warmup = cut_for(int(cfg.train.steps), fraction)
+    def __init__(self, recipe: Recipe, budget: int | None = None, model: ForecastModel | None = None,
+                 history: Sequence[Mapping[str, Any]] = ()):
+        self.recipe, self.budget = recipe, budget
         self.rows: list[dict[str, Any]] = [dict(r) for r in history]  # a resumed run's rows so far
         self.line: str | None = None
         self.forecast: Forecast | None = None  # the forecast behind `line` (None: none, or n/a)
-        self._n = 0
         self._model = model
         try:
             self._model = model or load_model()
@@ -120,34 +163,32 @@ class ForecastTracker:
             self.line = f"forecast: n/a ({e})"
 
     def on_row(self, row: Mapping[str, Any]) -> str | None:
-        """Add a row; the current forecast line (None during the warm-up)."""
+        """Add a row; the current forecast line (None until memorisation)."""
         self.rows.append(dict(row))
-        if self._model is None or int(row["step"]) < self.warmup:
+        if self._model is None:
             return self.line
-        self._n += 1
-        if self.line is None or (self._n - 1) % self.every == 0:
-            self.forecast = None
-            try:
-                fc = forecast_rows(self.rows, self.cfg, int(row["step"]), self._model)
-                self.forecast, self.line = fc, fc.line()
-            except ForecastError as e:
-                self.line = f"forecast: n/a ({str(e).removeprefix('cannot forecast: ')})"
-            except (ValueError, ArithmeticError, KeyError, TypeError, np.linalg.LinAlgError) as e:
-                self.line = f"forecast: n/a ({type(e).__name__})"  # a forecast never stops a run
+        self.forecast = None
+        try:
+            self.forecast = forecast_rows(self.rows, self.recipe, int(row["step"]), self._model, self.budget)
+            self.line = self.forecast.line()
+        except ForecastError as e:
+            msg = str(e)
+            self.line = None if msg.startswith("cannot forecast yet") else f"forecast: n/a ({msg.removeprefix('cannot forecast: ')})"
+        except (ValueError, ArithmeticError, KeyError, TypeError, np.linalg.LinAlgError) as e:
+            self.line = f"forecast: n/a ({type(e).__name__})"  # a forecast never stops a run
         return self.line
 
 
 def stop_rule_line(p: float, model: ForecastModel) -> str:
-    """One line describing the stop rule "P(groks) < p at 20% of the budget" and its false-negative rate
-    as measured when the model was fitted (`info["stop_rule"]`, see `forecast.fit.stop_rule_info`)."""
-    rule = f"stopping runs forecast never to grok: P < {p:g} at {DEFAULT_FRACTION:.0%} of the budget"
+    """One line describing the stop rule "P(groks by the horizon) < p at 20% of the budget" and its
+    false-negative rate as measured when the model was evaluated (`info["stop_rule"]`, `grokscope forecast fit`)."""
+    rule = f"stopping runs forecast never to grok: P(by the horizon) < {p:g} at {DEFAULT_FRACTION:.0%} of the budget"
     m = model.info.get("stop_rule")
     if not isinstance(m, dict) or "fn_rate" not in m:
         return f"{rule}; false-negative rate not measured for this forecast model (refit it with grokscope forecast fit)"
     measured = (f"{m['n_stopped_grokked']} of {m['n_stopped']} stopped runs grokked; held out by "
                 f"{m['held_out_by']}, {m['n_runs']} runs")
     fn = "n/a" if m["fn_rate"] is None else f"{m['fn_rate']:.1%}"
-    if not math.isclose(float(m["p"]), p) or not math.isclose(float(m["fraction"]), DEFAULT_FRACTION):
-        return (f"{rule}; false-negative rate not measured for this threshold (at P < {m['p']:g}: {fn}, "
-                f"{measured})")
+    if not math.isclose(float(m["p"]), p):
+        return f"{rule}; false-negative rate not measured for this threshold (at P < {m['p']:g}: {fn}, {measured})"
     return f"{rule}; measured false-negative rate {fn} ({measured})"

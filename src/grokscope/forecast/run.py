@@ -1,18 +1,19 @@
-"""The forecast of a run directory (finished or not): its config and metrics rows up to the cut."""
+"""The forecast and verdict of a run directory (finished or not): its config and metrics rows up to the cut."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from grokscope.events import EVENT_THRESHOLD, first_step
-from grokscope.forecast.features import ForecastError
+from grokscope.forecast.features import ForecastError, recipe_of
 from grokscope.forecast.model import ForecastModel, load_model
 from grokscope.forecast.predict import Forecast, cut_for, forecast_rows
+from grokscope.forecast.verdict import Verdict, verdict
 
 
 def forecast_run(path: str | Path, fraction: float | None = None, step: int | None = None,
-                 model: ForecastModel | str | Path | None = None) -> Forecast:
-    """The forecast of a run directory (finished or not) from its rows up to a fraction of its budget or a step."""
+                 model: ForecastModel | str | Path | None = None) -> tuple[Forecast, Verdict]:
+    """The forecast of a run directory from its rows up to `step`, or `fraction` (default 0.2) of the steps it
+    trained (of its budget, if earlier; never before memorisation), and the verdict on all its rows so far."""
     from grokscope.store.names import CONFIG
     from grokscope.store.rundir import read_config, read_metrics
 
@@ -22,7 +23,7 @@ def forecast_run(path: str | Path, fraction: float | None = None, step: int | No
     cfg = read_config(path)
     m = model if isinstance(model, ForecastModel) else load_model(model)
     rows = read_metrics(path)
-    cut = cut_for(int(cfg.train.steps), fraction, step)
-    if step is None and rows and int(rows[-1]["step"]) < cut and first_step(rows, "test_acc", EVENT_THRESHOLD) is None:
-        cut = int(rows[-1]["step"])  # an unfinished run before f·budget: forecast from what there is
-    return forecast_rows(rows, cfg, cut, m)
+    recipe = recipe_of(cfg)
+    budget = int(cfg.train.steps)
+    fc = forecast_rows(rows, recipe, cut_for(rows, budget, fraction, step), m, budget)
+    return fc, verdict(rows, recipe.n_classes, m.null_band)

@@ -1,7 +1,8 @@
 """The forecaster's stop rule, handed to the engine by whoever trains (`grokscope.lifecycle`):
-at a model's first evaluation at or after 20% of its budget, stop it if the forecast P(groks within
-the budget) < train.stop_forecast_p. It reads only the model's own history; a model or run it
-cannot forecast (or any numeric failure) keeps training, with one warning."""
+at a model's first evaluation at or after 20% of its budget, stop it if the forecast P(groks by the
+horizon, min(budget, 1000 t_mem)) < train.stop_forecast_p. It reads only the model's own history; a
+model not memorised by then, or one it cannot forecast (or any numeric failure), keeps training (the
+last two with one warning)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import numpy as np
 
 from grokscope.config import RunConfig
 from grokscope.events import EVENT_THRESHOLD
-from grokscope.forecast.features import ForecastError
+from grokscope.forecast.features import ForecastError, memorised_at, recipe_of
 from grokscope.forecast.model import ForecastModel, load_model
-from grokscope.forecast.predict import DEFAULT_FRACTION, cut_for, forecast_rows
+from grokscope.forecast.predict import DEFAULT_FRACTION, forecast_rows
 from grokscope.train.state import Member
 from grokscope.train.stop_rules import Rule, asks_for
 
@@ -35,11 +36,11 @@ class ForecastStop(Rule):
 
     def check(self, m: Member, cfg: RunConfig, step: int, row: dict[str, Any]) -> bool:
         seen = m.rules.setdefault(self.name, {})
-        if seen.get("checked") or step < cut_for(cfg.train.steps, DEFAULT_FRACTION):
+        if seen.get("checked") or step < round(DEFAULT_FRACTION * cfg.train.steps):
             return False
         seen["checked"] = True  # one look, at the cut
-        if row["test_acc"] >= EVENT_THRESHOLD:
-            return False
+        if row["test_acc"] >= EVENT_THRESHOLD or memorised_at(m.history) is None:
+            return False  # grokked, or not memorised: nothing to forecast
         p = self._p_groks(m, cfg, step)
         if p is None:
             return False
@@ -55,7 +56,7 @@ class ForecastStop(Rule):
                 self._model = load_model()  # once per rule
             if isinstance(self._model, ForecastError):
                 raise self._model
-            p = float(forecast_rows(m.history, cfg, step, self._model).p_groks)
+            p = float(forecast_rows(m.history, recipe_of(cfg), step, self._model, int(cfg.train.steps)).p_groks)
             if not math.isfinite(p):
                 raise ValueError(f"P(groks) = {p}")
             return p

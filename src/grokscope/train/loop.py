@@ -198,12 +198,16 @@ class Engine:
             loss_y, loss_clean = pair_losses(logits, pred, (y_all, clean), tcfg)
             tr, te = self.data["train_idx"][sl], self.data["test_idx"][sl]
             hit_y, hit_clean = (pred == y_all).double(), (pred == clean).double()
+            # the logit scale (Khanh 2026, arXiv 2606.18465): the mean largest logit on the train pairs,
+            # which the weight norm controls and which sets the grokking delay under cross-entropy
+            top = logits.amax(dim=-1).double()  # [Kc, N]
             parts = {
                 "train_loss": loss_y.gather(1, tr).mean(1),
                 "test_loss": loss_clean.gather(1, te).mean(1),
                 "train_acc": hit_y.gather(1, tr).mean(1),
                 "test_acc": hit_clean.gather(1, te).mean(1),
                 "train_clean_acc": hit_clean.gather(1, tr).mean(1),
+                "logit_scale": top.gather(1, tr).mean(1),
             }
             for key, v in parts.items():
                 out.setdefault(key, []).append(v)
