@@ -418,12 +418,28 @@ def _print_summary(summary: dict, path: Path) -> None:
                 "final_train_acc", "final_test_acc", "final_test_loss", "wall_s"):
         if key in summary:
             table.add_row(labels.get(key, key), fmt(key, summary[key]))
+    verdict = _verdict_line(path)
+    if verdict:
+        table.add_row("is this grokking?", verdict)
     out = Console()
     out.print(table)
     report = path / REPORT
     out.print(f"run directory: {path}", highlight=False, soft_wrap=True, markup=False)
     out.print(f"report:        {report}" if report.exists() else "report:        not written (see the warning above)",
               highlight=False, soft_wrap=True, markup=False)
+
+
+def _verdict_line(path: Path) -> str | None:
+    """The forecast verdict on a finished run ("grokking — ΔT = ..."), or None if it cannot be made."""
+    from grokscope.errors import GrokscopeError
+    from grokscope.forecast import load_model, recipe_of, verdict
+    from grokscope.store.rundir import read_config, read_metrics
+
+    try:
+        v = verdict(read_metrics(path), recipe_of(read_config(path)).n_classes, load_model().null_band)
+    except (GrokscopeError, OSError, ValueError, KeyError):
+        return None
+    return f"{v.label} — {v.reason}"
 
 
 @app.command()
@@ -827,6 +843,10 @@ def forecast_fit(
                f"families {', '.join(f'{k} {v}' for k, v in i['families'].items())}) -> {path}")
     typer.echo(f"chosen by {i['inner_cv']}: features {i['feature_set']!r}, "
                f"L2 {i['alpha']:g}; sigma {m.sigma:.3f}; null band ≤ {m.null_band:.2f}× chance ({i['null_runs']} runs)")
+    if "stop_rule" in i:
+        from grokscope.forecast import stop_rule_line
+
+        typer.echo(stop_rule_line(i["stop_rule"]["p"], m))
     for fam, law in sorted(m.laws.items()):
         typer.echo(f"  weight-norm law {fam:<16} kappa {law['kappa']:.3f}  V*/V_mem {law['rho']:.3f}  ({law['n']} runs)")
     typer.echo("standardized coefficients of ln((t_val99 - cut) / cut):")

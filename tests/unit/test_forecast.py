@@ -25,7 +25,7 @@ from grokscope.forecast import (
     verdict,
 )
 from grokscope.forecast.features import ALL_FEATURES, PHYSICS_FEATURES, TRAJECTORY_FEATURES
-from grokscope.forecast.fit import FitRun, evaluate, fit_aft, fit_model
+from grokscope.forecast.fit import STOP_P, FitRun, evaluate, fit_aft, fit_model, stop_rule_info
 from grokscope.forecast.law import Law, fit_laws, law_inputs, law_times
 from grokscope.forecast.model import model_from_dict
 from grokscope.forecast.predict import HORIZON_MULT
@@ -240,8 +240,7 @@ def _fit_run(i: int, group: str, t_val: int | None, wd: float, noise: float = 0.
                   {"family": "mlp/two_hot", "width": "w", "op": "add", "p": 31, "noise": noise, "seed": i})
 
 
-def test_fit_and_held_out_evaluation_on_a_small_corpus():
-    """Grokking time scales as 1 / wd; the fit, chosen by leave-one-sweep-out, ranks held-out runs."""
+def _small_corpus() -> list[FitRun]:
     runs, i = [], 0
     for g, wds in enumerate([(0.5, 1.0, 2.0), (0.7, 1.5, 3.0), (0.6, 1.2, 2.5)]):
         for wd in wds:
@@ -250,8 +249,26 @@ def test_fit_and_held_out_evaluation_on_a_small_corpus():
                 runs.append(_fit_run(i, f"s{g}", t_val, wd))
                 i += 1
     runs.append(_fit_run(i, "null", None, 1.0, noise=0.98))
+    return runs
+
+
+def test_fit_and_held_out_evaluation_on_a_small_corpus():
+    """Grokking time scales as 1 / wd; the fit, chosen by leave-one-sweep-out, ranks held-out runs."""
+    runs = _small_corpus()
     m = fit_model(runs)
     assert m.info["runs"] == len(runs) and m.null_band < 5 and m.sigma > 0
     scores = evaluate(runs, lambda r: r.group, only=["s0", "s1"])
     s = scores[("2 t_mem", "forecast")]
     assert s.n > 0 and s.n_time > 0 and math.isfinite(s.med_rel_err)
+
+
+def test_stop_rule_false_negative_rate_is_measured_held_out():
+    runs = _small_corpus()
+    rule = stop_rule_info(runs)
+    raw: dict = {}
+    evaluate(runs, lambda r: r.group, raw=raw, protocols=["20% of budget"])
+    preds = [q for _, q in raw[("20% of budget", "forecast")] if q.label is not None]
+    stopped = [q for q in preds if q.p < STOP_P]
+    assert rule["held_out_by"] == "sweep" and rule["n_runs"] == len(runs) and rule["p"] == STOP_P
+    assert rule["n_stopped"] == len(stopped) and rule["n_stopped_grokked"] == sum(q.label for q in stopped)
+    assert stop_rule_info(runs[:3]) is None  # one sweep, one family: nothing to hold out

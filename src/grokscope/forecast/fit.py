@@ -333,9 +333,33 @@ def fit_model(runs: Sequence[FitRun], info: dict[str, Any] | None = None,
                   inner_cv_nll=round(choice.cv_nll, 5), null_runs=n_null))
 
 
-def fit_store(roots: Sequence[str | Path]) -> ForecastModel:
-    """The forecaster fitted on every finished run under the roots."""
-    return fit_model(load_runs(roots), info={"roots": [str(r) for r in roots]})
+def fit_store(roots: Sequence[str | Path], measure_stop_rule: bool = True) -> ForecastModel:
+    """The forecaster fitted on every finished run under the roots, with the held-out false-negative rate of
+    the sweep stop rule in its info (`stop_rule_info`) unless `measure_stop_rule` is False."""
+    runs = load_runs(roots)
+    m = fit_model(runs, info={"roots": [str(r) for r in roots]})
+    rule = stop_rule_info(runs) if measure_stop_rule else None
+    if rule is not None:
+        m.info["stop_rule"] = rule
+    return m
+
+
+def stop_rule_info(runs: Sequence[FitRun]) -> dict[str, Any] | None:
+    """The held-out false-negative rate of the stop rule "P(by the horizon) < STOP_P at 20% of the budget"
+    (`train.stop_forecast_p`): held out by family when there are >= 2, else by sweep; None when neither
+    splits the runs. n_stopped counts held-out runs (memorised, not grokked at the cut) it would stop."""
+    for by in ("family", "sweep"):
+        if len({str(REGIONS[by](r)) for r in runs}) >= 2:
+            break
+    else:
+        log.warning("no stop-rule false-negative rate: every run is in the same family and sweep")
+        return None
+    s = evaluate(runs, REGIONS[by], protocols=["20% of budget"]).get(("20% of budget", "forecast"))
+    if s is None:
+        return None
+    grokked = round(s.stop_fn * s.n_stop) if s.n_stop else 0
+    return {"p": STOP_P, "held_out_by": by, "n_runs": len(runs), "n_held_out": s.n, "n_stopped": s.n_stop,
+            "n_stopped_grokked": grokked, "fn_rate": round(grokked / s.n_stop, 6) if s.n_stop else None}
 
 
 # --- evaluation -------------------------------------------------------------------------------------
@@ -362,6 +386,7 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 5) -> float:
 # multiples of t_mem; never before memorisation (snapped to the last evaluation at or before it)
 PROTOCOLS: dict[str, Callable[[FitRun], int]] = {
     "20% of trained": lambda r: cut_for(r.rows, r.budget, DEFAULT_FRACTION),
+    "20% of budget": lambda r: round(DEFAULT_FRACTION * r.budget),  # where the stop rule looks
     "2 t_mem": lambda r: 2 * (r.t_mem or 0),
     "4 t_mem": lambda r: 4 * (r.t_mem or 0),
 }
@@ -496,7 +521,8 @@ REGIONS: dict[str, Callable[[FitRun], Any]] = {
 
 
 def evaluate(runs: Sequence[FitRun], region: Callable[[FitRun], Any], only: Sequence[str] | None = None,
-             raw: dict[tuple[str, str], list[tuple[FitRun, Pred]]] | None = None) -> dict[tuple[str, str], Scores]:
+             raw: dict[tuple[str, str], list[tuple[FitRun, Pred]]] | None = None,
+             protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[tuple[str, str], Scores]:
     """Leave-one-region-out: for every value of `region(run)` (or only those in `only`), fit on the other
     runs and forecast its runs; scores pooled over the held-out forecasts per (protocol, method). `raw`, if
     given, receives the pooled (run, prediction) pairs."""
@@ -509,7 +535,7 @@ def evaluate(runs: Sequence[FitRun], region: Callable[[FitRun], Any], only: Sequ
         train = [r for r, k in zip(runs, keys) if k != v]
         test = [r for r, k in zip(runs, keys) if k == v and not r.null]
         try:
-            preds = predict_held_out(train, test, band_runs=[r for r in runs if r.null])
+            preds = predict_held_out(train, test, protocols, band_runs=[r for r in runs if r.null])
         except ForecastError as e:
             log.warning("region %s: %s", v, e)
             continue
