@@ -25,7 +25,7 @@ from grokscope.forecast import (
     verdict,
 )
 from grokscope.forecast.features import ALL_FEATURES, PHYSICS_FEATURES, TRAJECTORY_FEATURES
-from grokscope.forecast.fit import STOP_P, FitRun, evaluate, fit_aft, fit_model, stop_rule_info
+from grokscope.forecast.fit import STOP_P, FitRun, evaluate, fit_cure, fit_model, stop_rule_info
 from grokscope.forecast.law import Law, fit_laws, law_inputs, law_times
 from grokscope.forecast.model import model_from_dict
 from grokscope.forecast.predict import HORIZON_MULT
@@ -58,8 +58,9 @@ def tiny_model(features=TRAJECTORY_FEATURES, mu: float = math.log(2.0), sigma: f
                laws=None) -> ForecastModel:
     n = len(features)
     return ForecastModel(features=list(features), mean=[0.0] * n, scale=[1.0] * n, coef=[0.0] * n, intercept=mu,
-                         sigma=sigma, laws=laws or {"mlp/two_hot": {"kappa": 1.0, "rho": 0.5, "n": 3},
-                                                    "any": {"kappa": 1.0, "rho": 0.5, "n": 3}}, null_band=2.0)
+                         cure_coef=[0.0] * n, cure_intercept=40.0, sigma=sigma,  # P(groks at all) = 1
+                         laws=laws or {"mlp/two_hot": {"kappa": 1.0, "rho": 0.5, "n": 3},
+                                       "any": {"kappa": 1.0, "rho": 0.5, "n": 3}}, null_band=2.0)
 
 
 def test_features_use_only_rows_up_to_the_cut():
@@ -184,20 +185,23 @@ def test_tracker_forecasts_from_memorisation_at_every_row_and_never_raises():
     assert [bad.on_row(r) for r in rows][-1].startswith("forecast: n/a (no fitted head")
 
 
-def test_censored_fit_recovers_the_model_and_ignoring_censoring_does_not():
+def test_cure_fit_recovers_the_model_and_ignoring_censoring_does_not():
+    """Runs grok at all with P = sigmoid(1.5 x0) and then after ln-time 0.5 + x1 (+ 0.7 noise); the
+    rest, and late ones, are censored at a random bound. The fit recovers both heads and sigma."""
     rng = np.random.default_rng(0)
-    n = 3000
+    n = 4000
     X = rng.normal(size=(n, 2))
-    y_true = 0.5 + 1.0 * X[:, 0] - 0.5 * X[:, 1] + 0.7 * rng.normal(size=n)
-    bound = rng.uniform(-1, 3, size=n)  # censoring times
-    event = y_true <= bound
+    groks = rng.random(n) < 1 / (1 + np.exp(-1.5 * X[:, 0]))
+    y_true = 0.5 + 1.0 * X[:, 1] + 0.7 * rng.normal(size=n)
+    bound = rng.uniform(0, 4, size=n)  # censoring times
+    event = groks & (y_true <= bound)
     y = np.where(event, y_true, bound)
     w = np.ones(n)
-    fit = fit_aft(X, y, event, w, alpha=1e-6)
-    coef = fit.coef / fit.scale  # back to raw units
-    assert coef == pytest.approx([1.0, -0.5], abs=0.08) and fit.sigma == pytest.approx(0.7, abs=0.06)
-    naive = fit_aft(X, y, np.ones(n, bool), w, alpha=1e-6)  # the control: censored treated as events
-    assert abs(naive.coef[0] / naive.scale[0] - 1.0) > 0.15 or abs(naive.sigma - 0.7) > 0.1
+    fit = fit_cure(X, y, event, w, alpha=1e-6)
+    assert fit.coef / fit.scale == pytest.approx([0.0, 1.0], abs=0.1) and fit.sigma == pytest.approx(0.7, abs=0.07)
+    assert fit.cure_coef / fit.scale == pytest.approx([1.5, 0.0], abs=0.25)
+    naive = fit_cure(X, y, np.ones(n, bool), w, alpha=1e-6)  # the control: censored taken as grokked there
+    assert abs(naive.coef[1] / naive.scale[1] - 1.0) > 0.2 or abs(naive.sigma - 0.7) > 0.15
 
 
 def test_weight_norm_law_recovers_its_constants():

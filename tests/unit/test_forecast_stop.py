@@ -33,7 +33,7 @@ def const_model(mu: float, family: str = "mlp/two_hot", info=None) -> ForecastMo
     ~1 at mu = -30."""
     n = len(TRAJECTORY_FEATURES)
     return ForecastModel(features=list(TRAJECTORY_FEATURES), mean=[0.0] * n, scale=[1.0] * n, coef=[0.0] * n,
-                         intercept=mu, sigma=0.5, laws={family: {"kappa": 1.0, "rho": 0.5, "n": 1}}, null_band=2.0,
+                         intercept=mu, cure_coef=[0.0] * n, cure_intercept=40.0, sigma=0.5, laws={family: {"kappa": 1.0, "rho": 0.5, "n": 1}}, null_band=2.0,
                          info=dict(info or {}))
 
 

@@ -29,6 +29,7 @@ LOSS_FLOOR = 1e-12  # a loss below this is clipped before its log (float32 losse
 TRAJECTORY_FEATURES = (
     "since_mem",  # ln(cut / t_mem): how long the run has sat memorised, in units of the time it took
     "test_acc", "test_acc_max", "test_acc_at_mem", "test_acc_slope",  # slope: per unit of ln(step), window
+    "acc_trend",  # ln(remaining / cut) where logit(test acc), straight in ln(step) over the window, reaches 99%
     "test_loss_rel", "test_loss_slope", "test_loss_curv",  # log10 test loss vs memorisation; per ln(step)
     "log_train_loss", "train_loss_slope",
     "wn_since_mem", "wn_rate",  # ln(V / V_mem) with V = ||θ||², and -d ln V / d ln(step) over the window
@@ -108,6 +109,24 @@ def _ln_ratio(now: float, then: float) -> float:
     return math.log(now / then) if now > 0 and then > 0 and math.isfinite(now) and math.isfinite(then) else 0.0
 
 
+TREND_CLIP = (-3.0, 7.0)  # ln(remaining / cut): from 5% of the cut to ~1,100 cuts ("not on this trend")
+
+
+def acc_trend(lt: np.ndarray, acc: np.ndarray) -> float:
+    """ln((t - cut) / cut) for the step t where logit(test accuracy), fitted as a line in ln(step) over the
+    window (lt = ln(step)), reaches logit(0.99); clipped to TREND_CLIP (the top when it does not rise)."""
+    a = np.clip(acc, 1e-4, 1 - 1e-4)
+    k = slope(lt, np.log(a / (1 - a)))
+    target = math.log(EVENT_THRESHOLD / (1 - EVENT_THRESHOLD))
+    now = math.log(a[-1] / (1 - a[-1]))
+    if now >= target:
+        return TREND_CLIP[0]
+    if k <= 0:
+        return TREND_CLIP[1]
+    dt = min((target - now) / k, 50.0)  # in ln(step)
+    return float(np.clip(math.log(max(math.expm1(dt), 1e-9)), *TREND_CLIP))
+
+
 def trajectory_features(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_step: int) -> dict[str, float]:
     """The trajectory and physics features of a run at `cut_step` (rows after it are ignored).
 
@@ -139,6 +158,7 @@ def trajectory_features(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_s
         "test_acc_max": float(np.nanmax(test_acc)),
         "test_acc_at_mem": float(mem["test_acc"]),
         "test_acc_slope": slope(lt, col(win, "test_acc")),
+        "acc_trend": acc_trend(lt, col(win, "test_acc")),
         "test_loss_rel": float(_log10(np.array([float(last["test_loss"])]))[0]
                                - _log10(np.array([float(mem["test_loss"])]))[0]),
         "test_loss_slope": slope(lt, te_loss),

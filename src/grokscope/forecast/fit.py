@@ -3,8 +3,8 @@ scikit-learn brings: `pip install 'grokscope[forecast]'`).
 
 Examples are (run, cut) pairs: a run's features at an evaluation after memorisation and before it
 grokked, labelled by what happened after it — y = ln((t_val99 - cut) / cut), or, for a run that never
-grokked, y > ln((last step - cut) / cut) (censored). The model (forecast.model) is fitted by maximum
-likelihood with an L2 penalty. Everything chosen — the weight-norm law's constants, the feature set,
+grokked, y > ln((last step - cut) / cut) (censored). The model (forecast.model, a cure model: P(groks
+at all) times a log-normal time if it does) is fitted by maximum likelihood with an L2 penalty. Everything chosen — the weight-norm law's constants, the feature set,
 the penalty, the interval width — is chosen on the training runs only, by leave-one-sweep-out inside
 them (nested), never on the runs it is scored on.
 """
@@ -47,7 +47,7 @@ NULL_QUANTILE = 0.99
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "all": ALL_FEATURES,
     "no law": TRAJECTORY_FEATURES + PHYSICS_FEATURES,
-    "core": ("since_mem", "test_acc", "test_acc_max", "test_acc_slope", "test_loss_rel", "test_loss_slope",
+    "core": ("since_mem", "test_acc", "test_acc_max", "test_acc_slope", "acc_trend", "test_loss_rel", "test_loss_slope",
              "wn_rate", "logit_rate", "decay_per_cut") + LAW_FEATURES,
 }
 ALPHAS = (1e-2, 1e-1, 1.0, 10.0)
@@ -170,36 +170,49 @@ def design(cuts: Sequence[Cut], runs: Sequence[FitRun], laws: dict[str, Law], na
     return X
 
 
-# --- the censored log-normal regression -------------------------------------------------------------
+# --- the cure model: P(ever groks) x a censored log-normal time ---------------------------------------
 
 @dataclass
 class Fit:
     mean: np.ndarray
     scale: np.ndarray
-    coef: np.ndarray
+    coef: np.ndarray  # of mu, on the standardized features
     intercept: float
+    cure_coef: np.ndarray  # of logit P(groks at all)
+    cure_intercept: float
     sigma: float
 
+    def _z(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.scale
+
     def mu(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean) / self.scale) @ self.coef + self.intercept
+        return self._z(X) @ self.coef + self.intercept
+
+    def eta(self, X: np.ndarray) -> np.ndarray:
+        return self._z(X) @ self.cure_coef + self.cure_intercept
 
 
-def _nll_terms(y: np.ndarray, event: np.ndarray, mu: np.ndarray, log_sigma: float):
-    """Per-example negative log-likelihood and its derivatives in mu and ln sigma."""
+def _nll_terms(y: np.ndarray, event: np.ndarray, eta: np.ndarray, mu: np.ndarray, log_sigma: float):
+    """Per-example negative log-likelihood of the cure model and its derivatives in eta (logit of pi =
+    P(groks at all)), mu and ln sigma. A run that grokked: pi·f(y); one censored at y: 1 - pi + pi·S(y)."""
     _, special = _scipy()
     s = math.exp(log_sigma)
     z = (y - mu) / s
-    # events: ln sigma + z²/2 (+ const); censored: -ln P(Y > y) = -ln Phi(-z)
-    log_surv = special.log_ndtr(-z)
-    hazard = np.exp(-0.5 * z * z - 0.5 * math.log(2 * math.pi) - log_surv)  # phi(z) / Phi(-z)
-    nll = np.where(event, log_sigma + 0.5 * z * z, -log_surv)
-    d_mu = np.where(event, -z / s, -hazard / s)
-    d_ls = np.where(event, 1.0 - z * z, -hazard * z)
-    return nll, d_mu, d_ls
+    log_pi, log_not = -np.logaddexp(0.0, -eta), -np.logaddexp(0.0, eta)  # ln pi, ln(1 - pi)
+    log_phi = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
+    log_surv = special.log_ndtr(-z)  # ln S = ln P(Y > y | groks)
+    log_l = np.logaddexp(log_not, log_pi + log_surv)  # censored: ln(1 - pi + pi S)
+    nll = np.where(event, -log_pi + log_sigma + 0.5 * z * z, -log_l)
+    pi_phi = np.exp(log_pi + log_phi - log_l)  # pi phi(z) / L
+    d_eta = np.where(event, -np.exp(log_not), np.exp(log_pi + log_not + special.log_ndtr(z) - log_l))
+    d_mu = np.where(event, -z / s, -pi_phi / s)
+    d_ls = np.where(event, 1.0 - z * z, -pi_phi * z)
+    return nll, d_eta, d_mu, d_ls
 
 
-def fit_aft(X: np.ndarray, y: np.ndarray, event: np.ndarray, w: np.ndarray, alpha: float) -> Fit:
-    """Maximum-likelihood censored log-normal regression, L2 penalty alpha on the standardized coefficients."""
+def fit_cure(X: np.ndarray, y: np.ndarray, event: np.ndarray, w: np.ndarray, alpha: float) -> Fit:
+    """Maximum-likelihood cure model (logistic P(groks at all), censored log-normal time if it does), L2
+    penalty alpha on both heads' standardized coefficients."""
     optimize, _ = _scipy()
     mean, scale = X.mean(0), X.std(0)
     scale[scale < 1e-9] = 1.0
@@ -208,27 +221,33 @@ def fit_aft(X: np.ndarray, y: np.ndarray, event: np.ndarray, w: np.ndarray, alph
     n = Z.shape[1]
 
     def f(theta: np.ndarray):
-        coef, b, ls = theta[:n], theta[n], theta[n + 1]
-        nll, d_mu, d_ls = _nll_terms(y, event, Z @ coef + b, ls)
-        g_mu = w * d_mu
-        grad = np.concatenate([Z.T @ g_mu + alpha * coef, [g_mu.sum()], [(w * d_ls).sum()]])
-        return float(w @ nll + 0.5 * alpha * coef @ coef), grad
+        a, b = theta[:n], theta[n + 1:2 * n + 1]  # cure and time coefficients
+        nll, d_eta, d_mu, d_ls = _nll_terms(y, event, Z @ a + theta[n], Z @ b + theta[2 * n + 1], theta[-1])
+        g_eta, g_mu = w * d_eta, w * d_mu
+        grad = np.concatenate([Z.T @ g_eta + alpha * a, [g_eta.sum()], Z.T @ g_mu + alpha * b, [g_mu.sum()],
+                               [(w * d_ls).sum()]])
+        return float(w @ nll + 0.5 * alpha * (a @ a + b @ b)), grad
 
-    theta0 = np.concatenate([np.zeros(n), [float(np.average(y, weights=w))], [0.0]])
-    res = optimize.minimize(f, theta0, jac=True, method="BFGS")  # ~20 parameters: BFGS fit the test corpus 10x faster than L-BFGS-B
-    return Fit(mean, scale, res.x[:n], float(res.x[n]), float(math.exp(res.x[n + 1])))
+    theta0 = np.zeros(2 * n + 3)
+    theta0[n] = 1.0
+    theta0[2 * n + 1] = float(np.average(y[event], weights=w[event])) if event.any() else 0.0
+    res = optimize.minimize(f, theta0, jac=True, method="BFGS")  # ~40 parameters: BFGS fit 10x faster than L-BFGS-B
+    x = res.x
+    return Fit(mean, scale, x[n + 1:2 * n + 1], float(x[2 * n + 1]), x[:n], float(x[n]), float(math.exp(x[-1])))
 
 
-def fit_sigma(y: np.ndarray, event: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
-    """sigma alone by maximum likelihood for given (held-out) mu: an interval as wide as the errors on unseen runs."""
+def fit_sigma(y: np.ndarray, event: np.ndarray, eta: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
+    """sigma alone by maximum likelihood for given (held-out) eta and mu: an interval as wide as the errors
+    on runs the fit did not see."""
     optimize, _ = _scipy()
     w = w / w.sum()
-    res = optimize.minimize_scalar(lambda ls: float(w @ _nll_terms(y, event, mu, ls)[0]), bounds=(-4, 3), method="bounded")
+    res = optimize.minimize_scalar(lambda ls: float(w @ _nll_terms(y, event, eta, mu, ls)[0]), bounds=(-4, 3),
+                                   method="bounded")
     return float(math.exp(res.x))
 
 
-def _held_out_nll(y, event, mu, sigma, w) -> float:
-    return float((w / w.sum()) @ _nll_terms(y, event, mu, math.log(sigma))[0])
+def _held_out_nll(y, event, eta, mu, sigma, w) -> float:
+    return float((w / w.sum()) @ _nll_terms(y, event, eta, mu, math.log(sigma))[0])
 
 
 def _folds(runs: Sequence[FitRun], idx: Sequence[int]) -> list[np.ndarray]:
@@ -275,17 +294,17 @@ def choose(runs: Sequence[FitRun], cuts: Sequence[Cut]) -> Choice:
     for set_name, names in FEATURE_SETS.items():
         cols = [ALL_FEATURES.index(n) for n in names]
         for alpha in ALPHAS:
-            mu = np.full(len(cuts), np.nan)
+            mu, eta = np.full(len(cuts), np.nan), np.full(len(cuts), np.nan)
             for k in range(len(folds)):
                 test = ex_fold == k
                 if not test.any() or test.all():
                     continue
                 X = X_fold[k][:, cols]
-                fit = fit_aft(X[~test], y[~test], ev[~test], w[~test], alpha)
-                mu[test] = fit.mu(X[test])
+                fit = fit_cure(X[~test], y[~test], ev[~test], w[~test], alpha)
+                mu[test], eta[test] = fit.mu(X[test]), fit.eta(X[test])
             ok = np.isfinite(mu)
-            sigma = fit_sigma(y[ok], ev[ok], mu[ok], w[ok])
-            score = _held_out_nll(y[ok], ev[ok], mu[ok], sigma, w[ok])
+            sigma = fit_sigma(y[ok], ev[ok], eta[ok], mu[ok], w[ok])
+            score = _held_out_nll(y[ok], ev[ok], eta[ok], mu[ok], sigma, w[ok])
             log.info("choice %-7s alpha %-6g held-out nll %.4f sigma %.3f", set_name, alpha, score, sigma)
             if best is None or score < best.cv_nll:
                 best = Choice(tuple(names), set_name, alpha, score, sigma)
@@ -316,7 +335,7 @@ def fit_model(runs: Sequence[FitRun], info: dict[str, Any] | None = None,
     laws = fit_laws((r.rows, r.recipe, r.t_val99) for r in runs)
     X = design(cuts, runs, laws, choice.features)
     y, ev, w = (np.array([getattr(c, k) for c in cuts]) for k in ("y", "event", "weight"))
-    fit = fit_aft(X, y, ev, w, choice.alpha)
+    fit = fit_cure(X, y, ev, w, choice.alpha)
     band, n_null = null_band(runs if band_runs is None else band_runs)
     if not math.isfinite(band):
         raise ForecastError("cannot fit a forecaster: no runs with permuted labels (task.noise >= 0.9) for the "
@@ -324,7 +343,8 @@ def fit_model(runs: Sequence[FitRun], info: dict[str, Any] | None = None,
     fams = sorted({r.recipe.family for r in runs})
     return ForecastModel(
         features=list(choice.features), mean=fit.mean.tolist(), scale=fit.scale.tolist(), coef=fit.coef.tolist(),
-        intercept=fit.intercept, sigma=choice.sigma, laws={k: v.as_dict() for k, v in laws.items()},
+        intercept=fit.intercept, cure_coef=fit.cure_coef.tolist(), cure_intercept=fit.cure_intercept,
+        sigma=choice.sigma, laws={k: v.as_dict() for k, v in laws.items()},
         null_band=band,
         info=dict(info or {}, runs=len(runs), n_examples=len(cuts), n_grok_runs=sum(r.t_val99 is not None for r in runs),
                   families={f: sum(r.recipe.family == f for r in runs) for f in fams},
@@ -461,8 +481,9 @@ def law_error(runs: Sequence[FitRun], laws: dict[str, Law]) -> dict[str, tuple[f
     for r in runs:
         if r.t_val99 is None or r.t_mem is None or r.t_val99 <= r.t_mem:
             continue
-        t_law, _ = law_times(law_inputs(r.rows, r.t_mem), r.recipe, _law_of(laws, r.recipe.family))
-        if not math.isfinite(t_law):
+        x = law_inputs(r.rows, r.t_mem)
+        t_law, _ = law_times(x, r.recipe, _law_of(laws, r.recipe.family))
+        if x is None or not math.isfinite(t_law):
             continue
         d_true = r.t_val99 - r.t_mem
         e = abs((t_law - r.t_mem) - d_true) / d_true

@@ -2,9 +2,12 @@
 
 After memorisation, decoupled weight decay contracts V = ||θ||² by about 2κ·lr·wd per step (κ
 corrects plain decay for the gradient pushing back under AdamW), and the generalising solution takes
-over when V reaches V* = ρ·V_mem. Two readings of it at a cut step:
+over when V reaches V* = ρ·V_ref. V_ref is the paper's V_mem, the norm at memorisation, except that
+at a large learning rate the norm need not start shrinking at memorisation, so the contraction is
+measured from the largest V between t_mem and the cut (at step t_ref).
+Two readings of it at a cut step:
 
-  physics   T_val99 = t_mem + ln(V_mem / V*) / (2κ·lr·wd) = t_mem + ln(1/ρ) / (2κ·lr·wd)   (the paper's law)
+  physics   T_val99 = t_ref + ln(V_ref / V*) / (2κ·lr·wd) = t_ref + ln(1/ρ) / (2κ·lr·wd)   (the paper's law)
   observed  T_val99 = cut + ln(V_cut / V*) / k,  k = -d ln V / d step over the window [cut/2, cut]
 
 κ and ρ are per model family (the paper finds κ within 15% inside an architecture and ≈ 2x between
@@ -45,26 +48,34 @@ def _v(row: Mapping[str, Any]) -> float:
 
 @dataclass(frozen=True)
 class LawInputs:
-    """What the law reads of a run at a cut: t_mem, V at t_mem and at the cut, and k = -d ln V / d step
-    over the window [cut/2, cut]."""
+    """What the law reads of a run at a cut: the largest V since memorisation (v_ref, at t_ref), V at the
+    cut, and k = -d ln V / d step over the window [cut/2, cut]."""
 
     cut: int
-    t_mem: int
-    v_mem: float
+    t_ref: int
+    v_ref: float
     v_now: float
     k: float
+
+
+def reference(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The row with the largest weight norm from memorisation on (rows sorted, up to a cut), or None."""
+    mem = first_at(rows, "train_acc")
+    if mem is None:
+        return None
+    return max((r for r in rows if int(r["step"]) >= int(mem["step"])), key=_v)
 
 
 def law_inputs(rows: Sequence[Mapping[str, Any]], cut_step: int) -> LawInputs | None:
     """The law's inputs at `cut_step` (None before memorisation)."""
     early = [r for r in rows_until(rows, cut_step) if int(r["step"]) > 0]
-    mem = first_at(early, "train_acc")
-    if mem is None:
+    ref = reference(early)
+    if ref is None:
         return None
     win = [r for r in early if int(r["step"]) >= WINDOW * cut_step]
     v = col(win, "weight_norm") ** 2
     k = -slope(col(win, "step"), np.log(np.where(v > 0, v, np.nan)))
-    return LawInputs(int(early[-1]["step"]), int(mem["step"]), _v(mem), _v(win[-1]) if win else 0.0, k)
+    return LawInputs(int(early[-1]["step"]), int(ref["step"]), _v(ref), _v(win[-1]) if win else 0.0, k)
 
 
 def law_times(x: LawInputs | None, recipe: Recipe, law: Law | None) -> tuple[float, float]:
@@ -75,8 +86,8 @@ def law_times(x: LawInputs | None, recipe: Recipe, law: Law | None) -> tuple[flo
     physics = observed = math.inf
     rate = 2.0 * law.kappa * recipe.lr * recipe.weight_decay
     if rate > 0 and 0 < law.rho < 1:
-        physics = x.t_mem + math.log(1.0 / law.rho) / rate
-    v_star = law.rho * x.v_mem
+        physics = x.t_ref + math.log(1.0 / law.rho) / rate
+    v_star = law.rho * x.v_ref
     if v_star > 0 and x.v_now > 0:
         observed = float(x.cut) if x.v_now <= v_star else (x.cut + math.log(x.v_now / v_star) / x.k if x.k > 0 else math.inf)
     return physics, observed
@@ -94,19 +105,19 @@ def law_features(x: LawInputs | None, recipe: Recipe, law: Law | None) -> dict[s
 
 def fit_laws(runs: Iterable[tuple[Sequence[Mapping[str, Any]], Recipe, int | None]]) -> dict[str, Law]:
     """Per-family (and pooled, POOLED) law constants from (rows, recipe, t_val99) of finished runs:
-    medians over the runs that grok after memorisation with weight decay > 0 of
-    rho_i = V(t_val99) / V(t_mem) and kappa_i = ln(1/rho_i) / (2 lr wd (t_val99 - t_mem))."""
+    medians over the runs that grok after their reference row (`reference`, up to t_val99) with weight
+    decay > 0 of rho_i = V(t_val99) / V_ref and kappa_i = ln(1/rho_i) / (2 lr wd (t_val99 - t_ref))."""
     per: dict[str, list[tuple[float, float]]] = {}
     for rows, recipe, t_val99 in runs:
         if t_val99 is None or recipe.weight_decay <= 0 or recipe.lr <= 0:
             continue
-        srt = sorted(rows, key=lambda r: int(r["step"]))
-        mem = first_at(srt, "train_acc")
-        grok = next((r for r in srt if int(r["step"]) == t_val99), None)
-        if mem is None or grok is None or t_val99 <= int(mem["step"]) or _v(mem) <= 0 or _v(grok) <= 0:
+        srt = rows_until(rows, t_val99)
+        ref = reference(srt)
+        grok = srt[-1] if srt and int(srt[-1]["step"]) == t_val99 else None
+        if ref is None or grok is None or t_val99 <= int(ref["step"]) or _v(ref) <= 0 or _v(grok) <= 0:
             continue
-        rho = _v(grok) / _v(mem)
-        kappa = math.log(1.0 / rho) / (2.0 * recipe.lr * recipe.weight_decay * (t_val99 - int(mem["step"])))
+        rho = _v(grok) / _v(ref)
+        kappa = math.log(1.0 / rho) / (2.0 * recipe.lr * recipe.weight_decay * (t_val99 - int(ref["step"])))
         per.setdefault(recipe.family, []).append((kappa, rho))
         per.setdefault(POOLED, []).append((kappa, rho))
     return {fam: Law(float(np.median([k for k, _ in v])), float(np.median([r for _, r in v])), len(v))

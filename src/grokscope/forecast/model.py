@@ -1,14 +1,16 @@
 """The fitted forecaster as plain data: JSON coefficients, evaluated with numpy (no scikit-learn or
 scipy at run time).
 
-A censored log-normal survival model (an accelerated-failure-time regression). At a cut step c after
-memorisation, for a run that has not grokked by c:
+A cure model of survival. At a cut step c after memorisation, for a run that has not grokked by c
+and features x (z = (x - mean) / scale):
 
-    ln((t_val99 - c) / c) ~ Normal(mu, sigma),   mu = intercept + coef · (x - mean) / scale
+    P(it groks at all)                        pi = sigmoid(cure_intercept + cure_coef · z)
+    if it does, ln((t_val99 - c) / c) ~ Normal(mu, sigma),   mu = intercept + coef · z
 
-so P(groks by step H) = Phi((ln((H - c) / c) - mu) / sigma) for any horizon H, the median forecast is
-c + c·exp(mu) and the 80% interval c + c·exp(mu ± 1.2816 sigma). It was fitted with the runs that
-never grokked as censored at their last step, so no budget enters the question.
+so P(groks by step H) = pi · Phi((ln((H - c) / c) - mu) / sigma) for any horizon H; the forecast
+t_val99 (if it groks) is c + c·exp(mu), its 80% interval c + c·exp(mu ± 1.2816 sigma). It was fitted
+with the runs that never grokked as censored at their last step, so no budget enters the question;
+the cure part keeps runs that never grok from dragging the time of those that do.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class ForecastModel:
     scale: list[float]
     coef: list[float]
     intercept: float
+    cure_coef: list[float]
+    cure_intercept: float
     sigma: float
     laws: dict[str, dict[str, float]]
     null_band: float
@@ -72,6 +76,11 @@ class ForecastModel:
         z = (np.asarray(x, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
         return z @ np.array(self.coef) + self.intercept
 
+    def p_ever(self, x: np.ndarray) -> np.ndarray:
+        """P(the run groks at all) for feature rows x."""
+        z = (np.asarray(x, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
+        return 1.0 / (1.0 + np.exp(-np.clip(z @ np.array(self.cure_coef) + self.cure_intercept, -40, 40)))
+
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, **asdict(self)}, indent=1)
 
@@ -92,9 +101,9 @@ def model_from_dict(d: Any, where: str) -> ForecastModel:
         kw = {k: d[k] for k in ForecastModel.__dataclass_fields__ if k != "info"}
         m = ForecastModel(**kw, info=dict(d.get("info") or {}))
         n = len(m.features)
-        nums = [*m.mean, *m.scale, *m.coef, m.intercept, m.sigma, m.null_band,
+        nums = [*m.mean, *m.scale, *m.coef, *m.cure_coef, m.intercept, m.cure_intercept, m.sigma, m.null_band,
                 *(v for law in m.laws.values() for v in law.values())]
-        if any(len(v) != n for v in (m.mean, m.scale, m.coef)) or not all(isinstance(v, int | float) and math.isfinite(v)
+        if any(len(v) != n for v in (m.mean, m.scale, m.coef, m.cure_coef)) or not all(isinstance(v, int | float) and math.isfinite(v)
                                                                           for v in nums):
             raise ValueError("inconsistent sizes or non-finite numbers")
         if any(s <= 0 for s in m.scale) or m.sigma <= 0 or not set(m.features) <= set(ALL_FEATURES):

@@ -43,7 +43,7 @@ def horizon_end(t_mem: int, budget: int | None = None) -> int:
 class Forecast:
     """A forecast made at `cut_step` (an evaluated step) of a run memorised at `t_mem`.
 
-    p_groks is P(t_val99 <= horizon); t_val99 the median forecast, [low, high] its 80% interval.
+    p_groks is P(t_val99 <= horizon); t_val99 the median forecast if it groks, [low, high] its 80% interval.
     `observed`: test accuracy had reached 99% by the cut; t_val99 is then the observed step.
     """
 
@@ -96,9 +96,10 @@ def forecast_rows(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_step: i
                         t_obs, t_obs, t_obs, observed=True)
     feats = trajectory_features(early, recipe, cut) | law_features(law_inputs(early, cut), recipe, law)
     assert t_mem is not None  # trajectory_features raised otherwise
-    mu = float(model.mu(as_vector(feats, model.features)[None, :])[0])
+    x = as_vector(feats, model.features)[None, :]
+    mu, p_ever = float(model.mu(x)[0]), float(model.p_ever(x)[0])
     horizon = horizon_end(t_mem, budget)
-    p = 0.0 if horizon <= cut else float(normal_cdf((math.log((horizon - cut) / cut) - mu) / model.sigma))
+    p = 0.0 if horizon <= cut else p_ever * float(normal_cdf((math.log((horizon - cut) / cut) - mu) / model.sigma))
     s = Z80 * model.sigma
     return Forecast(cut, t_mem, horizon, p, _step(cut, mu), _step(cut, mu - s), _step(cut, mu + s))
 
