@@ -40,7 +40,7 @@ from grokscope.forecast.predict import DEFAULT_FRACTION, cut_for, forecast_rows
 
 log = logging.getLogger(__name__)
 
-MAX_CUTS = 10  # (run, cut) examples per run: evaluations spread evenly in log-step from t_mem to the end
+MAX_CUTS = 8  # (run, cut) examples per run: evaluations spread evenly in log-step from t_mem to the end
 NULL_NOISE = 0.9  # runs with at least this label noise cannot generalise: they make the verdict's null band
 NULL_QUANTILE = 0.99
 # the candidates the nested choice picks from (feature set x L2 penalty)
@@ -50,7 +50,7 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "core": ("since_mem", "test_acc", "test_acc_max", "test_acc_slope", "acc_trend", "test_loss_rel", "test_loss_slope",
              "wn_rate", "logit_rate", "decay_per_cut") + LAW_FEATURES,
 }
-ALPHAS = (1e-2, 1e-1, 1.0, 10.0)
+ALPHAS = (0.1, 1.0, 10.0)
 STOP_P = 0.05  # the "forecast never to grok" rule whose false-negative rate eval reports
 
 

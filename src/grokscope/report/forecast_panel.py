@@ -155,6 +155,12 @@ def plot_png(p: HistoryPanel, path: Path, title: str = "") -> Path:
     lo, hi = _y_range(p)
     ax.set(xscale="log", yscale="log", ylim=(10 ** lo, 10 ** hi), xlabel="forecast made at step",
            ylabel="forecast t_val99", title=title or "forecast of t_val99 through training")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    steps = FuncFormatter(lambda v, _: f"{v:,.0f}")  # 2,000, not 2×10³: steps as the rest of the page writes them
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(steps)
+        axis.set_minor_formatter(NullFormatter())
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
     fig.savefig(path, dpi=100)
