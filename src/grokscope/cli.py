@@ -863,6 +863,8 @@ def forecast_eval(
                                                            "score only these runs.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Write calibration and forecast-vs-actual PNGs (and the "
                                                     "held-out forecasts as JSON) into this folder.")] = None,
+    features: Annotated[list[str] | None, typer.Option(help="Let the nested choice pick only from these feature "
+                                                           "sets (repeatable): all, no law, core.")] = None,
 ) -> None:
     """Held-out evaluation: for each protocol (when the forecast is made) and method, AUROC of P(groks by
     the horizon), Brier, calibration, t_val99 error and 80%-interval coverage, beside the weight-norm law
@@ -872,12 +874,25 @@ def forecast_eval(
     from rich.table import Table
 
     from grokscope.errors import GrokscopeError
-    from grokscope.forecast.fit import METHODS, PROTOCOLS, REGIONS, STOP_P, evaluate, law_error, load_runs
+    from grokscope.forecast.fit import (
+        FEATURE_SETS,
+        METHODS,
+        PROTOCOLS,
+        REGIONS,
+        STOP_P,
+        evaluate,
+        law_error,
+        load_runs,
+    )
 
     regions = by or ([] if unseen else ["family"])
     bad = [r for r in regions if r not in REGIONS]
     if bad:
         _fail(f"unknown region {bad[0]!r}; choose from {', '.join(REGIONS)}")
+    sets = features or list(FEATURE_SETS)
+    if any(f not in FEATURE_SETS for f in sets):
+        _fail(f"unknown feature set {next(f for f in sets if f not in FEATURE_SETS)!r}; choose from "
+              f"{', '.join(FEATURE_SETS)}")
     try:
         runs = load_runs(roots)
         tests: list[tuple[str, str, Any, list[str] | None]] = []
@@ -893,7 +908,7 @@ def forecast_eval(
         for name, title, region, only in tests:
             t0 = time.perf_counter()
             raw: dict = {}
-            scores = evaluate(runs, region, only=only, raw=raw)
+            scores = evaluate(runs, region, only=only, raw=raw, sets=sets)
             table = Table("cut", "method", "n", "known, grok by H", "AUROC", "Brier", "ECE", "med rel err t_val99",
                           "80% covers", f"stop P<{STOP_P}: n, FN", title=f"{title}, {time.perf_counter() - t0:.0f} s)")
             for (proto, method), s in sorted(scores.items(), key=lambda kv: (list(PROTOCOLS).index(kv[0][0]),

@@ -274,7 +274,7 @@ class Choice:
     sigma: float  # from the inner held-out mu
 
 
-def choose(runs: Sequence[FitRun], cuts: Sequence[Cut]) -> Choice:
+def choose(runs: Sequence[FitRun], cuts: Sequence[Cut], sets: Sequence[str] = tuple(FEATURE_SETS)) -> Choice:
     """The feature set and penalty with the lowest held-out likelihood loss, leave-one-sweep-out over the runs
     (law constants refitted inside each fold), and the interval width those held-out predictions imply."""
     run_ids = sorted({c.run for c in cuts})
@@ -291,7 +291,8 @@ def choose(runs: Sequence[FitRun], cuts: Sequence[Cut]) -> Choice:
         laws = fit_laws((r.rows, r.recipe, r.t_val99) for r in train_runs)
         X_fold.append(design(cuts, runs, laws, ALL_FEATURES))
     best: Choice | None = None
-    for set_name, names in FEATURE_SETS.items():
+    for set_name in sets:
+        names = FEATURE_SETS[set_name]
         cols = [ALL_FEATURES.index(n) for n in names]
         for alpha in ALPHAS:
             mu, eta = np.full(len(cuts), np.nan), np.full(len(cuts), np.nan)
@@ -322,7 +323,7 @@ def null_band(runs: Sequence[FitRun]) -> tuple[float, int]:
 
 
 def fit_model(runs: Sequence[FitRun], info: dict[str, Any] | None = None,
-              band_runs: Sequence[FitRun] | None = None) -> ForecastModel:
+              band_runs: Sequence[FitRun] | None = None, sets: Sequence[str] = tuple(FEATURE_SETS)) -> ForecastModel:
     """The forecaster fitted on the runs: law constants, nested choice of features and penalty, the fit, and the
     verdict's null band (from the permuted-label runs among `band_runs`, default `runs`; evaluation scores no
     verdict, so it may take them from a held-out region)."""
@@ -331,7 +332,7 @@ def fit_model(runs: Sequence[FitRun], info: dict[str, Any] | None = None,
         raise ForecastError(f"cannot fit a forecaster: {len(cuts)} examples after memorisation, "
                             f"{sum(c.event for c in cuts)} of runs that grok; it needs runs that memorise, and that "
                             "grok and do not (a sweep across weight decay / train fraction)")
-    choice = choose(runs, cuts)
+    choice = choose(runs, cuts, sets)
     laws = fit_laws((r.rows, r.recipe, r.t_val99) for r in runs)
     X = design(cuts, runs, laws, choice.features)
     y, ev, w = (np.array([getattr(c, k) for c in cuts]) for k in ("y", "event", "weight"))
@@ -493,10 +494,10 @@ def law_error(runs: Sequence[FitRun], laws: dict[str, Law]) -> dict[str, tuple[f
 
 
 def predict_held_out(train: Sequence[FitRun], test: Sequence[FitRun], protocols: Sequence[str] = tuple(PROTOCOLS),
-                     band_runs: Sequence[FitRun] | None = None) -> dict[tuple[str, str], list[Pred]]:
+                     band_runs: Sequence[FitRun] | None = None, sets: Sequence[str] = tuple(FEATURE_SETS)) -> dict[tuple[str, str], list[Pred]]:
     """Fit on `train` (nested choice inside it) and forecast every run of `test` at each protocol's cut,
     with the forecast and both baselines: {(protocol, method): predictions}."""
-    model = fit_model(train, band_runs=band_runs)
+    model = fit_model(train, band_runs=band_runs, sets=sets)
     laws = {k: Law(**v) for k, v in model.laws.items()}
     target = _loss_at_t99(train)
     out: dict[tuple[str, str], list[Pred]] = {}
@@ -543,7 +544,8 @@ REGIONS: dict[str, Callable[[FitRun], Any]] = {
 
 def evaluate(runs: Sequence[FitRun], region: Callable[[FitRun], Any], only: Sequence[str] | None = None,
              raw: dict[tuple[str, str], list[tuple[FitRun, Pred]]] | None = None,
-             protocols: Sequence[str] = tuple(PROTOCOLS)) -> dict[tuple[str, str], Scores]:
+             protocols: Sequence[str] = tuple(PROTOCOLS), sets: Sequence[str] = tuple(FEATURE_SETS),
+             ) -> dict[tuple[str, str], Scores]:
     """Leave-one-region-out: for every value of `region(run)` (or only those in `only`), fit on the other
     runs and forecast its runs; scores pooled over the held-out forecasts per (protocol, method). `raw`, if
     given, receives the pooled (run, prediction) pairs."""
@@ -556,7 +558,7 @@ def evaluate(runs: Sequence[FitRun], region: Callable[[FitRun], Any], only: Sequ
         train = [r for r, k in zip(runs, keys) if k != v]
         test = [r for r, k in zip(runs, keys) if k == v and not r.null]
         try:
-            preds = predict_held_out(train, test, protocols, band_runs=[r for r in runs if r.null])
+            preds = predict_held_out(train, test, protocols, band_runs=[r for r in runs if r.null], sets=sets)
         except ForecastError as e:
             log.warning("region %s: %s", v, e)
             continue
