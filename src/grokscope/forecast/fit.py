@@ -1,5 +1,5 @@
-"""Fitting the forecaster on a run corpus, and its evaluation on held-out regions (needs scipy, which
-scikit-learn brings: `pip install 'grokscope[forecast]'`).
+"""Fitting the forecaster on a run corpus, and its evaluation on held-out regions (needs scipy:
+`pip install 'grokscope[forecast]'`).
 
 Examples are (run, cut) pairs: a run's features at an evaluation after memorisation and before it
 grokked, labelled by what happened after it — y = ln((t_val99 - cut) / cut), or, for a run that never

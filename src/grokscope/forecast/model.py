@@ -1,5 +1,4 @@
-"""The fitted forecaster as plain data: JSON coefficients, evaluated with numpy (no scikit-learn or
-scipy at run time).
+"""The fitted forecaster as plain data: JSON coefficients, evaluated with numpy (no scipy at run time).
 
 A cure model of survival. At a cut step c after memorisation, for a run that has not grokked by c
 and features x (z = (x - mean) / scale):
