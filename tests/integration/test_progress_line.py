@@ -264,3 +264,17 @@ def test_the_forecast_gives_the_eta_only_where_it_forecasts_the_stop(monkeypatch
     lines = show(monkeypatch, cfg, [row(s, 1.0, 0.2) for s in range(0, 350, 50)])  # 100 steps/s
     assert lines[0].endswith(expected), lines[0]
     assert lines[-1] == "forecast: groks ≈ step 1,290 (80% interval 1,000–1,400), P(by step 1,500) = " + f"{p:.2f}"
+
+
+def test_the_default_run_shows_a_forecast_from_memorisation_on(monkeypatch):
+    """The default preset's budget is 500,000 steps; its forecast does not wait for any fraction of it: the
+    line is there at the first evaluations after train accuracy reaches 99% (step 300 here), not before."""
+    cfg = load_preset("swaroop2026")
+    rows = [row(s, min(1.0, 0.2 + s / 375), 0.01 + s / 2e5, test_loss=4.0 - s / 5000, train_loss=2.0 / (1 + s),
+                weight_norm=60.0 - s / 200) for s in range(0, 900, 50)]
+    before = show(monkeypatch, cfg, [r for r in rows if r["step"] < 300])
+    assert not any(line.startswith("forecast") for line in before), before
+    after = show(monkeypatch, cfg, rows)
+    assert after[-1].startswith("forecast: "), after  # made at step 850, the last evaluation
+    fresh = ForecastTracker(recipe_of(cfg), cfg.train.steps)
+    assert [fresh.on_row(r) for r in rows][-1] == after[-1]
