@@ -61,8 +61,8 @@ class Forecast:
         if self.observed:
             return f"forecast: grokked at step {self.t_val99:,}"
         p = f"P(by step {self.horizon:,}) = {self.p_groks:.2f}"
-        if self.t_val99 > self.horizon:
-            return f"forecast: not expected by step {self.horizon:,} (median ≈ step {self.t_val99:,}), {p}"
+        if self.p_groks < 0.5:
+            return f"forecast: not expected by step {self.horizon:,}, {p} (if it groks: ≈ step {self.t_val99:,})"
         return f"forecast: groks ≈ step {self.t_val99:,} (80% interval {self.low:,}–{self.high:,}), {p}"
 
     def as_dict(self) -> dict[str, Any]:
