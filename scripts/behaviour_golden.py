@@ -32,7 +32,8 @@ SHRINK = ["task.p=13", "train.steps=40", "train.eval_every=10", "train.eval_log_
 
 
 # stop rules besides max_steps: patience on the default preset, and the forecast rule (20% of 100 steps) on
-# the fast recipe, which memorises by then (the rule looks only at memorised runs since issue #25)
+# the fast recipe, which memorises by then (the rule looks only at memorised runs since issue #25). The P
+# that case records comes from the shipped forecast model: refitting model.json means re-recording it.
 EXTRA = {"swaroop2026+patience": ["train.patience=10"],
          "swaroop2026_fast+forecast_stop": ["train.stop_forecast_p=0.999", "train.steps=100", "train.eval_every=2"]}
 

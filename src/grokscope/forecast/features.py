@@ -30,6 +30,7 @@ TRAJECTORY_FEATURES = (
     "since_mem",  # ln(cut / t_mem): how long the run has sat memorised, in units of the time it took
     "test_acc", "test_acc_max", "test_acc_at_mem", "test_acc_slope",  # slope: per unit of ln(step), window
     "acc_trend",  # ln(remaining / cut) where logit(test acc), straight in ln(step) over the window, reaches 99%
+    "loss_trend",  # ln(remaining / cut) where log10(test loss), straight in step over the window, reaches LOSS_AT_99
     "test_loss_rel", "test_loss_slope", "test_loss_curv",  # log10 test loss vs memorisation; per ln(step)
     "log_train_loss", "train_loss_slope",
     "wn_since_mem", "wn_rate",  # ln(V / V_mem) with V = ||θ||², and -d ln V / d ln(step) over the window
@@ -110,6 +111,19 @@ def _ln_ratio(now: float, then: float) -> float:
 
 
 TREND_CLIP = (-3.0, 7.0)  # ln(remaining / cut): from 5% of the cut to ~1,100 cuts ("not on this trend")
+LOSS_AT_99 = -1.0  # log10 test loss taken as "99% accuracy" by loss_trend (the test-loss-trend baseline, as a feature)
+
+
+def loss_trend(steps: np.ndarray, log10_loss: np.ndarray, cut: int) -> float:
+    """ln((t - cut) / cut) for the step t where log10(test loss), fitted as a line in step over the window,
+    reaches LOSS_AT_99; clipped to TREND_CLIP (the top when it does not fall)."""
+    k = slope(steps, log10_loss)
+    if log10_loss[-1] <= LOSS_AT_99:
+        return TREND_CLIP[0]
+    if k >= 0:
+        return TREND_CLIP[1]
+    rem = (LOSS_AT_99 - log10_loss[-1]) / k
+    return float(np.clip(math.log(max(rem, 1e-9) / cut), *TREND_CLIP))
 
 
 def acc_trend(lt: np.ndarray, acc: np.ndarray) -> float:
@@ -159,6 +173,7 @@ def trajectory_features(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_s
         "test_acc_at_mem": float(mem["test_acc"]),
         "test_acc_slope": slope(lt, col(win, "test_acc")),
         "acc_trend": acc_trend(lt, col(win, "test_acc")),
+        "loss_trend": loss_trend(col(win, "step"), te_loss, cut_step),
         "test_loss_rel": float(_log10(np.array([float(last["test_loss"])]))[0]
                                - _log10(np.array([float(mem["test_loss"])]))[0]),
         "test_loss_slope": slope(lt, te_loss),

@@ -47,7 +47,8 @@ NULL_QUANTILE = 0.99
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "all": ALL_FEATURES,
     "no law": TRAJECTORY_FEATURES + PHYSICS_FEATURES,
-    "core": ("since_mem", "test_acc", "test_acc_max", "test_acc_slope", "acc_trend", "test_loss_rel", "test_loss_slope",
+    "core": ("since_mem", "test_acc", "test_acc_max", "test_acc_slope", "acc_trend", "loss_trend", "test_loss_rel",
+             "test_loss_slope",
              "wn_rate", "logit_rate", "decay_per_cut") + LAW_FEATURES,
 }
 ALPHAS = (0.1, 1.0, 10.0)

@@ -174,7 +174,12 @@ class ForecastTracker:
             self.line = self.forecast.line()
         except ForecastError as e:
             msg = str(e)
-            self.line = None if msg.startswith("cannot forecast yet") else f"forecast: n/a ({msg.removeprefix('cannot forecast: ')})"
+            if msg.startswith("cannot forecast yet"):
+                self.line = None  # not memorised: nothing to say yet
+            elif "evaluations in steps" in msg:  # just memorised: the window fills as evaluations come
+                self.line = "forecast: from the next evaluations (it needs 3 in the last half of the steps)"
+            else:
+                self.line = f"forecast: n/a ({msg.removeprefix('cannot forecast: ')})"
         except (ValueError, ArithmeticError, KeyError, TypeError, np.linalg.LinAlgError) as e:
             self.line = f"forecast: n/a ({type(e).__name__})"  # a forecast never stops a run
         return self.line
