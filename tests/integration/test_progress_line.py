@@ -266,7 +266,8 @@ def test_the_forecast_gives_the_eta_only_where_it_forecasts_the_stop(monkeypatch
     if p >= 0.5:
         assert lines[-1] == f"forecast: groks ≈ step 1,290 (80% interval 1,000–1,400), P(by step 1,500) = {p:.2f}"
     else:
-        assert lines[-1] == f"forecast: not expected by step 1,500, P(by step 1,500) = {p:.2f} (if it groks: ≈ step 1,290)"
+        assert lines[-1] == (f"forecast: P(groks by step 1,500) = {p:.2f}; if it does, ≈ step 1,290 "
+                             "(80% interval 1,000–1,400)")
 
 
 def test_the_default_run_shows_a_forecast_from_memorisation_on(monkeypatch):

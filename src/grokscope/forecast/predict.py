@@ -61,9 +61,10 @@ class Forecast:
         if self.observed:
             return f"forecast: grokked at step {self.t_val99:,}"
         p = f"P(by step {self.horizon:,}) = {self.p_groks:.2f}"
-        if self.p_groks < 0.5:
-            return f"forecast: not expected by step {self.horizon:,}, {p} (if it groks: ≈ step {self.t_val99:,})"
-        return f"forecast: groks ≈ step {self.t_val99:,} (80% interval {self.low:,}–{self.high:,}), {p}"
+        when = f"≈ step {self.t_val99:,} (80% interval {self.low:,}–{self.high:,})"
+        if self.p_groks < 0.5:  # the time is then only "if it groks"
+            return f"forecast: P(groks by step {self.horizon:,}) = {self.p_groks:.2f}; if it does, {when}"
+        return f"forecast: groks {when}, {p}"
 
     def as_dict(self) -> dict[str, Any]:
         return {"forecast_step": self.cut_step, "forecast_t_mem": self.t_mem, "forecast_horizon": self.horizon,
