@@ -110,35 +110,39 @@ def _ln_ratio(now: float, then: float) -> float:
     return math.log(now / then) if now > 0 and then > 0 and math.isfinite(now) and math.isfinite(then) else 0.0
 
 
-TREND_CLIP = (-3.0, 7.0)  # ln(remaining / cut): from 5% of the cut to ~1,100 cuts ("not on this trend")
+REMAINING_CLIP = (-3.0, 7.0)  # ln(remaining / cut) of a trend or law: 5% of the cut to ~1,100 cuts ("not on it")
+
+
+def log_remaining(rem: float, cut: int) -> float:
+    """ln(rem / cut), clipped to REMAINING_CLIP; the top for a remaining time that is not finite."""
+    return REMAINING_CLIP[1] if not math.isfinite(rem) else float(np.clip(math.log(max(rem, 1e-9) / cut), *REMAINING_CLIP))
 LOSS_AT_99 = -1.0  # log10 test loss taken as "99% accuracy" by loss_trend (the test-loss-trend baseline, as a feature)
 
 
 def loss_trend(steps: np.ndarray, log10_loss: np.ndarray, cut: int) -> float:
     """ln((t - cut) / cut) for the step t where log10(test loss), fitted as a line in step over the window,
-    reaches LOSS_AT_99; clipped to TREND_CLIP (the top when it does not fall)."""
+    reaches LOSS_AT_99; clipped to REMAINING_CLIP (the top when it does not fall)."""
     k = slope(steps, log10_loss)
     if log10_loss[-1] <= LOSS_AT_99:
-        return TREND_CLIP[0]
+        return REMAINING_CLIP[0]
     if k >= 0:
-        return TREND_CLIP[1]
-    rem = (LOSS_AT_99 - log10_loss[-1]) / k
-    return float(np.clip(math.log(max(rem, 1e-9) / cut), *TREND_CLIP))
+        return REMAINING_CLIP[1]
+    return log_remaining((LOSS_AT_99 - log10_loss[-1]) / k, cut)
 
 
 def acc_trend(lt: np.ndarray, acc: np.ndarray) -> float:
     """ln((t - cut) / cut) for the step t where logit(test accuracy), fitted as a line in ln(step) over the
-    window (lt = ln(step)), reaches logit(0.99); clipped to TREND_CLIP (the top when it does not rise)."""
+    window (lt = ln(step)), reaches logit(0.99); clipped to REMAINING_CLIP (the top when it does not rise)."""
     a = np.clip(acc, 1e-4, 1 - 1e-4)
     k = slope(lt, np.log(a / (1 - a)))
     target = math.log(EVENT_THRESHOLD / (1 - EVENT_THRESHOLD))
     now = math.log(a[-1] / (1 - a[-1]))
     if now >= target:
-        return TREND_CLIP[0]
+        return REMAINING_CLIP[0]
     if k <= 0:
-        return TREND_CLIP[1]
+        return REMAINING_CLIP[1]
     dt = min((target - now) / k, 50.0)  # in ln(step)
-    return float(np.clip(math.log(max(math.expm1(dt), 1e-9)), *TREND_CLIP))
+    return float(np.clip(math.log(max(math.expm1(dt), 1e-9)), *REMAINING_CLIP))
 
 
 def trajectory_features(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_step: int) -> dict[str, float]:

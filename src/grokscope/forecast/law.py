@@ -24,10 +24,18 @@ from typing import Any
 
 import numpy as np
 
-from grokscope.forecast.features import LAW_FEATURES, WINDOW, Recipe, col, first_at, rows_until, slope
+from grokscope.forecast.features import (
+    LAW_FEATURES,
+    WINDOW,
+    Recipe,
+    col,
+    first_at,
+    log_remaining,
+    rows_until,
+    slope,
+)
 
 POOLED = "any"
-CLIP = (-3.0, 7.0)  # ln(remaining / cut): from 5% of the cut to ~1,100 cuts ("not within any horizon")
 
 
 @dataclass(frozen=True)
@@ -94,12 +102,12 @@ def law_times(x: LawInputs | None, recipe: Recipe, law: Law | None) -> tuple[flo
 
 
 def law_features(x: LawInputs | None, recipe: Recipe, law: Law | None) -> dict[str, float]:
-    """ln(remaining steps / cut) by each reading of the law, clipped to CLIP (an overdue law gives the floor)."""
+    """ln(remaining steps / cut) by each reading of the law (features.log_remaining; an overdue law gives the floor)."""
     out = {}
     cut = x.cut if x is not None else 1
     for name, t in zip(LAW_FEATURES, law_times(x, recipe, law)):
         rem = t - cut
-        out[name] = CLIP[1] if not math.isfinite(rem) else float(np.clip(math.log(max(rem, 1e-9) / cut), *CLIP))
+        out[name] = log_remaining(rem, cut)
     return out
 
 
