@@ -194,6 +194,14 @@ def trajectory_features(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_s
     return {k: (v if math.isfinite(v) else 0.0) for k, v in out.items()}
 
 
+def log_spaced(steps: Sequence[int], n: int) -> list[int]:
+    """At most n of the sorted `steps`, the ones nearest to n points spread evenly in log-step (all if fewer)."""
+    if len(steps) <= n:
+        return list(steps)
+    arr = np.asarray(steps)
+    return sorted({int(arr[np.argmin(np.abs(arr - w))]) for w in np.geomspace(steps[0], steps[-1], n)})
+
+
 def memorised_at(rows: Sequence[Mapping[str, Any]]) -> int | None:
     """t_mem: the first evaluated step with train accuracy >= 99% (rows in any order), or None."""
     row = first_at(sorted(rows, key=lambda r: int(r["step"])), "train_acc")

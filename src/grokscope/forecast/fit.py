@@ -29,6 +29,7 @@ from grokscope.forecast.features import (
     ForecastError,
     Recipe,
     family_of,
+    log_spaced,
     memorised_at,
     recipe_of,
     trajectory_features,
@@ -146,11 +147,7 @@ def corpus_cuts(runs: Sequence[FitRun]) -> list[Cut]:
     """The fitting examples: up to MAX_CUTS evaluations per run, spread in log-step; each run weighs 1."""
     out = []
     for i, r in enumerate(runs):
-        steps = _usable_cuts(r)
-        if len(steps) > MAX_CUTS:
-            want = np.geomspace(steps[0], steps[-1], MAX_CUTS)
-            steps = sorted({steps[int(np.argmin(np.abs(np.array(steps) - w)))] for w in want})
-        ex = [e for s in steps if (e := _example(runs, i, s, 1.0)) is not None]
+        ex = [e for s in log_spaced(_usable_cuts(r), MAX_CUTS) if (e := _example(runs, i, s, 1.0)) is not None]
         for e in ex:
             e.weight = 1.0 / len(ex)
             out.append(e)

@@ -22,6 +22,7 @@ from grokscope.forecast.features import (
     ForecastError,
     Recipe,
     as_vector,
+    log_spaced,
     memorised_at,
     rows_until,
     trajectory_features,
@@ -116,11 +117,8 @@ def forecast_history(rows: Sequence[Mapping[str, Any]], recipe: Recipe, model: F
         return []
     t_obs = first_step(srt, "test_acc", EVENT_THRESHOLD)
     steps = [int(r["step"]) for r in srt if t_mem <= int(r["step"]) and (t_obs is None or int(r["step"]) < t_obs)]
-    if len(steps) > max_points:
-        want = np.geomspace(steps[0], steps[-1], max_points)
-        steps = sorted({steps[int(np.argmin(np.abs(np.array(steps) - w)))] for w in want})
     out = []
-    for s in steps:
+    for s in log_spaced(steps, max_points):
         try:
             out.append(forecast_rows(srt, recipe, s, model, budget))
         except ForecastError:
