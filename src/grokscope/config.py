@@ -102,7 +102,7 @@ class TrainConfig:
     seed: int = 0  # parameter initialisation (and minibatch order)
     stop_test_acc: float = 0.999  # stop once test accuracy >= this; > 1 disables
     patience: int = 0  # stop when max test acc has not improved by 1e-4 for this many steps; 0 = off
-    stop_forecast_p: float = 0.0  # stop at 20% of the budget if the forecast P(groks) < this; 0 = off
+    stop_forecast_p: float = 0.0  # stop at 20% of the budget if memorised and the forecast P(groks by the horizon) < this; 0 = off
     eval_every: int = 100
     eval_log_points: int = 40  # extra log-spaced evaluations (dense early, where things move)
     checkpoint_every: int = 1000
