@@ -356,7 +356,7 @@ def fit_store(roots: Sequence[str | Path], measure_stop_rule: bool = True) -> Fo
     """The forecaster fitted on every finished run under the roots, with the held-out false-negative rate of
     the sweep stop rule in its info (`stop_rule_info`) unless `measure_stop_rule` is False."""
     runs = load_runs(roots)
-    m = fit_model(runs, info={"roots": [str(r) for r in roots]})
+    m = fit_model(runs, info={"roots": [Path(r).name for r in roots]})  # names, not this machine's paths
     rule = stop_rule_info(runs) if measure_stop_rule else None
     if rule is not None:
         m.info["stop_rule"] = rule
