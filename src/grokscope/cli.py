@@ -432,14 +432,12 @@ def _print_summary(summary: dict, path: Path) -> None:
 def _verdict_line(path: Path) -> str | None:
     """The forecast verdict on a finished run ("grokking — ΔT = ..."), or None if it cannot be made."""
     from grokscope.errors import GrokscopeError
-    from grokscope.forecast import load_model, recipe_of, verdict
-    from grokscope.store.rundir import read_config, read_metrics
+    from grokscope.forecast import verdict_run
 
     try:
-        v = verdict(read_metrics(path), recipe_of(read_config(path)).n_classes, load_model().null_band)
+        return verdict_run(path).text()
     except (GrokscopeError, OSError, ValueError, KeyError):
         return None
-    return f"{v.label} — {v.reason}"
 
 
 @app.command()

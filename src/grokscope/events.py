@@ -31,7 +31,7 @@ floor 100(DOSHI_FLOOR − ξ)% with DOSHI_FLOOR = 1.05:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 EVENT_THRESHOLD = 0.99  # t_train99 / t_val99
@@ -50,12 +50,15 @@ def _crosses(value: Any, threshold: float) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value)) and value >= threshold
 
 
-def first_step(rows: Sequence[dict[str, Any]], key: str, threshold: float) -> int | None:
+def first_row(rows: Sequence[Mapping[str, Any]], key: str, threshold: float) -> Mapping[str, Any] | None:
+    """First row with row[key] >= threshold (rows sorted by step), or None."""
+    return next((row for row in rows if _crosses(row.get(key), threshold)), None)
+
+
+def first_step(rows: Sequence[Mapping[str, Any]], key: str, threshold: float) -> int | None:
     """First row's step with row[key] >= threshold (rows sorted by step), or None."""
-    for row in rows:
-        if _crosses(row.get(key), threshold):
-            return int(row["step"])
-    return None
+    row = first_row(rows, key, threshold)
+    return None if row is None else int(row["step"])
 
 
 def event_names(threshold: float = EVENT_THRESHOLD) -> tuple[str, str]:

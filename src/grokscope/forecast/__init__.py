@@ -20,11 +20,11 @@ from grokscope.forecast.predict import (
     horizon_end,
     stop_rule_line,
 )
-from grokscope.forecast.run import forecast_run
+from grokscope.forecast.run import forecast_run, verdict_run
 from grokscope.forecast.verdict import Verdict, verdict
 
 __all__ = [
     "Forecast", "ForecastError", "ForecastModel", "ForecastTracker", "Monitor", "Recipe", "Verdict", "cut_for",
     "family_of", "forecast_history", "forecast_rows", "forecast_run", "horizon_end", "load_model", "recipe_of",
-    "stop_rule_line", "trajectory_features", "verdict",
+    "stop_rule_line", "trajectory_features", "verdict", "verdict_run",
 ]

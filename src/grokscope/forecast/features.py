@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from grokscope.errors import GrokscopeError
-from grokscope.events import EVENT_THRESHOLD
+from grokscope.events import EVENT_THRESHOLD, first_row, first_step
 
 WINDOW = 0.5  # the recent window: rows with step in [WINDOW * cut, cut]
 MIN_WINDOW_POINTS = 3  # evaluations needed in it
@@ -82,11 +82,6 @@ def recipe_of(cfg: Any) -> Recipe:
 def rows_until(rows: Sequence[Mapping[str, Any]], cut_step: int) -> list[Mapping[str, Any]]:
     """The rows with step <= cut_step, sorted by step."""
     return sorted((r for r in rows if int(r["step"]) <= cut_step), key=lambda r: int(r["step"]))
-
-
-def first_at(rows: Sequence[Mapping[str, Any]], key: str, threshold: float = EVENT_THRESHOLD) -> Mapping[str, Any] | None:
-    """The first row (rows sorted by step) whose `key` >= threshold, or None."""
-    return next((r for r in rows if r.get(key) is not None and float(r[key]) >= threshold), None)
 
 
 def col(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
@@ -152,7 +147,7 @@ def trajectory_features(rows: Sequence[Mapping[str, Any]], recipe: Recipe, cut_s
     fewer than MIN_WINDOW_POINTS evaluations.
     """
     early = [r for r in rows_until(rows, cut_step) if int(r["step"]) > 0]
-    mem = first_at(early, "train_acc")
+    mem = first_row(early, "train_acc", EVENT_THRESHOLD)
     if mem is None:
         acc, at = (float(early[-1]["train_acc"]), int(early[-1]["step"])) if early else (0.0, 0)
         raise ForecastError(f"cannot forecast yet: train accuracy has not reached 99% (it is {acc:.2f} at step "
@@ -204,8 +199,7 @@ def log_spaced(steps: Sequence[int], n: int) -> list[int]:
 
 def memorised_at(rows: Sequence[Mapping[str, Any]]) -> int | None:
     """t_mem: the first evaluated step with train accuracy >= 99% (rows in any order), or None."""
-    row = first_at(sorted(rows, key=lambda r: int(r["step"])), "train_acc")
-    return None if row is None else int(row["step"])
+    return first_step(sorted(rows, key=lambda r: int(r["step"])), "train_acc", EVENT_THRESHOLD)
 
 
 def trend_crossing(rows: Sequence[Mapping[str, Any]], cut_step: int, target_log_loss: float) -> float:

@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from grokscope.events import EVENT_THRESHOLD, first_row
 from grokscope.forecast.features import (
     LAW_FEATURES,
     WINDOW,
     Recipe,
     col,
-    first_at,
     log_remaining,
     rows_until,
     slope,
@@ -68,7 +68,7 @@ class LawInputs:
 
 def reference(rows: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The row with the largest weight norm from memorisation on (rows sorted, up to a cut), or None."""
-    mem = first_at(rows, "train_acc")
+    mem = first_row(rows, "train_acc", EVENT_THRESHOLD)
     if mem is None:
         return None
     return max((r for r in rows if int(r["step"]) >= int(mem["step"])), key=_v)

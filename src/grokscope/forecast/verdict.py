@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grokscope.events import EVENT_THRESHOLD, first_step
-from grokscope.forecast.features import first_at
+from grokscope.events import EVENT_THRESHOLD, first_row, first_step
 
 MIN_DELAY_RATIO = 1.0  # ΔT at least as long as memorisation took
 
@@ -33,8 +32,12 @@ class Verdict:
     t_val99: int | None = None
     acc_at_mem_x_chance: float | None = None
 
+    def text(self) -> str:
+        """"label — reason", as the run summary and the report show it."""
+        return f"{self.label} — {self.reason}"
+
     def line(self) -> str:
-        return f"verdict: {self.label} — {self.reason}"
+        return f"verdict: {self.text()}"
 
     @property
     def delay_ratio(self) -> float | None:
@@ -46,7 +49,7 @@ class Verdict:
 def verdict(rows: Sequence[Mapping[str, Any]], n_classes: int, null_band: float) -> Verdict:
     """The verdict on rows (any order) of a run with `n_classes` answers, against `null_band` (multiples of chance)."""
     srt = sorted(rows, key=lambda r: int(r["step"]))
-    mem = first_at(srt, "train_acc")
+    mem = first_row(srt, "train_acc", EVENT_THRESHOLD)
     if mem is None:
         acc = float(srt[-1]["train_acc"]) if srt else 0.0
         return Verdict("not memorised yet", f"train accuracy {acc:.2f} < 0.99")

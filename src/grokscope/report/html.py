@@ -146,21 +146,19 @@ def _forecast_rows(run_dir: Path) -> list[tuple[str, Any, str]]:
     """What the forecaster said at 20% of the steps trained, to read beside what happened, and its verdict on
     whether what happened is grokking; "n/a (why)" where either cannot be made."""
     from grokscope.errors import GrokscopeError
-    from grokscope.forecast import forecast_run, load_model, recipe_of, verdict
-    from grokscope.store.rundir import read_config, read_metrics
+    from grokscope.forecast import forecast_run, verdict_run
 
     na = lambda e: (f"n/a ({str(e).removeprefix('cannot forecast: ')})" if isinstance(e, GrokscopeError)  # noqa: E731
                     else f"n/a ({type(e).__name__})")
     failed = (GrokscopeError, ValueError, ArithmeticError, KeyError, TypeError)  # odd rows never cost the report
-    said = lambda v: f"{v.label} — {v.reason}"  # noqa: E731
     at, asked = "forecast at 20% of the steps trained", "is this grokking?"
     try:
         fc, v = forecast_run(run_dir)
-        return [(at, fc.line().removeprefix("forecast: "), "forecast"), (asked, said(v), "verdict")]
+        return [(at, fc.line().removeprefix("forecast: "), "forecast"), (asked, v.text(), "verdict")]
     except failed as e:
         line = na(e)
     try:  # the verdict needs only the rows and the model's null band, not a forecast
-        is_it = said(verdict(read_metrics(run_dir), recipe_of(read_config(run_dir)).n_classes, load_model().null_band))
+        is_it = verdict_run(run_dir).text()
     except failed as e:
         is_it = na(e)
     return [(at, line, "forecast"), (asked, is_it, "verdict")]
