@@ -121,7 +121,7 @@ class Cut:
     law_in: LawInputs | None
     y: float  # ln((t_val99 - cut) / cut), or the censoring bound ln((end - cut) / cut)
     event: bool  # grokked (y exact) or censored (y a lower bound)
-    weight: float
+    weight: float = 1.0  # 1 / the run's number of examples: each run weighs 1
 
 
 def _usable_cuts(r: FitRun) -> list[int]:
@@ -132,7 +132,7 @@ def _usable_cuts(r: FitRun) -> list[int]:
     return [int(x["step"]) for x in r.rows if r.t_mem <= int(x["step"]) < stop]
 
 
-def _example(runs: Sequence[FitRun], i: int, cut: int, weight: float) -> Cut | None:
+def _example(runs: Sequence[FitRun], i: int, cut: int) -> Cut | None:
     r = runs[i]
     try:
         feats = trajectory_features(r.rows, r.recipe, cut)
@@ -140,14 +140,14 @@ def _example(runs: Sequence[FitRun], i: int, cut: int, weight: float) -> Cut | N
         return None
     event = r.t_val99 is not None
     t = r.t_val99 if event else r.end
-    return Cut(i, cut, feats, law_inputs(r.rows, cut), math.log((t - cut) / cut), event, weight)
+    return Cut(i, cut, feats, law_inputs(r.rows, cut), math.log((t - cut) / cut), event)
 
 
 def corpus_cuts(runs: Sequence[FitRun]) -> list[Cut]:
     """The fitting examples: up to MAX_CUTS evaluations per run, spread in log-step; each run weighs 1."""
     out = []
     for i, r in enumerate(runs):
-        ex = [e for s in log_spaced(_usable_cuts(r), MAX_CUTS) if (e := _example(runs, i, s, 1.0)) is not None]
+        ex = [e for s in log_spaced(_usable_cuts(r), MAX_CUTS) if (e := _example(runs, i, s)) is not None]
         for e in ex:
             e.weight = 1.0 / len(ex)
             out.append(e)
