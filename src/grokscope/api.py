@@ -68,7 +68,7 @@ def _digest(params: Mapping[str, torch.Tensor]) -> str:
 
 def _checked_init(cfg: RunConfig, init: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """One model's start weights (no K axis; K = 1 stacks accepted), checked against the config's spec."""
-    spec = build_model(cfg.model, make_task(cfg.task).n).spec()
+    spec = build_model(cfg.model, (task := make_task(cfg.task)).n_in, task.n_out).spec()
     out = {}
     for k, (shape, *_) in spec.items():
         if k not in init:

@@ -22,8 +22,9 @@ from grokscope.registry import Registry
 
 @dataclass(frozen=True)
 class TaskConfig:
-    """What is learned: the operation, modulus, split and label noise."""
+    """What is learned. `name` picks the task (`TASKS`, below); each task reads only its own fields."""
 
+    name: str = "modular"  # a name in TASKS: modular | parity | digits | teacher
     op: str = "add"  # a key of grokscope.tasks.OPS
     p: int = 97  # modulus (ignored by the S5 ops, which have 120 elements)
     frac_train: float = 0.3
@@ -31,7 +32,17 @@ class TaskConfig:
     symmetric: bool = False  # keep only pairs with a <= b (PAIR explorable)
     noise: float = 0.0  # fraction of training labels corrupted
     noise_kind: str = "uniform_wrong"  # uniform_wrong (a random other class) | uniform_any
-    data_seed: int = 0  # split and noise
+    data_seed: int = 0  # split and noise (and, for sampled tasks, the examples themselves)
+    # --- dense-input tasks (parity, digits, teacher): absolute split sizes
+    n_train: int = 1000
+    n_test: int = 1000  # parity and teacher (digits tests on the images left over)
+    # --- sparse parity: n_bits random ±1 bits, the label is the parity of k of them
+    n_bits: int = 40
+    k: int = 3
+    # --- teacher: y = x · w* for Gaussian x in d_in dimensions; an example counts as right when its
+    # squared error is below acc_eps (Levi et al.'s accuracy for a regression)
+    d_in: int = 100
+    acc_eps: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -275,11 +286,13 @@ def _width_check(m: ModelConfig) -> tuple[bool, str]:
 @dataclass(frozen=True)
 class Family:
     """A model family: its model class (imported only when a model is built), the ModelConfig
-    fields it reads (the only ones validated and shown for it) and their value checks."""
+    fields it reads (the only ones validated and shown for it), their value checks and the kind
+    of input it takes (a task's `TaskKind.inputs`)."""
 
     model: str  # "module:Class"
     fields: tuple[str, ...]
     checks: typing.Callable[[ModelConfig], list[tuple[bool, str]]]
+    inputs: str = "pairs"  # pairs (operand indices a, b) | dense (vectors x)
 
 
 _INIT = ("init", "init_std", "init_scale")
@@ -307,44 +320,106 @@ FAMILIES.register("deep_mlp")(Family(
                *_init_checks(m)]))
 
 
+# n_layers hidden layers of width d_mlp on dense input vectors (0 = a linear model): parity,
+# Omnigrok's digits MLP (n_layers 2, width 200), the linear teacher–student student
+FAMILIES.register("dense")(Family(
+    "grokscope.models.dense:DenseMLP", ("n_layers", "d_mlp", "act", "bias", *_INIT),
+    lambda m: [_width_check(m), (0 <= m.n_layers <= 8, f"model.n_layers must be in 0..8, got {m.n_layers}"),
+               *_init_checks(m)], inputs="dense"))
+
+
 MAX_P = 10_007
+DIGITS_N = 1_797  # images in scikit-learn's bundled load_digits
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    """A task: the TaskConfig fields it reads (the only ones validated and shown for it), what it
+    yields and its value checks. Task `name` is built by `grokscope.tasks.<name>.make(cfg)`, imported
+    only when its examples are made."""
+
+    fields: tuple[str, ...]
+    inputs: str  # pairs (operand indices a, b over Z_n) | dense (vectors)
+    targets: str  # classes | values (regression)
+    checks: typing.Callable[[TaskConfig], list[tuple[bool, str]]]
+    about: str
 
 
 def _is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, math.isqrt(n) + 1))
 
 
-def validate(cfg: RunConfig) -> None:
-    """Check values (not just types) of the task, the active model family, optimizer and loop;
-    raise ConfigError naming the first problem."""
+def _modular_checks(t: TaskConfig) -> list[tuple[bool, str]]:
     from grokscope.tasks.ops import OPS  # local: numpy stays out of `grokscope --help`
 
-    t, m, o, tr = cfg.task, cfg.model, cfg.optim, cfg.train
-    if cfg.preset:  # the run id (a directory name) starts with it
-        check_name(cfg.preset, "preset")
-    if m.arch not in FAMILIES:
-        raise ConfigError(f"model.arch must be one of {', '.join(FAMILIES)}, got {m.arch!r}")
-    family = FAMILIES.get(m.arch)
-    for dotted, allowed in CHOICES.items():
-        section, name = split_key(dotted)
-        if section == "model" and name not in family.fields:
-            continue  # another family's field: ignored, so not checked
-        value = get_key(cfg, dotted)
-        if value not in allowed:
-            raise ConfigError(f"{dotted} must be one of {', '.join(allowed)}, got {value!r}")
     if t.op not in OPS:
         raise ConfigError(f"unknown op {t.op!r}; valid ops: {', '.join(OPS)}")
     op = OPS[t.op]
-    if not op.group:
-        if t.p < 3:
-            raise ConfigError(f"task.p must be >= 3, got {t.p}")
-        if t.p > MAX_P:  # p² pairs; also keeps the primality test instant
-            raise ConfigError(f"task.p must be <= {MAX_P}, got {t.p}")
-        if op.needs_prime and not _is_prime(t.p):
-            raise ConfigError(f"task.p must be prime for op {t.op!r} (it divides), got {t.p}")
+    grid = [] if op.group else [
+        (t.p >= 3, f"task.p must be >= 3, got {t.p}"),
+        (t.p <= MAX_P, f"task.p must be <= {MAX_P}, got {t.p}"),  # p² pairs; keeps the primality test instant
+        (not op.needs_prime or _is_prime(t.p), f"task.p must be prime for op {t.op!r} (it divides), got {t.p}")]
+    return [*grid, (0.0 < t.frac_train < 1.0, f"task.frac_train must be in (0, 1), got {t.frac_train}")]
+
+
+def _sizes(t: TaskConfig, test: bool = True) -> list[tuple[bool, str]]:
+    out = [(t.n_train >= 1, f"task.n_train must be >= 1, got {t.n_train}")]
+    if test:
+        out.append((t.n_test >= 1, f"task.n_test must be >= 1, got {t.n_test}"))
+    return out
+
+
+_NOISE = ("noise", "noise_kind", "data_seed")
+TASKS: Registry[TaskKind] = Registry("task")
+TASKS.register("modular")(TaskKind(
+    ("op", "p", "frac_train", "split", "symmetric", *_NOISE),
+    "pairs", "classes", _modular_checks, "every (a, b) -> a op b over Z_p (or S5), split by frac_train"))
+TASKS.register("parity")(TaskKind(
+    ("n_bits", "k", "n_train", "n_test", *_NOISE), "dense", "classes",
+    lambda t: [*_sizes(t), (t.n_bits >= 1, f"task.n_bits must be >= 1, got {t.n_bits}"),
+               (1 <= t.k <= t.n_bits, f"task.k must be in 1..n_bits ({t.n_bits}), got {t.k}")],
+    "sparse parity: n_bits random ±1 bits, the label is the parity of the first k"))
+TASKS.register("digits")(TaskKind(
+    ("n_train", *_NOISE), "dense", "classes",
+    lambda t: [*_sizes(t, test=False),
+               (t.n_train < DIGITS_N, f"task.n_train must be < {DIGITS_N} (the digits dataset has {DIGITS_N} "
+                                      f"images; the rest are the test set), got {t.n_train}")],
+    "scikit-learn's 8x8 digits (bundled, nothing downloaded), pixels in [0, 1], 10 classes"))
+TASKS.register("teacher")(TaskKind(
+    ("d_in", "n_train", "n_test", "acc_eps", "data_seed"), "dense", "values",
+    lambda t: [*_sizes(t), (t.d_in >= 1, f"task.d_in must be >= 1, got {t.d_in}"),
+               (t.acc_eps > 0, f"task.acc_eps must be > 0, got {t.acc_eps}")],
+    "linear teacher: y = x · w* / sqrt(d_in), Gaussian x; right when the squared error < acc_eps"))
+
+
+def validate(cfg: RunConfig) -> None:
+    """Check values (not just types) of the task, the active model family, optimizer and loop;
+    raise ConfigError naming the first problem."""
+    t, m, o, tr = cfg.task, cfg.model, cfg.optim, cfg.train
+    if cfg.preset:  # the run id (a directory name) starts with it
+        check_name(cfg.preset, "preset")
+    if t.name not in TASKS:
+        raise ConfigError(f"task.name must be one of {', '.join(TASKS)}, got {t.name!r}")
+    if m.arch not in FAMILIES:
+        raise ConfigError(f"model.arch must be one of {', '.join(FAMILIES)}, got {m.arch!r}")
+    kind, family = TASKS.get(t.name), FAMILIES.get(m.arch)
+    if family.inputs != kind.inputs:
+        takes = [name for name, f in FAMILIES.items() if f.inputs == kind.inputs]
+        raise ConfigError(f"model.arch {m.arch!r} takes {family.inputs} inputs but task {t.name!r} yields "
+                          f"{kind.inputs} ones; use model.arch = {' or '.join(map(repr, takes))}")
+    for dotted, allowed in CHOICES.items():
+        section, name = split_key(dotted)
+        if (section == "model" and name not in family.fields) or (section == "task" and name not in kind.fields):
+            continue  # another family's or task's field: ignored, so not checked
+        value = get_key(cfg, dotted)
+        if value not in allowed:
+            raise ConfigError(f"{dotted} must be one of {', '.join(allowed)}, got {value!r}")
     checks = [
-        (0.0 < t.frac_train < 1.0, f"task.frac_train must be in (0, 1), got {t.frac_train}"),
+        *kind.checks(t),
         (0.0 <= t.noise < 1.0, f"task.noise must be in [0, 1), got {t.noise}"),
+        (kind.targets == "classes" or t.noise == 0, f"task.noise applies to class labels; task {t.name!r} has real-valued targets"),
+        (kind.targets == "classes" or tr.loss == "mse",
+         f"task {t.name!r} has real-valued targets: it needs train.loss = 'mse', got {tr.loss!r}"),
         *family.checks(m),
         (o.lr > 0, f"optim.lr must be > 0, got {o.lr}"),
         (o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}"),

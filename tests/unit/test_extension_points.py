@@ -26,10 +26,10 @@ def _grokfast_reference(cfg: RunConfig, alpha: float, lamb: float, steps: int) -
     engine = Engine([cfg], [NullSink()], dtype=torch.float64)
     ema = None
     for _ in range(steps):
-        a, b, y = engine._batch()
+        inputs, y = engine._batch()
         for p in engine.params.values():
             p.grad = None
-        engine._loss(engine.params, a, b, y)[0].backward()
+        engine._loss(engine.params, inputs, y)[0].backward()
         grads = {n: p.grad for n, p in engine.params.items()}
         if ema is None:
             ema = {n: g.clone() for n, g in grads.items()}

@@ -4,8 +4,9 @@ A measure is a function of one `Checkpoint` that returns named columns, register
 `@register(name, rank=..., grid_only=...)` next to the numbers it reports, and declared by name in
 `MEASURES` below (so `grokscope analyze --measure` lists the names without importing torch; the
 module is imported when the measure is first used). `rank` orders the columns;
-`grid_only` measures need every (a, b) pair and n_out == n. Which measures a model family runs by
-default is its `StackedModel.measures`.
+`grid_only` measures need every (a, b) pair and n_out == n; `tasks` names the tasks (`config.TASKS`)
+a measure applies to (None: every task). Which measures a model family runs by default is its
+`StackedModel.measures`, less those that do not apply to the run's task.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class Measure:
     fn: Callable[[Checkpoint], dict[str, Any]]
     rank: int
     grid_only: bool
+    tasks: tuple[str, ...] | None = ("modular",)  # the tasks it applies to; None = every task
+
+    def applies_to(self, task: str) -> bool:
+        return self.tasks is None or task in self.tasks
 
 
 # each measure is registered by the module of the same name in this package, in column order
@@ -46,10 +51,10 @@ for _name in ("progress", "neurons", "idealized", "numerics", "algorithms", "laz
     MEASURES.declare(_name, f"grokscope.analysis.{_name}")
 
 
-def register(name: str, rank: int, grid_only: bool = False):
-    """Function decorator: add a measure under `name`."""
+def register(name: str, rank: int, grid_only: bool = False, tasks: tuple[str, ...] | None = ("modular",)):
+    """Function decorator: add a measure under `name` (that applies to `tasks`; None = every task)."""
     def deco(fn: Callable[[Checkpoint], dict[str, Any]]) -> Callable[[Checkpoint], dict[str, Any]]:
-        MEASURES.register(name)(Measure(name, fn, rank, grid_only))
+        MEASURES.register(name)(Measure(name, fn, rank, grid_only, tasks))
         return fn
     return deco
 

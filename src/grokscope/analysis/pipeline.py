@@ -56,8 +56,9 @@ class Analysis:
 def default_measures(run: Any) -> tuple[str, ...]:
     """Everything that applies: the measures of the run's model family (`StackedModel.measures`),
     without the grid-only ones unless the task is a full (a, b) grid with n_out == n."""
-    full, family = run.task().full_grid, run.model().measures
-    return tuple(name for name, m in registry().items() if name in family and (full or not m.grid_only))
+    full, family, task = run.task().full_grid, run.model().measures, run.config.task.name
+    return tuple(name for name, m in registry().items()
+                 if name in family and m.applies_to(task) and (full or not m.grid_only))
 
 
 def analyze_checkpoint(
@@ -69,7 +70,7 @@ def analyze_checkpoint(
     params = run.params(which)
     one = unstack(params)
     if keys is None:
-        keys = key_frequencies(unembed_freq_norms(one, run.config.model), key_threshold)
+        keys = key_frequencies(unembed_freq_norms(one, run.config.model), key_threshold) if _modular(run) else []
     ck = Checkpoint(run=run, model=run.model(), task=run.task(), split=run.split(), params=params, one=one,
                     keys=list(keys), square_fit=square_fit, n_perm=n_perm)
     row: dict[str, Any] = {"step": run.resolve_step(which)}
@@ -87,7 +88,13 @@ def held_keys(run: Any, keys: str = "final", key_threshold: float = 0.25) -> lis
         raise AnalysisError(f"keys must be 'final' or 'each', got {keys!r}")
     from grokscope.analysis.progress import fixed_keys
 
+    if not _modular(run):
+        return []  # key frequencies are Z_n's
     return fixed_keys(run, key_threshold) if keys == "final" else None
+
+
+def _modular(run: Any) -> bool:
+    return run.config.task.name == "modular"
 
 
 def analysis_rows(
@@ -184,6 +191,12 @@ def analyze_run(
     bad = sorted(set(measures) - set(valid))
     if bad:
         raise AnalysisError(f"unknown measure {bad[0]!r}; valid: {', '.join(valid)}")
+    task = run.config.task.name
+    wrong = [name for name in measures if not registry()[name].applies_to(task)]
+    if wrong:
+        where = ", ".join(registry()[wrong[0]].tasks or ())
+        raise AnalysisError(f"measure {wrong[0]!r} applies to task {where}, not to this run's task {task!r}; "
+                            f"valid here: {', '.join(n for n, m in registry().items() if m.applies_to(task)) or 'none'}")
     all_steps = run.checkpoint_steps()
     if not all_steps:
         raise AnalysisError(f"{path} has no checkpoints to analyse")

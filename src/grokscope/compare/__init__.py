@@ -60,7 +60,7 @@ def state_mb(cfg: Any) -> float:
     from grokscope.train.optim import StackedOptimizer
     from grokscope.train.transforms import build_transforms
 
-    params = build_model(cfg.model, make_task(cfg.task).n).init([cfg.train.seed])
+    params = build_model(cfg.model, (task := make_task(cfg.task)).n_in, task.n_out).init([cfg.train.seed])
     tensors = list(params.values()) + list(StackedOptimizer([cfg], params).state_tensors().values())
     for t in build_transforms([cfg], params):
         tensors += list(t.state_tensors().values())

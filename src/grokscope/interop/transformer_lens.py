@@ -194,7 +194,7 @@ def from_transformer_lens(
     from grokscope.tasks import make_task
 
     task = make_task(task_cfg)
-    model = build_model(new.model, task.n)
+    model = build_model(new.model, task.n_in, task.n_out)
     if t.d_vocab != model.d_vocab or t.d_vocab_out != model.n_out:
         raise refuse(f"vocabulary {t.d_vocab} in / {t.d_vocab_out} out, but the task needs {model.d_vocab} in "
                      f"(n = {task.n} operands + '=') / {model.n_out} out")

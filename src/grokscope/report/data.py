@@ -234,11 +234,17 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     model = run.model()
     data.model_desc, data.W_L_formula, data.neuron_labels = model.describe(), model.W_L_formula, model.neuron_labels
     data.panels, data.config_fields = tuple(model.report_panels), tuple(model.config_fields())
-    tables = dict.fromkeys(model.input_tables)  # the operands' input tables, once each
-    data.input_label = ("embedding W_E" if model.has_embedding else "input weights " + " | ".join(tables))
-    data.timings["read"] = time.perf_counter() - t0
     task = run.task()
-    data.n = task.n
+    pairs = task.inputs == "pairs"  # the weight views below (embeddings, Fourier, neurons) read Z_n operands
+    if pairs:
+        tables = dict.fromkeys(model.input_tables)  # the operands' input tables, once each
+        data.input_label = ("embedding W_E" if model.has_embedding else "input weights " + " | ".join(tables))
+    data.timings["read"] = time.perf_counter() - t0
+    data.n = task.n_in
+    if not pairs:
+        steps = []  # no checkpoint views apply; curves, events and the forecast still do
+        data.notes.append(f"task {cfg.task.name!r} has dense inputs: the Fourier, embedding and neuron panels "
+                          "apply to modular tasks only")
     data.frame_steps = pick_frames(steps, max_frames, keep=(summary.get("saturation_step"), summary.get("t_train99"),
                                                             summary.get("t_val99")))
     # ---- slider frames: analysis.snapshots at the frame steps

@@ -31,7 +31,8 @@ def write_pngs(run_dir: Path, data: ReportData) -> list[Path]:
     out_dir = run_dir / PNG_DIR
     out_dir.mkdir(exist_ok=True)
     run = load_run(run_dir)
-    cfg, n = run.config, run.task().n
+    cfg, task = run.config, run.task()
+    n = task.n_in
     written: list[Path] = []
 
     def attempt(name: str, fn: Any) -> None:
@@ -45,7 +46,7 @@ def write_pngs(run_dir: Path, data: ReportData) -> list[Path]:
 
     if data.series.get("step"):
         attempt("measures.png", lambda: plot_measures(data, out_dir / "measures.png"))
-    if not run.checkpoint_steps():
+    if not run.checkpoint_steps() or task.inputs != "pairs":  # the weight figures read Z_n operands
         return written
     one = unstack(run.params("final"))
     attempt("Fourier heatmaps", lambda: S.plot_fourier_heatmaps(one, cfg.model, n, out_dir))

@@ -18,7 +18,7 @@ from grokscope.models import Params, StackedModel, build_model
 from grokscope.models.module import ModelModule
 from grokscope.store.names import CHECKPOINT_GLOB, CHECKPOINTS, checkpoint_name
 from grokscope.store.rundir import is_finished, read_config, read_metrics, read_summary
-from grokscope.tasks import Split, Task, make_split, make_task
+from grokscope.tasks import AnyTask, Split, make_split, make_task
 
 _STEP = re.compile(r"step_(\d+)\.safetensors$")
 
@@ -78,7 +78,7 @@ class Run:
             raise RunDirError(f"checkpoint {file} is corrupt or truncated ({str(e).splitlines()[0] if str(e) else type(e).__name__}); "
                               "delete it, or train the run again with --force") from None
 
-    def task(self) -> Task:
+    def task(self) -> AnyTask:
         return make_task(self.config.task)
 
     def split(self) -> Split:
@@ -86,7 +86,8 @@ class Run:
 
     def family(self) -> StackedModel:
         """The model family object (stateless; pass `params(step)` to its forward and views)."""
-        return build_model(self.config.model, self.task().n)
+        task = self.task()
+        return build_model(self.config.model, task.n_in, task.n_out)
 
     @overload
     def model(self) -> StackedModel: ...
@@ -112,10 +113,10 @@ class Run:
 
     @torch.no_grad()
     def logits(self, which: int | str = "final") -> torch.Tensor:
-        """Logits of one checkpoint on every pair of the task -> [N, n_out]."""
-        task = self.task()
-        a, b = torch.from_numpy(task.a), torch.from_numpy(task.b)
-        return self.model().forward(self.params(which), a, b)[0]
+        """Logits of one checkpoint on every example of the task -> [N, n_out]."""
+        params = self.params(which)
+        inputs = (torch.from_numpy(v) for v in self.task().model_inputs())
+        return self.model().forward(params, *inputs)[0]
 
 
 def load_run(path: str | Path) -> Run:

@@ -1,4 +1,5 @@
-"""All pairs of a task, the train/test split, and label noise on the training split.
+"""The modular task — all pairs (a, b) of an operation over Z_n — its train/test split, and label
+noise on the training split (shared with the other class-label tasks).
 
 Everything is numpy and seeded by `data_seed`, so a split is the same on every machine.
 """
@@ -6,7 +7,7 @@ Everything is numpy and seeded by `data_seed`, so a split is the same on every m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -26,10 +27,31 @@ class Task:
     c: np.ndarray  # [N] int64, clean answers
     n: int  # operands and answers are in 0..n-1
     full_grid: bool  # True when the triples are all n*n pairs in row-major order
+    inputs: ClassVar[str] = "pairs"  # what a model family must take (config.TaskKind.inputs)
+    targets_kind: ClassVar[str] = "classes"
+    acc_eps: ClassVar[None] = None
 
     @property
     def n_pairs(self) -> int:
+        """Examples (pairs) in the task."""
         return len(self.a)
+
+    @property
+    def n_in(self) -> int:
+        """Input vocabulary (operands are 0..n-1)."""
+        return self.n
+
+    @property
+    def n_out(self) -> int:
+        return self.n
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self.c
+
+    def model_inputs(self) -> tuple[np.ndarray, ...]:
+        """What a model's forward takes for every example: (a, b)."""
+        return self.a, self.b
 
 
 @dataclass(frozen=True)
@@ -42,7 +64,7 @@ class Split:
     corrupted: np.ndarray  # [n_train] bool, True where the label was changed or resampled
 
 
-def make_task(cfg: TaskConfig) -> Task:
+def make_modular(cfg: TaskConfig) -> Task:
     """All triples in the op's domain (and a <= b when `symmetric`)."""
     op = OPS[cfg.op]
     n = n_elements(op, cfg.p)
@@ -66,7 +88,7 @@ def split_counts(cfg: TaskConfig, task: Task) -> tuple[int, int]:
     return n_train, task.n_pairs - n_train
 
 
-def make_split(cfg: TaskConfig, task: Task) -> Split:
+def split_modular(cfg: TaskConfig, task: Task) -> Split:
     """Split by `frac_train` (random, or stratified: round(frac * count) pairs of each answer),
     then corrupt exactly floor(noise * n_train) training labels."""
     rng = np.random.default_rng(cfg.data_seed)
@@ -86,15 +108,22 @@ def make_split(cfg: TaskConfig, task: Task) -> Split:
         )
     test_idx = np.setdiff1d(np.arange(task.n_pairs), train_idx)
 
-    labels = task.c[train_idx].copy()
-    corrupted = np.zeros(len(train_idx), dtype=bool)
-    n_noisy = int(np.floor(cfg.noise * len(train_idx)))
-    if n_noisy:
-        where = rng.choice(len(train_idx), size=n_noisy, replace=False)
-        if cfg.noise_kind == "uniform_wrong":
-            # a uniformly random *other* class: shift by 1..n-1
-            labels[where] = (labels[where] + rng.integers(1, task.n, size=n_noisy)) % task.n
-        else:
-            labels[where] = rng.integers(0, task.n, size=n_noisy)
-        corrupted[where] = True
+    labels, corrupted = corrupt(task.c[train_idx], cfg, rng, task.n)
     return Split(train_idx=train_idx, test_idx=test_idx, train_labels=labels, corrupted=corrupted)
+
+
+def corrupt(labels: np.ndarray, cfg: TaskConfig, rng: np.random.Generator, n_classes: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(training labels with exactly floor(noise * n) of them corrupted, which ones) — `noise_kind`
+    uniform_wrong draws a random *other* class, uniform_any any class."""
+    labels = labels.copy()
+    corrupted = np.zeros(len(labels), dtype=bool)
+    n_noisy = int(np.floor(cfg.noise * len(labels)))
+    if n_noisy:
+        where = rng.choice(len(labels), size=n_noisy, replace=False)
+        if cfg.noise_kind == "uniform_wrong":  # shift by 1..n-1
+            labels[where] = (labels[where] + rng.integers(1, n_classes, size=n_noisy)) % n_classes
+        else:
+            labels[where] = rng.integers(0, n_classes, size=n_noisy)
+        corrupted[where] = True
+    return labels, corrupted

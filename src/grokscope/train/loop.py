@@ -27,7 +27,7 @@ from grokscope.errors import ConfigError
 from grokscope.events import EVENT_THRESHOLD, summarize
 from grokscope.keys import pop_key
 from grokscope.models import Params, StackedModel, build_model
-from grokscope.tasks import Split, Task, make_split, make_task
+from grokscope.tasks import AnyTask, Split, make_split, make_task
 from grokscope.train.allocator import reuse_freed_memory
 from grokscope.train.losses import pair_losses, per_model_loss
 from grokscope.train.optim import OPTIMIZERS, StackedOptimizer
@@ -85,29 +85,41 @@ class Engine:
         if base.train.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("train.device = 'cuda' but no CUDA device is available")
         self.device = dev = torch.device(base.train.device)
-        self.task: Task = make_task(base.task)
-        self.splits: list[Split] = [make_split(c.task, self.task) for c in cfgs]
-        self.model: StackedModel = build_model(base.model, self.task.n)
+        self.task: AnyTask = make_task(base.task)
+        # pair tasks share one grid of examples; a dense task's examples are each model's own draw
+        self.pairs = self.task.inputs == "pairs"
+        tasks = [self.task] * K if self.pairs else [self.task, *(make_task(c.task) for c in cfgs[1:])]
+        self.splits: list[Split] = [make_split(c.task, t) for c, t in zip(cfgs, tasks, strict=True)]
+        self.model: StackedModel = build_model(base.model, self.task.n_in, self.task.n_out)
         self.params: Params = {n: p.detach().to(dtype).requires_grad_(True)
                                for n, p in self.model.init([c.train.seed for c in cfgs], dev).items()}
         self.opt = StackedOptimizer(cfgs, self.params)
         self.transforms = build_transforms(cfgs, self.params)
-        # Data lives on the device as index tensors.
-        self.a_all = torch.from_numpy(self.task.a).to(dev)  # [N]
-        self.b_all = torch.from_numpy(self.task.b).to(dev)
-        self.c_all = torch.from_numpy(self.task.c).to(dev)
+        # Data lives on the device: index tensors, and the examples themselves.
         stack = lambda xs: torch.from_numpy(np.stack(xs)).to(dev)  # noqa: E731
         train_idx = stack([s.train_idx for s in self.splits])  # [K, n_train]
-        y_train = stack([s.train_labels for s in self.splits])  # [K, n_train] (noisy)
-        self.data: dict[str, torch.Tensor] = {  # every model's own split, one row per model
+        y_train = stack([s.train_labels for s in self.splits])  # [K, n_train] (noisy) or [K, n_train, n_out] values
+        self.data: dict[str, Any] = {  # every model's own split, one row per model
             "train_idx": train_idx,
             "test_idx": stack([s.test_idx for s in self.splits]),  # [K, n_test]
             "y_train": y_train,
-            "a_train": self.a_all[train_idx],
-            "b_train": self.b_all[train_idx],
-            # every pair's label as each model sees it: clean, except its corrupted training pairs
-            "y_all": self.c_all.repeat(K, 1).scatter_(1, train_idx, y_train),  # [K, N]
         }
+        if self.pairs:
+            a_all, b_all = (torch.from_numpy(v).to(dev) for v in (self.task.a, self.task.b))  # [N]
+            self.inputs_all = (a_all, b_all)  # shared by every model
+            self.c_all = torch.from_numpy(self.task.c).to(dev)  # [N] clean answers
+            clean = self.c_all.expand(K, -1)
+            self.data["inputs_train"] = {"a": a_all[train_idx], "b": b_all[train_idx]}  # [K, n_train] each
+        else:
+            x_all = stack([t.x for t in tasks]).to(dtype)  # [K, N, n_in]
+            clean = stack([t.targets for t in tasks])  # [K, N] or [K, N, n_out]
+            if clean.is_floating_point():
+                clean = clean.to(dtype)
+                self.data["y_train"] = y_train.to(dtype)
+            self.data["x_all"], self.data["clean_all"] = x_all, clean
+            self.data["inputs_train"] = {"x": _take(x_all, train_idx)}  # [K, n_train, n_in]
+        # every example's label as each model sees it: clean, except its corrupted training examples
+        self.data["y_all"] = clean.clone().scatter_(1, _index_like(train_idx, clean), self.data["y_train"])
         self.rows = list(range(K))
         self.members = [Member() for _ in range(K)]
         self.step = 0
@@ -189,15 +201,20 @@ class Engine:
         """
         tcfg = self.cfg.train
         out: dict[str, list[torch.Tensor]] = {}
-        n_pairs, C = len(self.a_all), self.model.n_out
+        n_pairs, C = self.task.n_pairs, self.model.n_out
         for sl in row_chunks(len(self.rows), n_pairs * C, EVAL_CHUNK_ELEMENTS):
-            logits = self.model.forward({n: p[sl] for n, p in self.params.items()}, self.a_all, self.b_all)
+            params = {n: p[sl] for n, p in self.params.items()}
+            logits = self.model.forward(params, *(self.inputs_all if self.pairs else (self.data["x_all"][sl],)))
             y_all = self.data["y_all"][sl]  # [Kc, N] labels trained on (noisy at corrupted train pairs)
-            clean = self.c_all.expand_as(y_all)
-            pred = logits.argmax(dim=-1)  # [Kc, N]
-            loss_y, loss_clean = pair_losses(logits, pred, (y_all, clean), tcfg)
+            clean = self.c_all.expand_as(y_all) if self.pairs else self.data["clean_all"][sl]
+            if self.task.acc_eps is None:
+                pred = logits.argmax(dim=-1)  # [Kc, N]
+                loss_y, loss_clean = pair_losses(logits, pred, (y_all, clean), tcfg)
+                hit_y, hit_clean = (pred == y_all).double(), (pred == clean).double()
+            else:  # real-valued targets: right when the squared error is below acc_eps
+                loss_y = loss_clean = pair_losses(logits, logits, (clean,), tcfg)[0]
+                hit_y = hit_clean = (loss_clean < self.task.acc_eps).double()
             tr, te = self.data["train_idx"][sl], self.data["test_idx"][sl]
-            hit_y, hit_clean = (pred == y_all).double(), (pred == clean).double()
             # the logit scale (Khanh 2026, arXiv 2606.18465): the mean largest logit on the train pairs,
             # which the weight norm controls and which sets the grokking delay under cross-entropy
             top = logits.amax(dim=-1).double()  # [Kc, N]
@@ -217,15 +234,17 @@ class Engine:
         return metrics
 
     # --------------------------------------------------------------- training
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Operands and labels of this step's batch, each [rows, B].
+    def _batch(self) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """(inputs, labels) of this step's batch: (a, b) [rows, B] each or (x [rows, B, n_in],), and
+        labels [rows, B] (or targets [rows, B, n_out]).
 
         Minibatches walk a fresh permutation each epoch; the permutation is a pure function of
         (seed, epoch), so resuming needs no RNG state.
         """
         d = self.data
+        inputs = tuple(d["inputs_train"].values())
         if self.full_batch:
-            return d["a_train"], d["b_train"], d["y_train"]
+            return inputs, d["y_train"]
         n_train = d["train_idx"].shape[1]
         per_epoch = n_train // self.batch_size
         epoch, j = divmod(self.step, per_epoch)
@@ -234,14 +253,14 @@ class Engine:
             self._perms = torch.stack([torch.randperm(n_train, generator=g) for g in gens]).to(self.device)
             self._perm_epoch = epoch
         idx = self._perms[:, j * self.batch_size : (j + 1) * self.batch_size]
-        return d["a_train"].gather(1, idx), d["b_train"].gather(1, idx), d["y_train"].gather(1, idx)
+        return tuple(_take(t, idx) for t in inputs), _take(d["y_train"], idx)
 
-    def _loss_fn(self, params: Params, a: torch.Tensor, b: torch.Tensor, y: torch.Tensor):
+    def _loss_fn(self, params: Params, inputs: tuple[torch.Tensor, ...], y: torch.Tensor):
         """(sum over models of each model's mean loss, logits [rows, B, C]).
 
         Summing per-model means keeps every model's gradient independent of the others.
         """
-        logits = self.model.forward(params, a, b)
+        logits = self.model.forward(params, *inputs)
         tcfg = self.cfg.train
         return per_model_loss(logits, y, tcfg.loss, tcfg.loss_dtype, tcfg.probs, tcfg.out_scale).sum(), logits
 
@@ -252,12 +271,12 @@ class Engine:
         (`MODEL_CHUNK_ELEMENTS`); models are independent, so the gradients are the same. The
         gradient transforms then see every model's gradient, and the optimizer steps.
         """
-        a, b, y = self._batch()
-        chunks = list(row_chunks(len(self.rows), a.shape[1] * self.model.n_out, MODEL_CHUNK_ELEMENTS))
+        inputs, y = self._batch()
+        chunks = list(row_chunks(len(self.rows), y.shape[1] * self.model.n_out, MODEL_CHUNK_ELEMENTS))
         if len(chunks) == 1:
             for p in self.params.values():
                 p.grad = None
-            loss, logits = self._loss(self.params, a, b, y)
+            loss, logits = self._loss(self.params, inputs, y)
             loss.backward()
             if check_saturation:
                 self._check_saturation(logits.detach(), y, 0)
@@ -265,7 +284,7 @@ class Engine:
             grads = {n: torch.empty_like(p) for n, p in self.params.items()}
             for sl in chunks:
                 views = {n: p[sl].detach().requires_grad_(True) for n, p in self.params.items()}
-                loss, logits = self._loss(views, a[sl], b[sl], y[sl])
+                loss, logits = self._loss(views, tuple(t[sl] for t in inputs), y[sl])
                 loss.backward()
                 for n, v in views.items():
                     grads[n][sl] = v.grad
@@ -283,8 +302,10 @@ class Engine:
     def _check_saturation(self, logits: torch.Tensor, y: torch.Tensor, first_row: int) -> None:
         """Full batch: these logits are the whole training set at the current weights, so the
         saturation checkpoint lands on the exact step (before this update)."""
-        # label logit >= max logit  <=>  argmax hit (up to exact ties), without an argmax pass
-        hit = logits.gather(-1, y.unsqueeze(-1)).squeeze(-1) >= logits.amax(dim=-1)
+        if self.task.acc_eps is not None:  # real-valued targets: squared error below acc_eps
+            hit = (logits - y).square().mean(dim=-1) < self.task.acc_eps
+        else:  # label logit >= max logit  <=>  argmax hit (up to exact ties), without an argmax pass
+            hit = logits.gather(-1, y.unsqueeze(-1)).squeeze(-1) >= logits.amax(dim=-1)
         acc = hit.float().mean(dim=1)
         for r in torch.nonzero(acc >= SATURATION_ACC).flatten().tolist():
             self._saturated(self.rows[first_row + r])
@@ -360,6 +381,16 @@ class Engine:
             **{key: v for rule in self.stop_rules for key, v in rule.summary(m).items()},
         )
         self.sinks[k].on_finish(m.summary)
+
+
+def _take(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """Rows idx [K, B] of each model's examples t [K, N, ...] -> [K, B, ...]."""
+    return t.gather(1, _index_like(idx, t))
+
+
+def _index_like(idx: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """idx [K, B] broadcast over t's trailing axes (gather/scatter along axis 1 of t [K, N, ...])."""
+    return idx.view(*idx.shape, *([1] * (t.dim() - 2))).expand(*idx.shape, *t.shape[2:])
 
 
 def train(

@@ -87,15 +87,15 @@ def per_model_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str, dtype:
 
     kind = "ce": cross-entropy through softmax (log-softmax in `dtype`; "float64" keeps losses
     near 1e-7 from underflowing, Nanda) or StableMax (`probs`, float64). kind = "mse": mean squared
-    error against one-hot targets, averaged over batch and classes (Doshi et al.). `out_scale` α
+    error against one-hot targets (Doshi et al.) or real targets [K, B, n_out], averaged over batch
+    and outputs. `out_scale` α
     multiplies the logits and divides the loss by α² (Kumar et al.).
     """
     if out_scale != 1.0:
         logits = logits * out_scale
     if kind == "mse":
         logits = logits.to(torch.promote_types(logits.dtype, DTYPES[dtype]))
-        target = torch.nn.functional.one_hot(labels, logits.shape[-1]).to(logits.dtype)
-        loss = (logits - target).square().mean(dim=(1, 2))
+        loss = (logits - _target(labels, logits)).square().mean(dim=(1, 2))
     elif probs == "softmax" and dtype != "float16":
         loss = _SoftmaxCE.apply(logits.to(torch.promote_types(logits.dtype, DTYPES[dtype])), labels)
     else:
@@ -129,10 +129,16 @@ def pair_stablemax_ce(logits: torch.Tensor, labels: tuple[torch.Tensor, ...]) ->
     return tuple(-logp.gather(-1, y.unsqueeze(-1)).squeeze(-1) for y in labels)
 
 
+def _target(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """MSE targets: one-hot rows for class labels [K, B], the values themselves for a regression [K, B, n_out]."""
+    if labels.is_floating_point():
+        return labels.to(logits.dtype)
+    return torch.nn.functional.one_hot(labels, logits.shape[-1]).to(logits.dtype)
+
+
 def pair_mse(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per-pair mean squared error against one-hot targets [K, N] (float64)."""
-    target = torch.nn.functional.one_hot(labels, logits.shape[-1]).to(logits.dtype)
-    return (logits - target).square().mean(dim=-1).double()
+    """Per-example mean squared error [K, N] (float64) against one-hot targets or real values."""
+    return (logits - _target(labels, logits)).square().mean(dim=-1).double()
 
 
 def pair_losses(logits: torch.Tensor, pred: torch.Tensor, labels: tuple[torch.Tensor, ...],
