@@ -120,6 +120,7 @@ class TrainConfig:
     checkpoint_log_points: int = 10
     save_saturation: bool = True  # checkpoint the first step with train acc >= 99% (Swaroop)
     device: str = "cpu"  # cpu | cuda
+    dtype: str = "float32"  # float32 | float64: the parameters' (and the forward's) precision
     compile: bool = False  # torch.compile the forward + loss (fuses elementwise work; costs a warm-up)
 
 
@@ -269,6 +270,7 @@ CHOICES: dict[str, Any] = {
     "train.loss_dtype": ("float16", "float32", "float64"),
     "train.probs": ("softmax", "stablemax"),
     "train.device": ("cpu", "cuda"),
+    "train.dtype": ("float32", "float64"),
 }
 
 

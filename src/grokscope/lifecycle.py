@@ -120,7 +120,7 @@ def stacks(jobs: Sequence[Job]) -> list[list[Job]]:
 
 
 def train_stack(jobs: Sequence[Job], *, sinks: SinkFactory | None = None, on_row: Callable[[dict], None] | None = None,
-                dtype: torch.dtype = torch.float32, init: dict[str, torch.Tensor] | None = None) -> list[dict[str, Any]]:
+                dtype: torch.dtype | None = None, init: dict[str, torch.Tensor] | None = None) -> list[dict[str, Any]]:
     """Train one stack (jobs from `stacks`) to its end, writing each run directory; the summaries.
 
     `init`: one model's start weights instead of the seeded init (a single fresh job only)."""
@@ -144,7 +144,7 @@ def train_stack(jobs: Sequence[Job], *, sinks: SinkFactory | None = None, on_row
 
 def finish(cfgs: Sequence[RunConfig], paths: Sequence[Path], policy: Policy = Policy.resume, *,
            sinks: SinkFactory | None = None, on_row: Callable[[dict], None] | None = None,
-           dtype: torch.dtype = torch.float32) -> dict[Path, str]:
+           dtype: torch.dtype | None = None) -> dict[Path, str]:
     """Bring every run to finished under `policy`; {path: finished | diverged | skipped}."""
     jobs, done = plan(cfgs, paths, policy)
     status = {p: "skipped" for p in done}

@@ -64,14 +64,15 @@ class Engine:
     stacked tensor (rows shrink as members finish). Per-model tensors live in `self.params`,
     `self.data`, the optimizer and the transforms, and leave together (`_drop_finished`).
 
-    `dtype` is the parameters' precision; float64 makes runs comparable across CPUs (equivalence
-    tests), float32 (the default) is what a config trains in.
+    `dtype` is the parameters' precision: by default the config's `train.dtype` (float32 unless a
+    recipe asks for float64, as Omnigrok's does); float64 also makes runs comparable across CPUs
+    (equivalence tests).
 
     `stop_rules`: rules besides the built-in ones (`train.stop_rules.STOP_RULES`), e.g. the
     forecaster's (`grokscope.forecast.stop_rule.ForecastStop`), which training does not know.
     """
 
-    def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink], dtype: torch.dtype = torch.float32,
+    def __init__(self, cfgs: Sequence[RunConfig], sinks: Sequence[Sink], dtype: torch.dtype | None = None,
                  stop_rules: Sequence[Rule] = ()):
         if not cfgs or len(cfgs) != len(sinks):
             raise ValueError("need one sink per config")
@@ -81,6 +82,7 @@ class Engine:
         self.stop_rules = rules_for(self.cfgs, tuple(stop_rules))
         reuse_freed_memory()  # a step's buffers come back warm from the heap (see allocator.py)
         self.cfg = base = cfgs[0]
+        dtype = dtype or getattr(torch, base.train.dtype)
         K = len(cfgs)
         if base.train.device == "cuda" and not torch.cuda.is_available():
             raise ConfigError("train.device = 'cuda' but no CUDA device is available")
@@ -395,7 +397,7 @@ def _index_like(idx: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def train(
     cfgs: Sequence[RunConfig], sinks: Sequence[Sink], resume: Sequence[Resume] | None = None,
-    dtype: torch.dtype = torch.float32, stop_rules: Sequence[Rule] = (),
+    dtype: torch.dtype | None = None, stop_rules: Sequence[Rule] = (),
 ) -> list[dict[str, Any]]:
     """Train K stackable configs together; one sink per config. Returns per-model summaries.
     `stop_rules`: rules besides the built-in ones (see `Engine`)."""
