@@ -441,6 +441,21 @@ def _verdict_line(path: Path) -> str | None:
 
 
 @app.command()
+def tasks() -> None:
+    """List the tasks (datasets): what each yields, its config fields and the model families that take it."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from grokscope.config import FAMILIES, TASKS
+
+    table = Table("task.name", "yields", "fields (task.*)", "model.arch", "description")
+    for name, kind in TASKS.items():
+        archs = ", ".join(a for a, f in FAMILIES.items() if f.inputs == kind.inputs)
+        table.add_row(name, f"{kind.inputs} -> {kind.targets}", ", ".join(kind.fields), archs, escape(kind.about))
+    Console().print(table)
+
+
+@app.command()
 def presets() -> None:
     """List the presets (published recipes) with one-line descriptions."""
     from rich.markup import escape
@@ -466,11 +481,13 @@ def analyze(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from grokscope.analysis.pipeline import analyze_run
+    from grokscope.analysis.pipeline import analyze_run, resolve_measures
     from grokscope.errors import GrokscopeError
+    from grokscope.store.run import load_run
 
     measures = [m.value for m in measure] if measure else None
     try:
+        resolve_measures(load_run(path), measures)  # a bad measure is one line, before the progress bar
         if quiet:
             result = analyze_run(path, measures=measures, steps=step or None)
         else:

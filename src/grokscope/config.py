@@ -391,7 +391,7 @@ TASKS.register("teacher")(TaskKind(
     ("d_in", "n_train", "n_test", "acc_eps", "data_seed"), "dense", "values",
     lambda t: [*_sizes(t), (t.d_in >= 1, f"task.d_in must be >= 1, got {t.d_in}"),
                (t.acc_eps > 0, f"task.acc_eps must be > 0, got {t.acc_eps}")],
-    "linear teacher: y = x · w* / sqrt(d_in), Gaussian x; right when the squared error < acc_eps"))
+    "linear teacher: y = x · w*, Gaussian x and w* ~ N(0, I/d_in); right when the squared error < acc_eps"))
 
 
 def validate(cfg: RunConfig) -> None:

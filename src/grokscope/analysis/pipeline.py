@@ -61,6 +61,22 @@ def default_measures(run: Any) -> tuple[str, ...]:
                  if name in family and m.applies_to(task) and (full or not m.grid_only))
 
 
+def resolve_measures(run: Any, measures: Sequence[str] | None) -> tuple[str, ...]:
+    """The measures to compute for an opened run: `measures` checked (AnalysisError naming the first one
+    that is unknown or does not apply to the run's task), or the defaults (`default_measures`)."""
+    if measures is None:
+        return default_measures(run)
+    table, task = registry(), run.config.task.name
+    for name in measures:
+        if name not in table:
+            raise AnalysisError(f"unknown measure {name!r}; valid: {', '.join(table)}")
+        if not table[name].applies_to(task):
+            here = ", ".join(n for n, m in table.items() if m.applies_to(task)) or "none"
+            raise AnalysisError(f"measure {name!r} applies to task {', '.join(table[name].tasks or ())}, not to "
+                                f"this run's task {task!r}; valid here: {here}")
+    return tuple(measures)
+
+
 def analyze_checkpoint(
     run: Any, which: int | str, measures: Sequence[str], square_fit: bool = False,
     key_threshold: float = 0.25, n_perm: int = 200, keys: Sequence[int] | None = None,
@@ -186,17 +202,7 @@ def analyze_run(
 
     run = load_run(path)
     t0 = time.perf_counter()
-    measures = tuple(measures) if measures is not None else default_measures(run)
-    valid = tuple(registry())
-    bad = sorted(set(measures) - set(valid))
-    if bad:
-        raise AnalysisError(f"unknown measure {bad[0]!r}; valid: {', '.join(valid)}")
-    task = run.config.task.name
-    wrong = [name for name in measures if not registry()[name].applies_to(task)]
-    if wrong:
-        where = ", ".join(registry()[wrong[0]].tasks or ())
-        raise AnalysisError(f"measure {wrong[0]!r} applies to task {where}, not to this run's task {task!r}; "
-                            f"valid here: {', '.join(n for n, m in registry().items() if m.applies_to(task)) or 'none'}")
+    measures = resolve_measures(run, measures)
     all_steps = run.checkpoint_steps()
     if not all_steps:
         raise AnalysisError(f"{path} has no checkpoints to analyse")

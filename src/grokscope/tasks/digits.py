@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from grokscope.errors import ConfigError
 from grokscope.tasks.dense import DenseTask
 
 if TYPE_CHECKING:
@@ -18,10 +17,8 @@ if TYPE_CHECKING:
 
 @functools.cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        raise ConfigError("task 'digits' needs scikit-learn (pip install scikit-learn)") from None
+    from sklearn.datasets import load_digits  # local: scikit-learn loads only for this task
+
     data = load_digits()
     return data.data / 16.0, data.target.astype(np.int64)  # [1797, 64] in [0, 1], [1797]
 
