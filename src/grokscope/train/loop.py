@@ -27,6 +27,7 @@ from grokscope.errors import ConfigError
 from grokscope.events import EVENT_THRESHOLD, summarize
 from grokscope.keys import pop_key
 from grokscope.models import Params, StackedModel, build_model
+from grokscope.models.base import flat_rows
 from grokscope.tasks import AnyTask, Split, make_split, make_task
 from grokscope.train.allocator import reuse_freed_memory
 from grokscope.train.losses import pair_losses, per_model_loss
@@ -387,7 +388,12 @@ class Engine:
 
 def _take(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """Rows idx [K, B] of each model's examples t [K, N, ...] -> [K, B, ...]."""
-    return t.gather(1, _index_like(idx, t))
+    if t.dim() == 2:
+        return t.gather(1, idx)
+    # whole rows: one index_select on the flattened [K * N, ...] stack copies contiguous rows,
+    # where a gather with an expanded index reads an index per element (1.3x slower for [32, 1000, 64] float64)
+    K, N = t.shape[:2]
+    return t.reshape(K * N, *t.shape[2:]).index_select(0, flat_rows(idx, K, N)).view(*idx.shape, *t.shape[2:])
 
 
 def _index_like(idx: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
