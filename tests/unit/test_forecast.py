@@ -276,3 +276,21 @@ def test_stop_rule_false_negative_rate_is_measured_held_out():
     assert rule["held_out_by"] == "sweep" and rule["n_runs"] == len(runs) and rule["p"] == STOP_P
     assert rule["n_stopped"] == len(stopped) and rule["n_stopped_grokked"] == sum(q.label for q in stopped)
     assert stop_rule_info(runs[:3]) is None  # one sweep, one family: nothing to hold out
+
+
+def test_the_verdict_of_a_regression_rests_on_the_delay_alone_and_dense_tasks_count_their_classes():
+    """A regression has no chance level: the null band does not apply and the delay decides; a class
+    task's chance is 1 / its number of classes (parity: 2), so its band is measured in those multiples."""
+    from grokscope.config import RunConfig
+    from grokscope.forecast.features import n_classes_of
+    from grokscope.forecast.verdict import verdict
+
+    rows = [{"step": s, "train_acc": tr, "test_acc": te} for s, tr, te in
+            [(0, 0.1, 0.1), (100, 0.99, 0.6), (1000, 1.0, 0.995)]]
+    v = verdict(rows, None, 1.56)
+    assert v.label == "grokking" and "no chance level" in v.reason and v.acc_at_mem_x_chance is None
+    assert verdict(rows, 2, 1.56).label == "grokking"  # 0.6 = 1.2× chance of 2 classes: inside the band
+    assert verdict(rows, 10, 1.56).label == "delayed, not from chance"  # 6× chance of 10 classes
+    dense = RunConfig().override(["task.name=parity", "model.arch=dense", "task.n_train=8", "task.n_test=8"])
+    assert n_classes_of(dense) == 2 and n_classes_of(RunConfig()) == 97
+    assert n_classes_of(RunConfig().override(["task.name=teacher", "model.arch=dense", "train.loss=mse"])) is None

@@ -54,14 +54,15 @@ class Recipe:
 
     family: the model family (`family_of`; per-family weight-norm law constants); lr, weight_decay:
     the optimizer's base values (decoupled decay contracts the weights by lr·wd per step); beta2: Adam's
-    second-moment decay (None without one, e.g. SGD); n_classes: for chance level in the verdict.
+    second-moment decay (None without one, e.g. SGD); n_classes: for chance level in the verdict (None for a
+    regression, which has none).
     """
 
     family: str
     lr: float
     weight_decay: float
     beta2: float | None
-    n_classes: int
+    n_classes: int | None
 
 
 def family_of(cfg: Any) -> str:
@@ -72,11 +73,21 @@ def family_of(cfg: Any) -> str:
 
 def recipe_of(cfg: Any) -> Recipe:
     """The Recipe of a run config."""
-    from grokscope.tasks.ops import OPS, n_elements  # the number of classes (groups: |G|, not p)
-
     adam = str(cfg.optim.name).startswith("adam")
     return Recipe(family_of(cfg), float(cfg.optim.lr), float(cfg.optim.weight_decay),
-                  float(cfg.optim.beta2) if adam else None, n_elements(OPS[cfg.task.op], int(cfg.task.p)))
+                  float(cfg.optim.beta2) if adam else None, n_classes_of(cfg))
+
+
+def n_classes_of(cfg: Any) -> int | None:
+    """The number of answers of the run's task (groups: |G|, not p); None for real-valued targets."""
+    if cfg.task.name == "modular":
+        from grokscope.tasks.ops import OPS, n_elements
+
+        return n_elements(OPS[cfg.task.op], int(cfg.task.p))
+    from grokscope.tasks import make_task
+
+    task = make_task(cfg.task)
+    return task.n_out if task.targets_kind == "classes" else None
 
 
 def rows_until(rows: Sequence[Mapping[str, Any]], cut_step: int) -> list[Mapping[str, Any]]:

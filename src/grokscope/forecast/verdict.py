@@ -46,18 +46,26 @@ class Verdict:
         return (self.t_val99 - self.t_mem) / max(self.t_mem, 1)
 
 
-def verdict(rows: Sequence[Mapping[str, Any]], n_classes: int, null_band: float) -> Verdict:
-    """The verdict on rows (any order) of a run with `n_classes` answers, against `null_band` (multiples of chance)."""
+def verdict(rows: Sequence[Mapping[str, Any]], n_classes: int | None, null_band: float) -> Verdict:
+    """The verdict on rows (any order) of a run with `n_classes` answers, against `null_band` (multiples of
+    chance). n_classes None: a regression (accuracy = squared error below a threshold), which has no chance
+    level, so only the delay decides."""
     srt = sorted(rows, key=lambda r: int(r["step"]))
     mem = first_row(srt, "train_acc", EVENT_THRESHOLD)
     if mem is None:
         acc = float(srt[-1]["train_acc"]) if srt else 0.0
         return Verdict("not memorised yet", f"train accuracy {acc:.2f} < 0.99")
     t_mem = int(mem["step"])
-    x = float(mem["test_acc"]) * n_classes  # test accuracy at memorisation in multiples of chance (1/n_classes)
-    at_mem = f"test accuracy at memorisation (step {t_mem:,}) {float(mem['test_acc']):.3f} = {x:.1f}× chance"
-    band = f"the null band of runs with permuted labels is ≤ {null_band:.1f}× chance"
-    in_band = x <= null_band
+    at_mem = f"test accuracy at memorisation (step {t_mem:,}) {float(mem['test_acc']):.3f}"
+    if n_classes is None:  # a regression: no chance level to measure the band in
+        x, in_band = None, True
+        at_mem += " (a regression has no chance level: the null band does not apply)"
+        band = "none for a regression"
+    else:
+        x = float(mem["test_acc"]) * n_classes  # test accuracy at memorisation in multiples of chance (1/n_classes)
+        at_mem += f" = {x:.1f}× chance"
+        band = f"the null band of runs with permuted labels is ≤ {null_band:.1f}× chance"
+        in_band = x <= null_band
     t_val99 = first_step(srt, "test_acc", EVENT_THRESHOLD)
     if t_val99 is None:
         if in_band:
