@@ -48,7 +48,8 @@ def _fail(message: str, code: int = 2) -> None:
     # messages are plain text: "pip install 'grokscope[wandb]'" must keep its [...] (not rich markup)
     from rich.markup import escape
 
-    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    # emoji=False: a message quoting "RUN:soon:" must not turn ":soon:" into an emoji
+    console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True, emoji=False)
     raise typer.Exit(code)
 
 
@@ -80,7 +81,8 @@ def _main(
 
 
 # `run --resume DIR` continues DIR with its own config.json: these options would be silently ignored.
-_NOT_WITH_RESUME = {"preset": "--preset", "set_": "--set", "out": "--out", "name": "--name", "force": "--force"}
+_NOT_WITH_RESUME = {"preset": "--preset", "set_": "--set", "out": "--out", "name": "--name", "force": "--force",
+                    "init_from": "--init-from"}
 
 
 @app.command()
@@ -91,6 +93,9 @@ def run(
     out: Annotated[Path, typer.Option(help="Directory that holds run directories.")] = Path("runs"),
     name: Annotated[str | None, typer.Option(help="Run directory name (default: the run id).")] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue an interrupted run directory.")] = None,
+    init_from: Annotated[str | None, typer.Option(
+        "--init-from", help="Start from another run's checkpoint: RUN or RUN:STEP (STEP an int or final | saturation "
+                            "| first; default final). The config is that run's (or --preset's) with --set on top.")] = None,
     force: Annotated[bool, typer.Option(help="Retrain even if the run directory exists.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     threads: Annotated[int, typer.Option(help="CPU threads for torch (default 0: the cores free now, i.e. cores "
@@ -120,6 +125,7 @@ def run(
         from grokscope.presets import load_preset
 
         history: list[dict] = []  # a resumed run's rows so far: the progress line continues from them
+        source = None  # --init-from's checkpoint
         if resume is not None:
             from grokscope.store.rundir import load_resume
 
@@ -128,20 +134,30 @@ def run(
         else:
             from grokscope.config import check_name
 
-            cfg = load_preset(preset).override(set_ or [])
+            if init_from is not None:
+                from grokscope.store.init_from import load_source
+
+                source = load_source(init_from)  # not a run, no such step: one line, nothing written
+            preset_given = getattr(ctx.get_parameter_source("preset"), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")
+            # --init-from without --preset continues the source's recipe (e.g. only a smaller task.frac_train)
+            base = load_preset(preset) if source is None or preset_given else api.load_run(source.path).config
+            cfg = base.override(set_ or [])
+            if source is not None and name is None:
+                name = api.init_name(cfg, source.params, source.info())  # checks the shapes: a mismatch is one line
             path = out / (check_name(name, "--name") if name is not None else cfg.run_id)
         sinks = _tracker_sinks(log, path, cfg)  # before training: a missing extra fails first
         if resume is not None:
             console.print(f"continuing {path} from step {state.step:,} (of {cfg.train.steps:,})",
                           highlight=False, soft_wrap=True, markup=False)
         else:
-            console.print(f"[bold]grokscope run[/bold] {cfg.run_id} -> {escape(str(path))}", highlight=False,
+            start = "" if source is None else f" (from {escape(str(source.path))} step {source.step:,})"
+            console.print(f"[bold]grokscope run[/bold] {cfg.run_id} -> {escape(str(path))}{start}", highlight=False,
                           soft_wrap=True)
         with _progress(cfg, quiet, history) as on_row:
             if resume is not None:
                 result = api.resume(resume, on_row=on_row, sinks=sinks)
             else:
-                result = api.run(cfg, out, name=name, force=force, on_row=on_row, sinks=sinks)
+                result = api.run(cfg, out, name=name, force=force, on_row=on_row, sinks=sinks, init_from=init_from)
     except GrokscopeError as e:
         _fail(str(e))
     except KeyboardInterrupt:
@@ -418,6 +434,9 @@ def _print_summary(summary: dict, path: Path) -> None:
                 "final_train_acc", "final_test_acc", "final_test_loss", "wall_s"):
         if key in summary:
             table.add_row(labels.get(key, key), fmt(key, summary[key]))
+    init = _init_line(path)
+    if init:
+        table.add_row("initialised from", init)
     verdict = _verdict_line(path)
     if verdict:
         table.add_row("is this grokking?", verdict)
@@ -427,6 +446,17 @@ def _print_summary(summary: dict, path: Path) -> None:
     out.print(f"run directory: {path}", highlight=False, soft_wrap=True, markup=False)
     out.print(f"report:        {report}" if report.exists() else "report:        not written (see the warning above)",
               highlight=False, soft_wrap=True, markup=False)
+
+
+def _init_line(path: Path) -> str | None:
+    """Where a run's start weights came from (its init.json), or None for a seeded init."""
+    from grokscope.store.init_from import read_init
+
+    info = read_init(path)
+    if info is None:
+        return None
+    source, step, run_id = info.get("source"), info.get("step"), info.get("source_run_id")
+    return f"{source} step {step:,} ({run_id})" if isinstance(step, int) else f"{source} ({run_id})"
 
 
 def _verdict_line(path: Path) -> str | None:

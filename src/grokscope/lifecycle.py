@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,10 +120,13 @@ def stacks(jobs: Sequence[Job]) -> list[list[Job]]:
 
 
 def train_stack(jobs: Sequence[Job], *, sinks: SinkFactory | None = None, on_row: Callable[[dict], None] | None = None,
-                dtype: torch.dtype | None = None, init: dict[str, torch.Tensor] | None = None) -> list[dict[str, Any]]:
+                dtype: torch.dtype | None = None,
+                init: Mapping[str, torch.Tensor] | Sequence[Mapping[str, torch.Tensor]] | None = None,
+                ) -> list[dict[str, Any]]:
     """Train one stack (jobs from `stacks`) to its end, writing each run directory; the summaries.
 
-    `init`: one model's start weights instead of the seeded init (a single fresh job only)."""
+    `init`: start weights instead of the seeded init, for fresh jobs only: one model's weights
+    (a single job), or a sequence of them, one per job (e.g. grokked models continued as one stack)."""
     cfgs = [j.cfg for j in jobs]
     writers = [tee(RunWriter(j.path, j.cfg, on_row=on_row) if j.state else
                    RunWriter.create(j.path, j.cfg, force=True, on_row=on_row),  # what was there is replaced
@@ -136,9 +139,13 @@ def train_stack(jobs: Sequence[Job], *, sinks: SinkFactory | None = None, on_row
     if start:
         engine.load([j.state for j in jobs])
     if init is not None:
+        inits = [init] if isinstance(init, Mapping) else list(init)
+        if len(inits) != len(jobs):
+            raise ValueError(f"init: {len(inits)} sets of weights for {len(jobs)} jobs")
         with torch.no_grad():
             for k, p in engine.params.items():
-                p[0].copy_(init[k])
+                for row, one in enumerate(inits):  # row r of every stacked tensor is job r at the start
+                    p[row].copy_(one[k].reshape(p[row].shape))
     return engine.run()
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from grokscope.reproduce import names as reproduce_names
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -343,8 +345,7 @@ def test_built_site_works_opened_from_disk(tmp_path):
     assert (site / "search" / "search_index.js").is_file()  # the offline plugin: search without a server
 
 
-REPRODUCTIONS = ("swaroop2026", "nanda2023", "zhong2023", "doshi2024", "power2022", "pair2023", "grokfast2024",
-                 "prieto2025")
+REPRODUCTIONS = tuple(reproduce_names())  # every registered reproduction has its page
 
 
 def test_every_reproduction_page_shows_our_figure_with_its_command():

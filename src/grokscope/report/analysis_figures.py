@@ -38,11 +38,15 @@ def write_analysis_figures(run_path: str | Path, analysis: Any) -> list[Path]:
     from grokscope.store.run import load_run
 
     run = load_run(run_path)
-    cfg, n = run.config, run.task().n
+    cfg, task = run.config, run.task()
     fig_dir = Path(run_path) / FIGURES
     fig_dir.mkdir(exist_ok=True)
     one = unstack(run.params("final"))
     files = [plot_progress(analysis.table, analysis.summary, fig_dir / "progress.png", run.rows())]
+    if not task.full_grid:  # dense inputs (parity, digits, teacher): no (a, b) grid to take a Fourier view of
+        analysis.files.extend(files)
+        return files
+    n = task.n
     files += plot_fourier_heatmaps(one, cfg.model, n, fig_dir)
     if "neurons" in analysis.summary.get("measures", ()):
         rep = analyze_neurons(one, cfg.model, n, square_fit=False, n_perm=0)

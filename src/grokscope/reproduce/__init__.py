@@ -31,6 +31,7 @@ for _name, _text in {
     "nanda2023": "Nanda et al. 2023: 1-layer transformer p = 113, key frequencies, phases, weight-decay check",
     "grokfast2024": "Lee et al. 2024 (Grokfast): EMA / MA vs the published and a tuned Adam baseline, x·y mod p",
     "prieto2025": "Prieto et al. 2025: StableMax and ⊥AdamW grok with wd 0; float32 softmax collapse",
+    "varma2023": "Varma et al. 2023: ungrokking on a nested subset, semi-grokking vs size, and their hysteresis",
 }.items():
     REPRODUCTIONS.register(_name)(_text)
 
