@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 
 # the test tools, the optional Ray backend (tested against a local Ray instance), the docs site's
 # builder, the notebook runner (the notebook tests execute notebooks/), and the TransformerLens and
-# tracker extras (their tests run against the real packages; none may replace the pinned torch)
+# tracker extras and the field's measures (their tests run against the real packages; none may
+# replace the pinned torch)
 $(DEV_STAMP): $(STAMP)
-	$(PIP) -e '.[dev,ray,docs,notebooks,tl,wandb,tensorboard,forecast]'
+	$(PIP) -e '.[dev,ray,docs,notebooks,tl,wandb,tensorboard,forecast,field]'
 	$(VENV)/bin/python -c "import torch; v = torch.__version__; assert v.split('+')[0] == '2.13.0', f'an extra replaced torch: {v}'"
 	touch $(DEV_STAMP)
 

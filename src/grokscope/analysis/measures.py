@@ -31,6 +31,7 @@ class Checkpoint:
     keys: list[int]  # key frequencies of W_L (Nanda's rule)
     square_fit: bool  # run the (slow) square-vs-cosine fit at this checkpoint
     n_perm: int  # permutations of the phase-sum test
+    step: int = 0  # the checkpoint's training step (seeds the sampling measures)
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,12 @@ class Measure:
         return self.tasks is None or task in self.tasks
 
 
-# each measure is registered by the module of the same name in this package, in column order
+# each measure is registered by the module of the same name in this package (or the one named
+# here), in column order
+_MODULES = {"alpha": "heavy_tail"}
 MEASURES: Registry[Measure] = Registry("measure")
-for _name in ("progress", "neurons", "idealized", "numerics", "algorithms", "lazy_rich"):
-    MEASURES.declare(_name, f"grokscope.analysis.{_name}")
+for _name in ("progress", "neurons", "idealized", "numerics", "algorithms", "lazy_rich", "alpha", "llc"):
+    MEASURES.declare(_name, f"grokscope.analysis.{_MODULES.get(_name, _name)}")
 
 
 def register(name: str, rank: int, grid_only: bool = False, tasks: tuple[str, ...] | None = ("modular",)):

@@ -88,8 +88,8 @@ def analyze_checkpoint(
     if keys is None:
         keys = key_frequencies(unembed_freq_norms(one, run.config.model), key_threshold) if _modular(run) else []
     ck = Checkpoint(run=run, model=run.model(), task=run.task(), split=run.split(), params=params, one=one,
-                    keys=list(keys), square_fit=square_fit, n_perm=n_perm)
-    row: dict[str, Any] = {"step": run.resolve_step(which)}
+                    keys=list(keys), square_fit=square_fit, n_perm=n_perm, step=run.resolve_step(which))
+    row: dict[str, Any] = {"step": ck.step}
     for name, m in registry().items():
         if name in measures:
             row.update(m.fn(ck))
