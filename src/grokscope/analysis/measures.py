@@ -48,9 +48,10 @@ class Measure:
 
 # each measure is registered by the module of the same name in this package (or the one named
 # here), in column order
-_MODULES = {"alpha": "heavy_tail"}
+_MODULES = {"alpha": "heavy_tail", "init_distance": "hidden_progress", "sparse_neurons": "hidden_progress"}
 MEASURES: Registry[Measure] = Registry("measure")
-for _name in ("progress", "neurons", "idealized", "numerics", "algorithms", "lazy_rich", "alpha", "llc"):
+for _name in ("progress", "neurons", "idealized", "numerics", "algorithms", "lazy_rich", "init_distance",
+              "sparse_neurons", "alpha", "llc"):
     MEASURES.declare(_name, f"grokscope.analysis.{_MODULES.get(_name, _name)}")
 
 

@@ -21,7 +21,7 @@ from grokscope.models.base import Params, Spec, StackedModel, to_numpy
 
 class DenseMLP(StackedModel):
     hook_names = ("mlp.hook_post",)  # the last hidden layer
-    measures: tuple[str, ...] = ()  # the pair-grid measures (Fourier, neurons, …) do not apply
+    measures: tuple[str, ...] = ("init_distance", "sparse_neurons")  # the pair-grid ones (Fourier, …) do not apply
     report_panels = ()
 
     def _layers(self) -> list[tuple[str, str, int, int]]:

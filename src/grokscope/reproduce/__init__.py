@@ -31,6 +31,7 @@ for _name, _text in {
     "nanda2023": "Nanda et al. 2023: 1-layer transformer p = 113, key frequencies, phases, weight-decay check",
     "grokfast2024": "Lee et al. 2024 (Grokfast): EMA / MA vs the published and a tuned Adam baseline, x·y mod p",
     "prieto2025": "Prieto et al. 2025: StableMax and ⊥AdamW grok with wd 0; float32 softmax collapse",
+    "merrill2023": "Merrill et al. 2023 / Barak et al. 2022: sparse parity (40, 3) groks; hidden progress, scaling in n, wd-0 control",
     "varma2023": "Varma et al. 2023: ungrokking on a nested subset, semi-grokking vs size, and their hysteresis",
     "levi2023": "Levi et al. 2023: linear teacher-student groks; measured t_train99 / t_val99 vs the spectral prediction, λ > 1 control",
 }.items():
