@@ -179,7 +179,7 @@ def test_names_that_would_escape_are_refused(tmp_path):
 # ---------------------------------------------------------------- the CLI
 
 
-def _fake_run(cfg, out, *, name=None, force=False, on_row=None, sinks=()):
+def _fake_run(cfg, out, *, name=None, force=False, on_row=None, sinks=(), init_from=None):
     """api.run up to the engine: the real path logic and RunWriter.create (refusals, config.json),
     no training."""
     path = Path(out) / (check_name(name, "--name") if name is not None else cfg.run_id)
