@@ -1,6 +1,6 @@
 """python -m bench: grokscope vs plain-PyTorch eager transcriptions, side by side in one process.
 
-    python -m bench                 # ~3-5 min on 2 CPU cores: MLP, transformer, ensembles, tied model
+    python -m bench                 # ~3-5 min on 2 CPU cores: MLP, transformer, ensembles, tied model, dense tasks
     python -m bench --quick         # seconds; tiny sizes (what the tests run)
     python -m bench --full          # also time-to-grok of the Swaroop MLP, 200-step ensembles
     python -m bench --only mlp --json out.json
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-SETUPS = ("mlp", "transformer", "ensemble", "tied")
+SETUPS = ("mlp", "transformer", "ensemble", "tied", "dense")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         profile.run(settings, only, console)
         return 0
 
-    from bench import ensemble, mlp, tied, transformer
+    from bench import dense, ensemble, mlp, tied, transformer
 
-    modules = {"mlp": mlp, "transformer": transformer, "ensemble": ensemble, "tied": tied}
+    modules = {"mlp": mlp, "transformer": transformer, "ensemble": ensemble, "tied": tied, "dense": dense}
     sections = []
     t_start = time.perf_counter()
     for key in SETUPS:

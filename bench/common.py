@@ -53,6 +53,10 @@ class Settings:
     tied_steps: int = 20  # timed steps per repeat
     tied_Ks: tuple[int, ...] = (1, 8, 64)
     tied_check_steps: int = 100
+    # dense-input tasks (digits, sparse parity)
+    dense_steps: int = 20  # timed steps per repeat
+    dense_Ks: tuple[int, ...] = (1, 8, 32)
+    dense_check_steps: int = 20
     compile: bool = False  # also time grokscope with train.compile=true (torch.compile of forward + loss)
 
 
@@ -63,7 +67,7 @@ QUICK = Settings(
     tf_p=23, tf_d_model=32, tf_heads=4, tf_d_mlp=64, tf_warmup=2, tf_steps=4, tf_eval_every=2,
     tf_check_steps=4, peak_n=256,
     ens_p=23, ens_width=8, ens_steps=8, ens_eval_every=4, ens_loop_models=2, ens_Ks=(1, 4), rss_K=4,
-    tied_steps=2, tied_Ks=(1, 2), tied_check_steps=3,
+    tied_steps=2, tied_Ks=(1, 2), tied_check_steps=3, dense_steps=2, dense_Ks=(1, 2), dense_check_steps=3,
 )
 FULL = Settings(mode="full", grok_max_steps=50_000, tf_repeats=2, ens_steps=200)
 

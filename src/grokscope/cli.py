@@ -854,17 +854,13 @@ def forecast_show(
     """t_val99 with an 80% interval and P(groks by the horizon), from the run's rows up to the cut only, and
     the verdict: is this grokking?"""
     from grokscope.errors import GrokscopeError
-    from grokscope.forecast import forecast_run, verdict_run
+    from grokscope.forecast import forecast_run
     from grokscope.store.rundir import read_summary
 
     try:
         fc, verdict = forecast_run(path, fraction=fraction, step=step, model=model)
         summary = read_summary(path)
     except GrokscopeError as e:
-        try:  # the verdict needs no fitted head: show it even when the forecast cannot be made
-            typer.echo(verdict_run(path, model=model).line())
-        except GrokscopeError:
-            pass
         _fail(str(e))
     typer.echo(f"{path}: memorised at step {fc.t_mem:,}; at step {fc.cut_step:,}: {fc.line()}")
     if summary is not None:

@@ -33,6 +33,7 @@ for _name, _text in {
     "prieto2025": "Prieto et al. 2025: StableMax and ⊥AdamW grok with wd 0; float32 softmax collapse",
     "merrill2023": "Merrill et al. 2023 / Barak et al. 2022: sparse parity (40, 3) groks; hidden progress, scaling in n, wd-0 control",
     "varma2023": "Varma et al. 2023: ungrokking on a nested subset, semi-grokking vs size, and their hysteresis",
+    "omnigrok2023": "Liu et al. 2023 (Omnigrok): x8 init groks on digits, x1 does not; LU losses vs norm; init x wd phases",
     "levi2023": "Levi et al. 2023: linear teacher-student groks; measured t_train99 / t_val99 vs the spectral prediction, λ > 1 control",
 }.items():
     REPRODUCTIONS.register(_name)(_text)
