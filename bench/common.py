@@ -117,9 +117,9 @@ def timing_fns(cfg: Any, eager: Callable[[], tuple[float, float]], n_warm: int, 
 COMPILED_NAME = "grokscope Engine, K=1, train.compile=true"
 
 
-def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
-    """Measured fp32 matmul throughput of this process (GFLOP/s): best of `repeats` n×n @ n×n."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def matmul_peak(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Measured matmul throughput of this process in `dtype` (GFLOP/s): best of `repeats` n×n @ n×n."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.mm(a, b)  # warm up (thread pool, BLAS buffers)
     best = math.inf
     for _ in range(repeats):

@@ -80,7 +80,7 @@ def _timed(step, n: int) -> float:
     return (time.perf_counter() - t) / n
 
 
-def _setup_rows(name: str, label: str, s: Settings, peak: float) -> tuple[list[dict], str]:
+def _setup_rows(name: str, label: str, s: Settings) -> tuple[list[dict], str]:
     from grokscope.train import NullSink
     from grokscope.train.loop import Engine
 
@@ -96,7 +96,9 @@ def _setup_rows(name: str, label: str, s: Settings, peak: float) -> tuple[list[d
         for k, fn in steps.items():
             best[k] = min(best[k], _timed(fn, s.dense_steps))
     # floor: a model-step's matmuls, forward 2·B·fan_in·fan_out per layer and backward twice that
-    # (the input layer's weight gradient only: no gradient w.r.t. the data), at the measured fp32 peak
+    # (the input layer's weight gradient only: no gradient w.r.t. the data), at the measured matmul
+    # peak in the recipe's precision (digits trains in float64, as Omnigrok's notebook)
+    peak = matmul_peak(s.peak_n, dtype=dtype)
     shapes = [one.params[w].shape[1:] for w, _ in _layers(one.params, one.cfg.model.n_layers)]
     B = one.batch_size
     flops = sum(2 * B * i * o * (2 if k == 0 else 3) for k, (i, o) in enumerate(shapes))
@@ -123,16 +125,15 @@ def _setup_rows(name: str, label: str, s: Settings, peak: float) -> tuple[list[d
     ours = check.evaluate()["train_loss"][0].item()
     shape = " → ".join(str(i) for i, _ in shapes) + f" → {shapes[-1][1]}"
     note = (f"{label} ({name}: {shape}, batch {B}, {dtype}): {flops / 1e6:.2f} MFLOP per model-step, floor "
-            f"{floor * 1e6:.1f} µs at the measured {peak:.1f} GFLOP/s; same-init check after {s.dense_check_steps} "
+            f"{floor * 1e6:.1f} µs at the measured {peak:.1f} GFLOP/s ({dtype}); same-init check after {s.dense_check_steps} "
             f"full-batch steps: train loss eager {eager_loss:.6f} vs grokscope {ours:.6f}")
     return rows, note
 
 
 def run(s: Settings) -> Section:
-    peak = matmul_peak(s.peak_n)
     rows, notes = [], []
     for name, label in SETUPS:
-        r, note = _setup_rows(name, label, s, peak)
+        r, note = _setup_rows(name, label, s)
         rows += r
         notes.append(note)
     section = Section(
