@@ -127,6 +127,8 @@ def _setup_rows(name: str, label: str, s: Settings) -> tuple[list[dict], str]:
     note = (f"{label} ({name}: {shape}, batch {B}, {dtype}): {flops / 1e6:.2f} MFLOP per model-step, floor "
             f"{floor * 1e6:.1f} µs at the measured {peak:.1f} GFLOP/s ({dtype}); same-init check after {s.dense_check_steps} "
             f"full-batch steps: train loss eager {eager_loss:.6f} vs grokscope {ours:.6f}")
+    for r in rows:
+        r["same_init_check"] = {"steps": s.dense_check_steps, "eager_loss": eager_loss, "grokscope_loss": ours}
     return rows, note
 
 

@@ -39,12 +39,18 @@ def positive_finite(x) -> bool:
 @pytest.mark.slow
 def test_tables_have_expected_rows(quick):
     stdout, data = quick
-    for title in ("1. Swaroop MLP", "2. Nanda transformer", "3. PAIR ensembles", "4. PAIR tied-embedding"):
+    for title in ("1. Swaroop MLP", "2. Nanda transformer", "3. PAIR ensembles", "4. PAIR tied-embedding",
+                  "5. Dense-input tasks"):
         assert title in stdout
     sections = data["sections"]
-    assert set(sections) == {"mlp", "transformer", "ensemble", "tied"}
+    assert set(sections) == {"mlp", "transformer", "ensemble", "tied", "dense"}
     tied = sections["tied"]["rows"]
     assert tied[0]["impl"].startswith("eager") and [r["K"] for r in tied[1:]] == list(data["settings"]["tied_Ks"])
+    dense = sections["dense"]["rows"]  # per task: eager, then grokscope at each K
+    Ks = list(data["settings"]["dense_Ks"])
+    assert [r["K"] for r in dense] == [1, *Ks] * 2
+    assert [r["impl"].split(":")[0] for r in dense[:: len(Ks) + 1]] == ["digits (Omnigrok MNIST recipe)",
+                                                                       "sparse parity (Merrill et al.)"]
     for key, n_rows in (("mlp", 3), ("transformer", 2)):  # mlp: + eager in its own process
         impls = [r["impl"] for r in sections[key]["rows"]]
         assert len(impls) == n_rows and impls[0].startswith("eager") and impls[1].startswith("grokscope")
@@ -57,7 +63,7 @@ def test_tables_have_expected_rows(quick):
     assert [r["K"] for r in sections["ensemble"]["rows"][2:]] == Ks
     assert "fresh subprocess" in ens[2 + Ks.index(data["settings"]["rss_K"])]
     assert "same-init check" in stdout and "peak RSS" in stdout
-    assert all(r["pct_floor"] > 0 for key in ("ensemble", "tied") for r in sections[key]["rows"])
+    assert all(r["pct_floor"] > 0 for key in ("ensemble", "tied", "dense") for r in sections[key]["rows"])
     assert "CPU:" in stdout and "ATen ISA" in stdout
 
 
@@ -99,6 +105,9 @@ def test_same_init_dynamics_match(quick):
     assert tf["rel_diff_train_loss"] < 1e-4
     tied = data["sections"]["tied"]["same_init_check"]  # 3 quick steps: measured 1.0e-7 relative
     assert abs(tied["eager_loss"] - tied["grokscope_loss"]) < 1e-4 * tied["eager_loss"]
+    for row in data["sections"]["dense"]["rows"][::len(data["settings"]["dense_Ks"]) + 1]:
+        check = row["same_init_check"]  # measured equal to 6 digits after 20 steps (digits float64, parity float32)
+        assert abs(check["eager_loss"] - check["grokscope_loss"]) < 1e-4 * check["eager_loss"]
 
 
 def test_flop_formulas_match_torch_flop_counter():
