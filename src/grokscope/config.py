@@ -106,7 +106,7 @@ class TrainConfig:
 
     steps: int = 100_000  # hard cap on optimizer steps
     batch_size: int = 0  # 0 = full batch
-    loss: str = "ce"  # ce | mse (one-hot targets, Doshi)
+    loss: str = "ce"  # ce | mse (one-hot targets, Doshi) | hinge (multi-class margin, Barak et al.'s parity runs)
     loss_dtype: str = "float32"  # float16 | float32 | float64 (softmax CE precision, Nanda / Prieto)
     probs: str = "softmax"  # softmax | stablemax (Prieto et al.: s(x) = x+1 or 1/(1-x), log in float64; ce only)
     out_scale: float = 1.0  # Kumar et al.'s α: logits x α, loss x 1/α² (large α = lazy); evaluation reports L(α·logits)
@@ -266,7 +266,7 @@ CHOICES: dict[str, Any] = {
     "optim.name": OPTIMIZERS,
     "optim.grokfast": ("ema", "ma"),
     "optim.decay": ("constant", "cosine", "linear"),
-    "train.loss": ("ce", "mse"),
+    "train.loss": ("ce", "mse", "hinge"),
     "train.loss_dtype": ("float16", "float32", "float64"),
     "train.probs": ("softmax", "stablemax"),
     "train.device": ("cpu", "cuda"),

@@ -20,6 +20,7 @@ def test_listed_by_the_cli_but_not_run_by_default(tmp_path):
     assert not {"alpha", "llc"} & set(default_measures(run))
 
 
+@pytest.mark.slow  # importing devinterp (transformers) and sampling: ~4 s a case, kept out of the fast tier
 @pytest.mark.parametrize("make", [lambda: tiny_mlp("train.steps=100"), lambda: tiny_dense("parity")],
                          ids=["modular", "parity"])
 def test_analyze_writes_alpha_and_llc_columns(tmp_path, make):

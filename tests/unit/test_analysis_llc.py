@@ -27,6 +27,7 @@ def _linear_regression_at_minimum(d_in: int, n_train: int = 1000):
     return build_model(cfg.model, task.n_in, task.n_out), params, (x,), y, d_in + 1
 
 
+@pytest.mark.slow  # ~2.3 s a case (SGLD chains); the fast tier keeps the seeding test
 @pytest.mark.parametrize("d_in", [10, 30])
 def test_regular_model_at_its_minimum_has_llc_d_over_2(d_in):
     # measured with the defaults (lr 1e-3, γ 10, n = 1000: nβ = 145, 2 chains × 200 draws after 200

@@ -45,3 +45,23 @@ def test_fused_softmax_ce_equals_torch_cross_entropy(dtype):
     torch.testing.assert_close(g_ours, g_ref, **tol)
     if dtype == torch.float64:
         assert torch.autograd.gradcheck(lambda x: _SoftmaxCE.apply(x, labels), (logits,))
+
+
+def test_hinge_is_the_multiclass_margin_and_with_two_classes_the_binary_hinge():
+    from grokscope.train.losses import pair_hinge
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 50, 5, generator=g, dtype=torch.float64) * 2
+    y = torch.randint(0, 5, (3, 50), generator=g)
+    got = pair_hinge(logits, y)
+    for k in range(3):
+        for i in range(50):
+            z = logits[k, i]
+            wrong = max(z[j] for j in range(5) if j != y[k, i])
+            assert got[k, i] == pytest.approx(max(0.0, 1 + float(wrong) - float(z[y[k, i]])))
+    two = logits[..., :2]
+    y2 = y % 2
+    f, s = two[..., 1] - two[..., 0], 2.0 * y2 - 1  # margin and ±1 label
+    torch.testing.assert_close(pair_hinge(two, y2), (1 - s * f).clamp(min=0))
+    torch.testing.assert_close(per_model_loss(two, y2, "hinge", "float64"), (1 - s * f).clamp(min=0).mean(1))
+    assert 0 < float((got == 0).double().mean()) < 1  # the data has examples on both sides of the margin

@@ -233,8 +233,8 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
             groks and slowest is not None and budget_ctl >= 4 * slowest,
     }
     res.notes = [
-        "loss: two-class softmax cross-entropy (the brief's choice); third-party write-ups quote Barak et al.'s MLP runs "
-        "with the hinge loss, which the engine does not have — the third-party (20, 3) point used it",
+        "loss: two-class softmax cross-entropy (ours); third-party write-ups quote Barak et al.'s MLP runs "
+        "with the hinge loss (train.loss = hinge; scripts/parity_hinge_point.py measures it on the third-party (20, 3) point)",
         "PyTorch default init, output bias on; a fresh test set of 1,000 strings per seed; evaluation every 50 steps "
         "(t_val99 is a multiple of 50 past the log-spaced early evaluations)",
         "top-8 = 2^k neurons; 'left chance' = first test acc ≥ 55% (3 sd of 1,000 strings above 0.5)",

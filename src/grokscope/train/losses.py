@@ -88,7 +88,7 @@ def per_model_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str, dtype:
     kind = "ce": cross-entropy through softmax (log-softmax in `dtype`; "float64" keeps losses
     near 1e-7 from underflowing, Nanda) or StableMax (`probs`, float64). kind = "mse": mean squared
     error against one-hot targets (Doshi et al.) or real targets [K, B, n_out], averaged over batch
-    and outputs. `out_scale` α
+    and outputs. kind = "hinge": the multi-class hinge (`pair_hinge`), averaged over the batch. `out_scale` α
     multiplies the logits and divides the loss by α² (Kumar et al.).
     """
     if out_scale != 1.0:
@@ -96,6 +96,8 @@ def per_model_loss(logits: torch.Tensor, labels: torch.Tensor, kind: str, dtype:
     if kind == "mse":
         logits = logits.to(torch.promote_types(logits.dtype, DTYPES[dtype]))
         loss = (logits - _target(labels, logits)).square().mean(dim=(1, 2))
+    elif kind == "hinge":
+        loss = pair_hinge(logits.to(torch.promote_types(logits.dtype, DTYPES[dtype])), labels).mean(dim=1)
     elif probs == "softmax" and dtype != "float16":
         loss = _SoftmaxCE.apply(logits.to(torch.promote_types(logits.dtype, DTYPES[dtype])), labels)
     else:
@@ -141,6 +143,14 @@ def pair_mse(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return (logits - _target(labels, logits)).square().mean(dim=-1).double()
 
 
+def pair_hinge(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-example multi-class hinge loss [K, N] (Crammer–Singer): max(0, 1 + max_{j≠y} z_j − z_y). With two
+    classes it is the binary hinge max(0, 1 − y·f) on the margin f = z_1 − z_0, y = ±1 (Barak et al. 2022)."""
+    z_y = logits.gather(-1, labels.unsqueeze(-1))  # [K, N, 1]
+    others = logits.scatter(-1, labels.unsqueeze(-1), float("-inf")).amax(dim=-1)  # [K, N] best wrong class
+    return (1 + others - z_y.squeeze(-1)).clamp(min=0)
+
+
 def pair_losses(logits: torch.Tensor, pred: torch.Tensor, labels: tuple[torch.Tensor, ...],
                 cfg: TrainConfig) -> tuple[torch.Tensor, ...]:
     """Evaluation: per-pair loss [K, N] (float64) of the loss `cfg` trains with, for each label
@@ -149,6 +159,8 @@ def pair_losses(logits: torch.Tensor, pred: torch.Tensor, labels: tuple[torch.Te
         logits = logits * cfg.out_scale
     if cfg.loss == "mse":
         return tuple(pair_mse(logits, y) for y in labels)
+    if cfg.loss == "hinge":
+        return tuple(pair_hinge(logits, y).double() for y in labels)
     if cfg.probs == "stablemax":
         return pair_stablemax_ce(logits, labels)
     return pair_cross_entropy(logits, pred, labels)
