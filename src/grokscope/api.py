@@ -59,7 +59,7 @@ def run(
         init = _checked_init(cfg, init, provenance)  # before anything is written: bad weights leave no directory
         name = name if name is not None else init_name(cfg, init)
         if provenance is not None:
-            provenance["weights_hash"] = _digest(init)  # the hash in the default name
+            provenance["weights_hash"] = weights_hash(init)  # the hash in the default name
     path = Path(out) / check_name(name, "--name") if name is not None else Path(out) / cfg.run_id
     jobs, done = lifecycle.plan([cfg], [path], Policy.redo if force else Policy.skip)
     if done:
@@ -71,7 +71,7 @@ def run(
 def init_name(cfg: RunConfig, init: Mapping[str, torch.Tensor], provenance: Mapping[str, Any] | None = None) -> str:
     """The default directory name of a run of `cfg` started from `init`: `<run_id>-init-<weights hash>`
     (ConfigError if the weights do not fit `cfg`'s model; `provenance` names their source in it)."""
-    return f"{cfg.run_id}-init-{_digest(_checked_init(cfg, init, provenance))}"
+    return f"{cfg.run_id}-init-{weights_hash(_checked_init(cfg, init, provenance))}"
 
 
 def _extra(sinks: Sequence[Sink], provenance: dict[str, Any] | None = None) -> lifecycle.SinkFactory:
@@ -83,9 +83,6 @@ def _extra(sinks: Sequence[Sink], provenance: dict[str, Any] | None = None) -> l
         return sinks
 
     return factory
-
-
-_digest = weights_hash  # the hash in `<run_id>-init-<hash>` and in init.json
 
 
 def _checked_init(cfg: RunConfig, init: Mapping[str, torch.Tensor],

@@ -1,6 +1,7 @@
 """Dense-input tasks through the CLI: a run trains, is summarised and gets its report; bad
 pairings and measures that do not apply are one line and exit 2, with nothing written."""
 
+import torch
 from typer.testing import CliRunner
 
 import grokscope
@@ -27,7 +28,14 @@ def test_a_parity_run_trains_and_writes_its_report(tmp_path):
     assert run.config.task.name == "parity" and run.summary["steps"] > 0
     html = (run_dir / "report.html").read_text()
     assert "dense inputs" in html  # says why the Fourier panels are absent
-    assert run.logits("final").shape == (128, 2)
+    logits = run.logits("final")
+    assert logits.shape == (128, 2)
+    m = run.model("final")  # a plain nn.Module on the task's own inputs
+    x = torch.from_numpy(run.task().x)
+    torch.testing.assert_close(m(x), logits)
+    out, cache = m.run_with_cache(x, names=["mlp.hook_post"])
+    torch.testing.assert_close(out, logits)
+    assert cache["mlp.hook_post"].shape == (128, 16)
 
 
 def test_a_family_that_cannot_take_the_task_is_one_line_and_exit_2(tmp_path):

@@ -65,9 +65,10 @@ class StackedModel:
         raise NotImplementedError
 
     def run_with_cache(
-        self, params: Params, a: torch.Tensor, b: torch.Tensor, names: Sequence[str] | None = None
+        self, params: Params, *inputs: torch.Tensor, names: Sequence[str] | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """TransformerLens-style: (logits [K, B, n_out], {hook name: activation [K, B, ...]}).
+        """TransformerLens-style: (logits [K, B, n_out], {hook name: activation [K, B, ...]}) for the
+        family's forward inputs (operands a, b; a dense family's x).
 
         Works on any stack (K models at once; one model of a run has K = 1). `names` keeps only
         those hooks (default: every name in `hook_names`); an unknown name is a GrokscopeError
@@ -80,7 +81,7 @@ class StackedModel:
                     f"unknown hook name {unknown[0]!r} for {self.describe()}; valid: {', '.join(self.hook_names)}"
                 )
         cache: dict[str, torch.Tensor] = {}
-        logits = self.forward(params, a, b, cache=cache)
+        logits = self.forward(params, *inputs, cache=cache)
         keep = self.hook_names if names is None else names
         return logits, {n: cache[n] for n in keep}
 

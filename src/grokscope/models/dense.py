@@ -56,11 +56,6 @@ class DenseMLP(StackedModel):
                     cache["mlp.hook_post"] = h  # the last hidden layer's, in the end
         return h
 
-    def run_with_cache(self, params: Params, x: torch.Tensor, names=None):  # type: ignore[override]
-        """(outputs [K, B, n_out], {"mlp.hook_post": the last hidden layer [K, B, d_mlp]})."""
-        cache: dict[str, torch.Tensor] = {}
-        return self.forward(params, x, cache=cache), cache
-
     # ------------------------------------------------------------------ views
     def describe(self) -> str:
         c = self.cfg

@@ -1,7 +1,7 @@
-"""One model of a stack as a plain `torch.nn.Module`: call it on operand pairs, no K axis anywhere.
+"""One model of a stack as a plain `torch.nn.Module`: call it on the task's inputs, no K axis anywhere.
 
     m = run.model("final")          # or ModelModule(family, params)
-    logits = m(a, b)                # a, b: int tensors [B] -> [B, n_out]
+    logits = m(a, b)                # a, b: int tensors [B] -> [B, n_out] (a dense task's model: m(x), x [B, n_in])
     logits, cache = m.run_with_cache(a, b, names=["mlp.hook_post"])   # activations [B, ...]
 
 The parameters are `nn.Parameter`s under the family's own (TransformerLens) names, so
@@ -54,15 +54,15 @@ class ModelModule(nn.Module):
     def hook_names(self) -> tuple[str, ...]:
         return self.family.hook_names
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Logits [B, n_out] for operand indices a, b [B]."""
-        return self.family.forward(self.params(), torch.as_tensor(a), torch.as_tensor(b))[0]
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Logits [B, n_out] for the task's inputs: operand indices a, b [B], or vectors x [B, n_in]."""
+        return self.family.forward(self.params(), *map(torch.as_tensor, inputs))[0]
 
     def run_with_cache(
-        self, a: torch.Tensor, b: torch.Tensor, names: Sequence[str] | None = None
+        self, *inputs: torch.Tensor, names: Sequence[str] | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(logits [B, n_out], {hook name: activation [B, ...]}); see `StackedModel.run_with_cache`."""
-        logits, cache = self.family.run_with_cache(self.params(), torch.as_tensor(a), torch.as_tensor(b), names)
+        logits, cache = self.family.run_with_cache(self.params(), *map(torch.as_tensor, inputs), names=names)
         return logits[0], {name: t[0] for name, t in cache.items()}
 
     def extra_repr(self) -> str:

@@ -96,7 +96,7 @@ class Run:
 
     def model(self, which: int | str | None = None) -> StackedModel | ModelModule:
         """`model(step)`: one checkpoint as a plain `torch.nn.Module` (`m(a, b)` -> logits [B, n_out],
-        `m.run_with_cache(a, b)`), step an int or 'final' | 'saturation' | 'first'.
+        `m.run_with_cache(a, b)`; a dense task's model takes `x`), step an int or 'final' | 'saturation' | 'first'.
 
         `model()` without a step is the older spelling of `family()`, kept while callers move over.
         """

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from grokscope.tasks.dataset import Split, Task, split_counts, split_modular
+from grokscope.tasks.dataset import Split, Task, split_counts
 from grokscope.tasks.dense import DenseTask
 from grokscope.tasks.ops import OPS, Op, s5_table
 
@@ -24,7 +24,7 @@ def make_task(cfg: TaskConfig) -> AnyTask:
 
 def make_split(cfg: TaskConfig, task: AnyTask) -> Split:
     """Train/test split and (noisy) training labels of `task` as `cfg` says."""
-    return task.split(cfg) if isinstance(task, DenseTask) else split_modular(cfg, task)
+    return task.split(cfg)
 
 
 __all__ = ["OPS", "AnyTask", "DenseTask", "Op", "Split", "Task", "make_split", "make_task", "s5_table",

@@ -53,6 +53,10 @@ class Task:
         """What a model's forward takes for every example: (a, b)."""
         return self.a, self.b
 
+    def split(self, cfg: TaskConfig) -> Split:
+        """The train/test split and (noisy) training labels `cfg` asks for (`split_modular`)."""
+        return split_modular(cfg, self)
+
 
 @dataclass(frozen=True)
 class Split:
