@@ -41,11 +41,13 @@ def tiny(monkeypatch):
 @pytest.mark.parametrize("name", names())
 def test_reproduction_runs_end_to_end_on_tiny_models(tiny, name, tmp_path):
     res = reproduce(name, out=tmp_path, quick=True)
-    assert res.name == name and res.rows and res.checks
-    assert all(isinstance(ok, bool) for ok in res.checks.values()), res.checks
+    assert res.name == name and res.rows and res.claims
+    assert all(c.ok in (True, False, None) for c in res.claims), res.claims
     doc = json.loads((tmp_path / "reproduce.json").read_text())
     assert doc["name"] == name and doc["quick"] and doc["seed"] == 0 and len(doc["rows"]) == len(res.rows)
     assert {"quantity", "paper", "ours", "diff"} <= set(doc["rows"][0])
+    assert {"text", "status", "values", "holds", "rests_on"} <= set(doc["claims"][0])
+    assert (tmp_path / "seed0" / "reproduce.json").exists()
     out = io.StringIO()
     print_result(res, Console(file=out, width=200))
     assert res.rows[0].quantity in out.getvalue() and "✓" in out.getvalue() + "✗"
@@ -53,14 +55,56 @@ def test_reproduction_runs_end_to_end_on_tiny_models(tiny, name, tmp_path):
 
 def test_a_rerun_reuses_finished_runs_and_a_replicate_trains_new_ones(tiny, tmp_path):
     reproduce("swaroop2026", out=tmp_path / "a", quick=True)
-    summary = tmp_path / "a/runs/alpha_0.00/summary.json"
+    summary = tmp_path / "a/seed0/runs/alpha_0.00/summary.json"
     assert (summary.parent / "curves.png").stat().st_size > 0  # every trained run gets its curves
     mtime = summary.stat().st_mtime_ns
     reproduce("swaroop2026", out=tmp_path / "a", quick=True)
     assert summary.stat().st_mtime_ns == mtime  # nothing retrained
     res = reproduce("swaroop2026", out=tmp_path / "b", quick=True, seed=3)
-    cfg = json.loads((tmp_path / "b/runs/alpha_0.00/config.json").read_text())
+    cfg = json.loads((tmp_path / "b/seed3/runs/alpha_0.00/config.json").read_text())
     assert res.seed == 3 and cfg["train"]["seed"] == 3 and cfg["task"]["data_seed"] == 3
+
+
+def test_seeds_train_as_one_stack_and_claims_are_read_over_them(tiny, tmp_path, monkeypatch):
+    """Two replicates: their runs are trained in one call per stage (as one stack), and each claim
+    carries one value per seed and the number of seeds it held in."""
+    from grokscope.reproduce import common
+
+    calls = []
+    real = common.train_or_reuse
+
+    def spy(cfgs, paths):
+        if common._pending is None:
+            calls.append(sorted({c.train.seed for c in cfgs}))
+        return real(cfgs, paths)
+
+    monkeypatch.setattr(common, "train_or_reuse", spy)
+    res = reproduce("swaroop2026", out=tmp_path, quick=True, seeds=2)
+    assert calls and all(len(seeds) >= 2 for seeds in calls), calls  # both replicates in every training call
+    assert res.seeds == [0, 1] and [r.seed for r in res.replicates] == [0, 1]
+    assert all(c.seeds == 2 and 0 <= c.holds <= 2 for c in res.claims)
+    assert all((c.ok is True) == (c.holds == 2) for c in res.claims if c.ok is not None)
+    doc = json.loads((tmp_path / "reproduce.json").read_text())
+    assert doc["seeds"] == [0, 1] and len(doc["replicates"]) == 2
+
+
+def test_claims_over_seeds_held_in_all_failed_in_one_or_not_tested():
+    from grokscope.reproduce.common import Result, over_seeds
+
+    runs = []
+    for seed, (a, b) in enumerate([(True, None), (True, None), (False, None)]):
+        r = Result("x", "t", seed=seed)
+        r.claim("a", a, value=seed + 1.0, rests_on="steps")
+        r.claim("b", b)
+        if seed < 2:
+            r.claim("c", True, value=2.0)
+        runs.append(r)
+    merged = over_seeds(runs)
+    a, b, c = merged.claims
+    assert (a.status, a.holds, a.values, a.shown_value()) == ("✗", 2, [1.0, 2.0, 3.0], "2 [1–3]")
+    assert b.status == "not tested at this scale" and "b" not in merged.checks
+    assert (c.status, c.holds, c.values) == ("✓", 2, [2.0, 2.0, None])  # missing in a seed: not tested there
+    assert merged.checks == {"a": False, "c": True}
 
 
 def test_replicate_zero_is_the_published_config():

@@ -1,10 +1,13 @@
 """`grokscope reproduce NAME`: the papers' experiments end to end, our numbers beside theirs.
 
 Each module exposes `reproduce(out: Path, quick: bool, device: str, seed: int) -> Result`; `reproduce()` looks
-the name up, runs it on one torch thread, times it, prints the table and writes
-`<out>/reproduce.json`. `seed` picks an independent replicate (every init and data seed shifted;
-0 = the published runs). Finished runs under `out` are reused on a re-run (same config → same
-directory → nothing retrained).
+the name up, runs it on one torch thread over `seeds` replicates (seed, seed + 1, …: every init and
+data seed shifted; 0 = the published runs), each in `<out>/seed<N>/`, times it, prints the table and
+the claims over seeds and writes `<out>/reproduce.json` (each replicate's own beside its runs).
+The replicates' runs are trained together: each seed's reproduction is run with training deferred
+until all of them have asked for their runs, which then train as one ensemble stack per shape
+(a multi-stage reproduction repeats this per stage). Finished runs under `out` are reused on a
+re-run (same config → same directory → nothing retrained).
 """
 
 from __future__ import annotations
@@ -53,13 +56,17 @@ def names() -> list[str]:
 
 
 def reproduce(name: str, out: str | Path | None = None, quick: bool = False, device: str = "cpu",
-              console: Any = None, seed: int = 0) -> Result:
-    """Run reproduction `name` (a `Result`); ConfigError naming the choices for an unknown one."""
+              console: Any = None, seed: int = 0, seeds: int = 1) -> Result:
+    """Run reproduction `name` over replicates seed … seed + seeds − 1 (a `Result` whose claims are read
+    over them); ConfigError naming the choices for an unknown one."""
     REPRODUCTIONS.get(name)
-    from grokscope.reproduce.common import print_result, write_result
+    from grokscope.errors import ConfigError
+    from grokscope.reproduce.common import over_seeds, print_result, write_result
 
+    if seeds < 1 or seed < 0:
+        raise ConfigError(f"--seeds must be ≥ 1 and --seed ≥ 0, got seeds={seeds}, seed={seed}")
     if out is None:
-        out = Path("runs/reproduce") / (name + ("_quick" if quick else "") + (f"_seed{seed}" if seed else ""))
+        out = Path("runs/reproduce") / (name + ("_quick" if quick else ""))
     out = Path(out)
     import torch
 
@@ -68,15 +75,46 @@ def reproduce(name: str, out: str | Path | None = None, quick: bool = False, dev
     torch.set_num_threads(1)  # small models, several jobs on a small machine: more threads only fight
     t0 = time.perf_counter()
     try:
-        result = module.reproduce(out, quick=quick, device=device, seed=seed)
+        results = _over_replicates(module, out, quick, device, list(range(seed, seed + seeds)))
     finally:
         torch.set_num_threads(threads)
-    result.wall_s, result.seed = round(time.perf_counter() - t0, 1), seed
+    for s, r in results.items():
+        r.seed = s
+        write_result(r, out / f"seed{s}")
+    result = over_seeds(list(results.values()))
+    result.wall_s = round(time.perf_counter() - t0, 1)
     path = write_result(result, out)
     if console is not None:
         print_result(result, console)
         console.print(f"wrote {path} ({result.wall_s:.0f} s)", highlight=False)
     return result
+
+
+def _over_replicates(module: Any, out: Path, quick: bool, device: str, seeds: list[int]) -> dict[int, Result]:
+    """{seed: Result}: each pass runs every unfinished seed with training deferred, then trains what they
+    asked for as one call (seeds stacked); a seed is done when it runs through without asking."""
+    from grokscope.reproduce.common import Deferred, deferring, train_or_reuse
+
+    done: dict[int, Result] = {}
+    asked: set[str] = set()
+    while len(done) < len(seeds):
+        pending: list[Any] = []
+        for s in seeds:
+            if s in done:
+                continue
+            try:
+                with deferring(pending):
+                    done[s] = module.reproduce(out / f"seed{s}", quick=quick, device=device, seed=s)
+            except Deferred:
+                pass
+        if pending:
+            runs = dict((str(p), (c, p)) for c, p in pending)
+            if set(runs) <= asked:  # trained already and still unfinished: never loop
+                raise RuntimeError(f"runs still unfinished after training: {sorted(runs)[:3]}")
+            asked |= set(runs)
+            cfgs, paths = zip(*runs.values(), strict=True)
+            train_or_reuse(list(cfgs), list(paths))
+    return {s: done[s] for s in seeds}
 
 
 __all__ = ["REPRODUCTIONS", "Result", "Row", "names", "print_result", "reproduce"]

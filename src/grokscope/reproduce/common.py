@@ -1,15 +1,19 @@
-"""Shared pieces of the reproductions: the comparison table, training-with-reuse, writing results.
+"""Shared pieces of the reproductions: the comparison table, the claims, training-with-reuse, writing results.
 
 A reproduction returns a `Result`: rows of (quantity, paper, ours, |diff|), free-form `data` (the
-raw numbers the tests assert on), `checks` (qualitative claims, each True/False) and notes.
+raw numbers the tests assert on), `claims` (the paper's claims, each ✓ / ✗ / not tested at this
+scale, with the number it rests on) and notes. `over_seeds` merges the Results of several
+replicates into one whose claims say in how many seeds each held, with the numbers' mean and spread.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,17 +67,81 @@ class Row:
         return {**asdict(self), "diff": self.diff, "paper_shown": self.shown_paper()}
 
 
+NOT_TESTED = "not tested at this scale"
+
+
+@dataclass
+class Claim:
+    """One claim of the paper as a check. `ok` None = not tested at this scale (the regime or the budget
+    that would show it was not run). `value` is the number the verdict rests on (`rests_on` says what it
+    is); over seeds, `values` holds one per seed and `holds` counts the seeds where the claim held."""
+
+    text: str
+    ok: bool | None
+    value: float | None = None
+    rests_on: str = ""
+    values: list[float | None] = field(default_factory=list)
+    holds: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            self.values = [self.value]
+            self.holds = int(bool(self.ok))
+
+    @property
+    def seeds(self) -> int:
+        return len(self.values)
+
+    @property
+    def status(self) -> str:
+        return NOT_TESTED if self.ok is None else ("✓" if self.ok else "✗")
+
+    def spread(self) -> tuple[float, float] | None:
+        vals = [v for v in self.values if v is not None and math.isfinite(v)]
+        return (min(vals), max(vals)) if vals else None
+
+    def shown_value(self) -> str:
+        """'mean [min–max]' over seeds (one number for one seed), '—' when nothing was measured."""
+        vals = [v for v in self.values if v is not None and math.isfinite(v)]
+        if not vals:
+            return "—"
+        if len(vals) == 1:
+            return fmt(vals[0])
+        return f"{fmt(statistics.fmean(vals))} [{fmt(min(vals))}–{fmt(max(vals))}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status, "seeds": self.seeds, "spread": self.spread(),
+                "shown_value": self.shown_value()}
+
+
 @dataclass
 class Result:
     name: str
     title: str
     rows: list[Row] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-    checks: dict[str, bool] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     quick: bool = False
     wall_s: float = 0.0
-    seed: int = 0  # the replicate (see `replicate`); 0 = the published runs
+    seed: int = 0  # the (first) replicate (see `replicate`); 0 = the published runs
+    seeds: list[int] = field(default_factory=list)  # the replicates the claims were read over
+    replicates: list[Result] = field(default_factory=list)  # one Result per seed, when over several
+
+    def claim(self, text: str, ok: bool | None, value: float | None = None, rests_on: str = "") -> None:
+        """Add a claim: `ok` None when this scale cannot test it; `value` the number the verdict rests on.
+        The text must not contain measured numbers (it is the key that matches a claim across seeds)."""
+        self.claims.append(Claim(text, None if ok is None else bool(ok),
+                                 None if value is None else float(value), rests_on))
+
+    @property
+    def checks(self) -> dict[str, bool]:
+        """{claim: held (in every seed)} for the claims tested at this scale."""
+        return {c.text: c.ok for c in self.claims if c.ok is not None}
+
+    @checks.setter
+    def checks(self, checks: dict[str, bool]) -> None:  # transitional: claims without their numbers
+        self.claims = [Claim(text, bool(ok)) for text, ok in checks.items()]
 
     def add(self, quantity: str, paper: float | None, ours: float | None, **kw: Any) -> None:
         self.rows.append(Row(quantity, None if paper is None else float(paper), None if ours is None else float(ours), **kw))
@@ -84,9 +152,35 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         big = self.largest()
-        return {"name": self.name, "title": self.title, "quick": self.quick, "seed": self.seed, "wall_s": self.wall_s,
-                "rows": [r.to_dict() for r in self.rows], "checks": self.checks, "notes": self.notes,
-                "largest_diff": None if big is None else big.to_dict(), "data": self.data}
+        return {"name": self.name, "title": self.title, "quick": self.quick, "seed": self.seed,
+                "seeds": self.seeds or [self.seed], "wall_s": self.wall_s,
+                "rows": [r.to_dict() for r in self.rows], "claims": [c.to_dict() for c in self.claims],
+                "checks": self.checks, "notes": self.notes,
+                "largest_diff": None if big is None else big.to_dict(), "data": self.data,
+                "replicates": [{"seed": r.seed, "claims": [c.to_dict() for c in r.claims], "data": r.data}
+                               for r in self.replicates]}
+
+
+def over_seeds(results: Sequence[Result]) -> Result:
+    """One Result from the replicates' Results (first seed first): its rows, data and notes; each claim
+    held in every seed where it was tested (✓), failed in one (✗), or was tested in none (not tested),
+    with its value per seed. A claim missing from a seed counts as not tested there."""
+    first = results[0]
+    if len(results) == 1:
+        first.seeds = [first.seed]
+        return first
+    texts = list(dict.fromkeys(c.text for r in results for c in r.claims))
+    by_seed = [{c.text: c for c in r.claims} for r in results]
+    claims = []
+    for text in texts:
+        own = [b.get(text) for b in by_seed]
+        tested = [c for c in own if c is not None and c.ok is not None]
+        ok = None if not tested else all(c.ok for c in tested)
+        rests_on = next((c.rests_on for c in own if c is not None and c.rests_on), "")
+        claims.append(Claim(text, ok, rests_on=rests_on, values=[None if c is None else c.value for c in own],
+                            holds=sum(bool(c is not None and c.ok) for c in own)))
+    return Result(first.name, first.title, rows=first.rows, data=first.data, claims=claims, notes=first.notes,
+                  quick=first.quick, seed=first.seed, seeds=[r.seed for r in results], replicates=list(results))
 
 
 def fmt(x: float | None) -> str:
@@ -124,9 +218,17 @@ def print_result(result: Result, console: Any) -> None:
         console.print(f"largest difference (steps and counts relative; t-statistics and losses aside): "
                       f"{fmt(big.diff)}{rel} — {big.quantity} (paper {big.shown_paper()}, ours {fmt(big.ours)})",
                       highlight=False)
-    for claim, ok in result.checks.items():
-        mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
-        console.print(f"{mark} {claim}", highlight=False)
+    if result.claims:
+        seeds = len(result.seeds or [result.seed])
+        claims = Table(title=f"claims over {seeds} seed{'s' if seeds > 1 else ''}", title_justify="left")
+        for col, just in (("", "left"), ("claim", "left"), ("held in", "right"), ("rests on", "left"),
+                          ("value (mean [min–max])", "right")):
+            claims.add_column(col, justify=just)
+        for c in result.claims:
+            mark = {True: "[green]✓[/green]", False: "[red]✗[/red]", None: "[yellow]–[/yellow]"}[c.ok]
+            held = NOT_TESTED if c.ok is None else f"{c.holds}/{c.seeds}"
+            claims.add_row(mark, c.text, held, c.rests_on, c.shown_value())
+        console.print(claims)
     for note in result.notes:
         console.print(f"[dim]note: {note}[/dim]", highlight=False)
 
@@ -147,14 +249,41 @@ def replicate(cfg: RunConfig, seed: int) -> RunConfig:
     return cfg.override([f"train.seed={cfg.train.seed + seed}", f"task.data_seed={cfg.task.data_seed + seed}"])
 
 
+class Deferred(BaseException):
+    """Raised by `train_or_reuse` while `deferring`: runs are missing; they were added to the pending list.
+    A BaseException (like GeneratorExit: control flow, not an error), so no `except Exception` swallows it."""
+
+
+_pending: list[tuple[RunConfig, Path]] | None = None  # set while `deferring` (one process, one reproduction)
+
+
+@contextmanager
+def deferring(pending: list[tuple[RunConfig, Path]]) -> Iterator[None]:
+    """While inside, `train_or_reuse` trains nothing: it returns when every run is finished and otherwise
+    appends the missing (config, path) pairs to `pending` and raises `Deferred`. `reproduce` uses it to
+    train several seeds' runs as one ensemble stack (`lifecycle.finish` stacks same-shape configs)."""
+    global _pending
+    _pending = pending
+    try:
+        yield
+    finally:
+        _pending = None
+
+
 def train_or_reuse(cfgs: Sequence[RunConfig], paths: Sequence[Path]) -> list[Path]:
     """Bring the runs to finished (`grokscope.lifecycle`, policy resume): finished runs of the same
     config are reused, interrupted ones continue from their saved state (as ensembles of the
     models saved at the same step), so a killed multi-hour reproduction loses at most one
     checkpoint interval when re-run; a directory holding another config is trained again."""
-    from grokscope.lifecycle import Policy, finish
+    from grokscope.lifecycle import Policy, finish, plan
     from grokscope.report.curves import write_curves
 
+    if _pending is not None:
+        jobs, _ = plan(cfgs, [Path(p) for p in paths], Policy.resume)
+        if jobs:
+            _pending.extend((job.cfg, job.path) for job in jobs)
+            raise Deferred
+        return [Path(p) for p in paths]
     t0 = time.perf_counter()
     status = finish(cfgs, [Path(p) for p in paths], Policy.resume)
     trained = [p for p, s in status.items() if s != "skipped"]

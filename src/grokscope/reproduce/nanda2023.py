@@ -119,7 +119,7 @@ def build_table(res: Result, main: dict[str, Any], nowd: dict[str, Any] | None, 
             and main["t_mem_end"] <= main["t_circuit"] <= main["t_cleanup"],
     }
     if nowd is not None:
-        res.checks["wd 0 does not grok in the same budget (t_val99 never reached)"] = nowd.get("t_val99") is None
+        res.claim("wd 0 does not grok in the same budget (t_val99 never reached)", nowd.get("t_val99") is None)
 
 
 def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0) -> Result:

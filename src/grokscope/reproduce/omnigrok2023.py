@@ -212,13 +212,13 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
         return (e["t_train99"] is not None and e["t_test_tau"] is not None
                 and e["t_test_tau"] >= DELAY_RATIO * e["t_train99"])
 
-    res.checks[f"α = 8 groks: test acc reaches τ ≥ {DELAY_RATIO:g}× later than train acc reaches 99% (every seed)"] = all(
-        delayed(e) for e in ev["grok"])
-    res.checks["α = 8: test acc is below τ when train acc first reaches 99% (every seed)"] = all(
-        e["test_acc_at_t_train99"] is not None and e["test_acc_at_t_train99"] < tau for e in ev["grok"])
-    res.checks["α = 1 does not grok: test acc reaches τ no later than train acc reaches 99% (every seed)"] = all(
+    res.claim(f"α = 8 groks: test acc reaches τ ≥ {DELAY_RATIO:g}× later than train acc reaches 99% (every seed)", all(
+        delayed(e) for e in ev["grok"]))
+    res.claim("α = 8: test acc is below τ when train acc first reaches 99% (every seed)", all(
+        e["test_acc_at_t_train99"] is not None and e["test_acc_at_t_train99"] < tau for e in ev["grok"]))
+    res.claim("α = 1 does not grok: test acc reaches τ no later than train acc reaches 99% (every seed)", all(
         e["t_train99"] is not None and e["t_test_tau"] is not None and e["t_test_tau"] <= e["t_train99"]
-        for e in ev["control"])
+        for e in ev["control"]))
 
     # (c)
     points = {c: [lu_point(r) for r in _rows([out / "runs" / "lu" / f"c{c:g}_seed{i}" for i in range(SEEDS)])]
@@ -233,13 +233,10 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
                 paper_text="U")
     res.add("norm minimising the test loss", None, lus["test_argmin_norm"], group=g, in_largest=False,
             paper_text="interior")
-    res.checks["LU: the test loss is lowest at an interior norm (U)"] = lus["test_argmin_interior"]
-    res.checks["LU: test loss ≥ 3× its minimum at both the smallest and the largest norm (U)"] = (
-        lus["test_rise_small"] >= 3 and lus["test_rise_large"] >= 3)
-    res.checks["LU: train loss at the smallest norm ≥ 10× the train loss at every norm from the test minimiser up (L)"] = (
-        lus["train_drop"] >= 10)
-    res.checks["LU: the generalisation gap (test / train loss) is larger at the largest norm than at the smallest"] = (
-        lus["gap_large"] > lus["gap_small"])
+    res.claim("LU: the test loss is lowest at an interior norm (U)", lus["test_argmin_interior"])
+    res.claim("LU: test loss ≥ 3× its minimum at both the smallest and the largest norm (U)", lus["test_rise_small"] >= 3 and lus["test_rise_large"] >= 3)
+    res.claim("LU: train loss at the smallest norm ≥ 10× the train loss at every norm from the test minimiser up (L)", lus["train_drop"] >= 10)
+    res.claim("LU: the generalisation gap (test / train loss) is larger at the largest norm than at the smallest", lus["gap_large"] > lus["gap_small"])
 
     # (d)
     if diagram:
@@ -273,12 +270,11 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
             res.add(f"α = {top:g}, wd {c['weight_decay']:g}: median step test acc ≥ 90% ({c['phase']})", None,
                     c["median_t_val90"], group=g, in_largest=False)
         reached = [c["median_t_val90"] for c in row if c["median_t_val90"] is not None]
-        res.checks[f"phase diagram: α = {top:g} without weight decay does not generalise within the budget"] = all(
-            c["phase"] in ("memorization", "confusion") for c in row if c["weight_decay"] == 0)
-        res.checks["phase diagram: α = 1 generalises without delay at every weight decay"] = all(
-            c["phase"] == "comprehension" for c in cells if c["init_scale"] == 1)
-        res.checks[f"phase diagram: at α = {top:g}, the larger the weight decay the sooner test acc reaches 90%"] = (
-            len(reached) >= 2 and reached == sorted(reached, reverse=True))
+        res.claim(f"phase diagram: α = {top:g} without weight decay does not generalise within the budget", all(
+            c["phase"] in ("memorization", "confusion") for c in row if c["weight_decay"] == 0))
+        res.claim("phase diagram: α = 1 generalises without delay at every weight decay", all(
+            c["phase"] == "comprehension" for c in cells if c["init_scale"] == 1))
+        res.claim(f"phase diagram: at α = {top:g}, the larger the weight decay the sooner test acc reaches 90%", len(reached) >= 2 and reached == sorted(reached, reverse=True))
 
     res.notes.append(f"τ = {TAU_FRACTION:g} × the α = 1 control's median final test accuracy ({plateau:.3f}): digits' "
                      "test accuracy plateaus below 100%, so the 99% threshold of Power et al. is never reached")

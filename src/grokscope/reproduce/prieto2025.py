@@ -86,13 +86,13 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
             paper_text="≈ 0")
     res.add("at float32, max over checkpoints", None, max((c["sc_float32"] for c in curve), default=None), group=g)
 
-    res.checks["StableMax groks with weight decay 0"] = t["stablemax"] is not None
-    res.checks["⊥AdamW groks with weight decay 0"] = t["ortho_adamw"] is not None
-    res.checks["float32 softmax CE does not grok"] = t["softmax_f32"] is None
-    res.checks["⊥AdamW groks before StableMax"] = t["ortho_adamw"] is not None and (
-        t["stablemax"] is None or t["ortho_adamw"] < t["stablemax"])
-    res.checks["softmax collapse is larger at float32 than at float64 (final checkpoint)"] = bool(
-        curve and last["sc_float32"] > last["sc_float64"])
+    res.claim("StableMax groks with weight decay 0", t["stablemax"] is not None)
+    res.claim("⊥AdamW groks with weight decay 0", t["ortho_adamw"] is not None)
+    res.claim("float32 softmax CE does not grok", t["softmax_f32"] is None)
+    res.claim("⊥AdamW groks before StableMax", t["ortho_adamw"] is not None and (
+        t["stablemax"] is None or t["ortho_adamw"] < t["stablemax"]))
+    res.claim("softmax collapse is larger at float32 than at float64 (final checkpoint)", bool(
+        curve and last["sc_float32"] > last["sc_float64"]))
     res.notes.append("the SC fraction is evaluated on the float32-softmax run's own checkpoints at both precisions "
                      "(the same logits: only the precision of Σ exp(z − max z) differs)")
     if quick:
