@@ -233,6 +233,19 @@ def print_result(result: Result, console: Any) -> None:
         console.print(f"[dim]note: {note}[/dim]", highlight=False)
 
 
+def claims_markdown(doc: dict[str, Any]) -> str:
+    """The claims of a reproduce.json as a markdown table (the docs pages' "Claims" sections)."""
+    seeds = doc.get("seeds") or [doc.get("seed", 0)]
+    form = "quick" if doc.get("quick") else "full"
+    lines = [f"{form} form, seeds {', '.join(map(str, seeds))}, {doc.get('wall_s', 0):.0f} s of wall",
+             "", "| | claim | held in | rests on | value: mean [min–max] over seeds |", "|---|---|---|---|---|"]
+    for c in doc["claims"]:
+        held = c["status"] if c["ok"] is None else f"{c['holds']}/{c['seeds']}"
+        mark = {True: "✓", False: "✗", None: "–"}[c["ok"]]
+        lines.append(f"| {mark} | {c['text']} | {held} | {c['rests_on']} | {c['shown_value']} |".replace("\n", " "))
+    return "\n".join(lines) + "\n"
+
+
 def write_result(result: Result, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPRODUCE
