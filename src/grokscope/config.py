@@ -28,7 +28,7 @@ class TaskConfig:
     op: str = "add"  # a key of grokscope.tasks.OPS
     p: int = 97  # modulus (ignored by the S5 ops, which have 120 elements)
     frac_train: float = 0.3
-    split: str = "stratified"  # random | stratified (by answer)
+    split: str = "stratified"  # random | stratified (by answer) | np_legacy (the PAIR notebook's)
     symmetric: bool = False  # keep only pairs with a <= b (PAIR explorable)
     noise: float = 0.0  # fraction of training labels corrupted
     noise_kind: str = "uniform_wrong"  # uniform_wrong (a random other class) | uniform_any
@@ -258,7 +258,7 @@ for _name in ("relu", "gelu", "quadratic"):
     ACTIVATIONS.declare(_name, "grokscope.models.base")
 
 CHOICES: dict[str, Any] = {
-    "task.split": ("random", "stratified"),
+    "task.split": ("random", "stratified", "np_legacy"),
     "task.noise_kind": ("uniform_wrong", "uniform_any"),
     "model.input": ("two_hot", "embed_concat", "shared", "tied_embed"),
     "model.act": ACTIVATIONS,

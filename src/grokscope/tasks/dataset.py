@@ -87,14 +87,18 @@ def split_counts(cfg: TaskConfig, task: Task) -> tuple[int, int]:
     if cfg.split == "stratified":
         counts = np.bincount(task.c, minlength=task.n)
         n_train = int(np.round(cfg.frac_train * counts).sum())
+    elif cfg.split == "np_legacy":
+        n_train = int(cfg.frac_train * task.n_pairs)
     else:
         n_train = int(round(cfg.frac_train * task.n_pairs))
     return n_train, task.n_pairs - n_train
 
 
 def split_modular(cfg: TaskConfig, task: Task) -> Split:
-    """Split by `frac_train` (random, or stratified: round(frac * count) pairs of each answer),
-    then corrupt exactly floor(noise * n_train) training labels."""
+    """Split by `frac_train` (random, or stratified: round(frac * count) pairs of each answer, or
+    np_legacy: the PAIR notebook's split, `np.random.seed(data_seed)` then the first
+    int(frac * N) of `np.random.permutation(N)` over the pairs in row-major order), then corrupt
+    exactly floor(noise * n_train) training labels."""
     rng = np.random.default_rng(cfg.data_seed)
     if cfg.split == "stratified":
         chosen = []
@@ -103,6 +107,9 @@ def split_modular(cfg: TaskConfig, task: Task) -> Split:
             k = int(np.round(cfg.frac_train * len(members)))
             chosen.append(rng.permutation(members)[:k])
         train_idx = np.sort(np.concatenate(chosen))
+    elif cfg.split == "np_legacy":  # numpy's legacy Mersenne-Twister stream, fixed by numpy's policy
+        n_train = int(cfg.frac_train * task.n_pairs)
+        train_idx = np.sort(np.random.RandomState(cfg.data_seed).permutation(task.n_pairs)[:n_train])
     else:
         n_train = int(round(cfg.frac_train * task.n_pairs))
         train_idx = np.sort(rng.permutation(task.n_pairs)[:n_train])
