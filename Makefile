@@ -31,9 +31,10 @@ test: $(DEV_STAMP)
 	$(VENV)/bin/python -m pytest -q $(ARGS)
 
 # the slow tier, every test marked slow wherever it lives (reproductions, grokking runs, bench
-# smoke, the browser test); CI runs it too
+# smoke, the browser test); CI runs it too. Two workers, one test file each at a time (module-scoped
+# fixtures train a reproduction's seeds once per file): the tests train on one torch thread each.
 test-slow: $(DEV_STAMP)
-	$(VENV)/bin/python -m pytest -q -m slow $(ARGS)
+	$(VENV)/bin/python -m pytest -q -m slow -n 2 --dist loadfile $(ARGS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check src tests bench
