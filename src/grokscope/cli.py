@@ -660,6 +660,8 @@ def compare(
     threads: Annotated[int | None, typer.Option(help="Torch threads per worker (default: free cores / workers).")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
     log: Annotated[str | None, typer.Option("--log", help=LOG_HELP)] = None,
+    extend: Annotated[bool | None, typer.Option("--extend/--no-extend", help="Extend an arm's lr grid while its best lr "
+                                                "is on the grid's edge (default: the spec's extend_lr, true).")] = None,
 ) -> None:
     """A method against baselines over seeds (lr grid per arm, same budget) -> t_val99 table, speed-up CI, plot."""
     import logging
@@ -683,7 +685,7 @@ def compare(
                       highlight=False)
         with _SweepProgress(n_runs, quiet) as on_progress:
             result = run_compare(parsed, path, workers=workers, threads=threads, on_progress=on_progress,
-                                 sinks=trackers)
+                                 sinks=trackers, extend=extend)
     except GrokscopeError as e:
         _fail(str(e))
     except KeyboardInterrupt:
@@ -695,7 +697,7 @@ def compare(
                   "t_val95 median", "wall s", "state MB", title=f"compare {parsed.name}")
     for a in result.arms:
         q = a["t_val99"]
-        table.add_row(a["arm"], a["method"], f"{a['lr']:.3g}", f"{a['optimizer']} ({a['wd_coupling']} {a['weight_decay']:g})",
+        table.add_row(a["arm"], a["method"], f"{a['lr']:.3g}" + (f" ({a['edge']} edge)" if a.get("edge") else ""), f"{a['optimizer']} ({a['wd_coupling']} {a['weight_decay']:g})",
                       f"{a['grokked']:.0%}", escape(f"{fmt(q['median'])} [{fmt(q['q25'])}, {fmt(q['q75'])}]"),
                       fmt(a["t_val95"]["median"]), f"{a['wall_s']:.1f}", f"{a['state_mb']:.2f}")
     Console().print(table)

@@ -7,6 +7,7 @@ again into a temporary folder and checks its links.
 
 import ast
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -364,3 +365,21 @@ def test_every_reproduction_page_shows_our_figure_with_its_command():
     for png in img.glob("*.png"):
         assert png.name in shown, f"{png.name} is committed but no page shows it"
         assert png.stat().st_size <= 160_000, f"{png.name} is {png.stat().st_size:,} bytes"
+
+
+def test_every_reproduction_page_has_its_claims_table_from_its_committed_result():
+    """Each paper page shows the claims of its quick form over ≥ 3 seeds (✓ / ✗ / not tested), and the table is
+    exactly the one its committed result (docs/data/claims/NAME_quick.json) gives (scripts/claims_table.py)."""
+    from grokscope.reproduce.common import claims_markdown
+
+    for name in REPRODUCTIONS:
+        text = (ROOT / "docs" / "papers" / f"{name}.md").read_text()
+        blocks = re.findall(r"<!-- claims:(\w+) -->\n(.*?)<!-- /claims -->", text, re.S)
+        assert any(key == f"{name}_quick" for key, _ in blocks), f"{name}.md has no claims table of its quick form"
+        for key, table in blocks:
+            doc = json.loads((ROOT / "docs" / "data" / "claims" / f"{key}.json").read_text())
+            assert table == claims_markdown(doc), f"{name}.md: the {key} table differs from its JSON (rerun scripts/claims_table.py)"
+            if not doc["quick"]:
+                continue
+            assert len(doc["seeds"]) >= 3, f"{key}: claims over {len(doc['seeds'])} seed(s)"
+            assert all(c["values"] and len(c["values"]) == len(doc["seeds"]) for c in doc["claims"])

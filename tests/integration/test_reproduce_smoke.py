@@ -50,7 +50,8 @@ def test_reproduction_runs_end_to_end_on_tiny_models(tiny, name, tmp_path):
     assert (tmp_path / "seed0" / "reproduce.json").exists()
     out = io.StringIO()
     print_result(res, Console(file=out, width=200))
-    assert res.rows[0].quantity in out.getvalue() and "✓" in out.getvalue() + "✗"
+    # the claims table is printed: tiny models may hold no claim (a "does not grok" claim fails with its control)
+    assert res.rows[0].quantity in out.getvalue() and ("✓" in out.getvalue() or "✗" in out.getvalue())
 
 
 def test_a_rerun_reuses_finished_runs_and_a_replicate_trains_new_ones(tiny, tmp_path):

@@ -94,9 +94,11 @@ def test_tiny_compare_writes_a_queryable_store_json_and_plot(tmp_path):
     from grokscope.compare import run_compare
     from grokscope.store.db import query
 
-    res = run_compare(parse_compare(_spec()), tmp_path / "c", workers=0)
+    res = run_compare(parse_compare(_spec(extend_lr=False)), tmp_path / "c", workers=0)
     data = json.loads((tmp_path / "c" / "compare.json").read_text())
     assert [s["arm"] for s in data["settings"]] == ["adamw", "adamw", "gf", "gf_matched"]
+    # one-point grids are never tuned: flagged even with the extension off
+    assert [a["edge"] for a in data["arms"]][1:] == ["single", "single"] and data["extend_lr"] is False
     assert all(s["n"] == 2 for s in data["settings"])  # every seed of every setting found its runs
     assert {s["wd_coupling"] for s in data["settings"]} == {"decoupled"}
     assert [(s["arm"], s["event"]) for s in data["speedups"]] == [("gf", "t_val99"), ("gf", "t_val95")]
@@ -171,3 +173,97 @@ def test_cli_compare_unknown_log_tracker_is_one_line_exit_2_and_writes_nothing(t
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "'nosuch' is not a tracker" in lines[0], result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_grid_edge_and_next_grid():
+    from grokscope.compare import grid_edge, next_grid
+
+    grid = [1e-3, 3e-3, 1e-2]
+    assert grid_edge(grid, 3e-3) is None and next_grid(grid, 3e-3) == grid  # interior: tuned, kept
+    assert grid_edge(grid, 1e-2) == "high" and next_grid(grid, 1e-2) == pytest.approx([1e-3, 3e-3, 1e-2, 1e-2 * 10 / 3])
+    assert grid_edge(grid, 1e-3) == "low" and next_grid(grid, 1e-3) == pytest.approx([1e-3 / 3, 1e-3, 3e-3, 1e-2])
+    assert grid_edge([2e-3], 2e-3) == "single" and next_grid([2e-3], 2e-3) == pytest.approx([2e-3 / 3, 2e-3, 6e-3])
+    assert next_grid([1e-3, 1.1e-3], 1.1e-3)[-1] == pytest.approx(1.65e-3)  # at least x1.5 per step
+
+
+def _fake_training(response):
+    """A stand-in for training: t_val99 of every seed of a setting = response(arm, lr) (None = never)."""
+    from grokscope.compare.stats import quantiles
+
+    calls = []
+
+    def train_and_read(spec, path, **kw):
+        calls.append({a.name: sorted(a.lr) for a in spec.arms})
+        rows = []
+        for arm, lr in spec.settings():
+            t = response(arm.name, lr)
+            rows.append({"arm": arm.name, "method": arm.method, "lr": lr, "baseline": arm.is_baseline,
+                         "matched_to": arm.matched_to, "optimizer": "adamw", "weight_decay": 1.0,
+                         "wd_coupling": "decoupled", "n": 2, "n_seeds": 2, "grokked": float(t is not None),
+                         "t_val99": quantiles([t, t]), "t_val95": quantiles([t, t]), "wall_s": 1.0,
+                         "final_test_acc": 1.0 if t else 0.5, "state_mb": 0.1,
+                         "runs": [{"t_val99": t, "t_val95": t}] * 2})
+        return rows, 1.0
+
+    return train_and_read, calls
+
+
+def test_monotone_arm_is_extended_until_the_cap_and_an_interior_optimum_is_not(tmp_path, monkeypatch):
+    import grokscope.compare as compare
+    from grokscope.report.compare import markdown_tables
+
+    def response(arm, lr):
+        if arm == "adamw":  # monotone: the larger the lr the faster, without end
+            return round(1.0 / lr)
+        return round(100 * (1 + math.log10(lr / 3e-3) ** 2))  # an optimum at 3e-3 (gf) / 3e-3 (gf_matched)
+
+    fake, calls = _fake_training(response)
+    monkeypatch.setattr(compare, "_train_and_read", fake)
+    data = _spec(max_extensions=2, arm=[{"name": "adamw", "method": "baseline", "lr": [1e-3, 3e-3]},
+                                        {"name": "gf", "method": "grokfast_ema", "lr": [1e-3, 3e-3, 1e-2]}])
+    res = compare.run_compare(parse_compare(data), tmp_path / "c", plot=False)
+    arms = {a["arm"]: a for a in res.arms}
+    # the monotone arm grew at its top edge, twice (the cap), and is still flagged there
+    assert arms["adamw"]["grid"] == pytest.approx([1e-3, 3e-3, 9e-3, 2.7e-2])
+    assert arms["adamw"]["edge"] == "high" and arms["adamw"]["extensions"] == 2 and arms["adamw"]["edge_capped"]
+    # the interior optimum is neither flagged nor extended
+    assert arms["gf"]["grid"] == pytest.approx([1e-3, 3e-3, 1e-2]) and arms["gf"]["edge"] is None
+    assert arms["gf"]["extensions"] == 0 and arms["gf"]["lr"] == pytest.approx(3e-3)
+    # gf_matched (lr x 3: 3e-3, 9e-3, 3e-2) had its optimum on its low edge: one extension down made it interior
+    assert arms["gf_matched"]["grid"][0] == pytest.approx(1e-3) and arms["gf_matched"]["edge"] is None
+    assert arms["gf_matched"]["extensions"] == 1
+    assert len(calls) == 3 and calls[0]["adamw"] == [1e-3, 3e-3]
+    sp = next(s for s in res.speedups if s["event"] == "t_val99")
+    assert sp["baseline_arm"] == "adamw" and sp["baseline_edge"] == "high" and sp["method_edge"] is None
+    doc = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert [s["lr"] for s in doc["settings"] if s["added"]] == pytest.approx([9e-3, 2.7e-2, 1e-3])
+    md = markdown_tables(doc)
+    assert "adamw **(best)** ⚠ top edge of its lr grid | 0.027 (ext)" in md
+    assert "baseline's best lr on the top edge of its lr grid" in md and "the cap" in md
+
+
+def test_extension_off_flags_the_edge_but_trains_the_grid_once(tmp_path, monkeypatch):
+    import grokscope.compare as compare
+
+    fake, calls = _fake_training(lambda arm, lr: round(10.0 / lr))
+    monkeypatch.setattr(compare, "_train_and_read", fake)
+    res = compare.run_compare(parse_compare(_spec()), tmp_path / "c", plot=False, extend=False)
+    assert len(calls) == 1
+    assert {a["arm"]: a["edge"] for a in res.arms} == {"adamw": "high", "gf": "single", "gf_matched": "single"}
+
+
+@pytest.mark.parametrize("over, message", [({"extend_lr": "yes"}, "extend_lr"), ({"max_extensions": -1}, "max_extensions")])
+def test_bad_extension_keys(over, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_compare(_spec(**over))
+
+
+def test_lr_normalised_grokfast_arm_runs_at_lr_over_one_plus_lambda_and_is_matched_at_the_base_lr():
+    spec = parse_compare(_spec(arm=[{"name": "adamw", "method": "baseline", "lr": [3e-3]},
+                                    {"name": "gfn", "method": "grokfast_ema_norm", "lr": [3e-3, 9e-3],
+                                     "set": {"optim.grokfast_lamb": 2.0}}]))
+    gfn, matched = spec.arms[1], spec.arms[2]
+    assert gfn.lr == pytest.approx([1e-3, 3e-3]) and not gfn.is_baseline
+    assert matched.name == "gfn_matched" and matched.lr == pytest.approx([3e-3, 9e-3])
+    sweep = sweep_spec(spec)
+    assert sweep.zip["optim.grokfast_lamb"] == [0.0, 2.0, 2.0, 0.0, 0.0]

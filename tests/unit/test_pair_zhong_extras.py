@@ -60,3 +60,33 @@ def test_family_shares():
     assert s["clock+pizza of generalised"] == pytest.approx(3 / 4)
     by = family_shares(rows, "rate")
     assert by[1.0]["clock+pizza of generalised"] == 1.0 and by[0.0]["other"] == 0.5
+
+
+def test_classify_trajectory_reads_the_medians_after_generalising():
+    from grokscope.analysis.algorithms import classify_trajectory, median_measures
+
+    def point(di, gs=0.1, circ=0.9):
+        return {"gradient_symmetricity": gs, "distance_irrelevance": di, "circularity": circ,
+                "fve_clock": 0.9, "fve_pizza": 0.8}
+
+    swinging = [point(0.85), point(0.9), point(0.6)]  # one low DI at the end does not decide
+    assert median_measures(swinging)["distance_irrelevance"] == pytest.approx(0.85)
+    assert classify_trajectory(swinging, 1.0) == "clock"
+    assert classify_run(swinging[-1], 1.0) == "other"  # the final checkpoint alone
+    assert classify_trajectory([], 1.0) == "none"  # never generalised
+    assert classify_trajectory([point(0.3, gs=1.0)] * 3, 0.95) == "pizza"
+
+
+def test_share_curves_move_with_the_cuts():
+    from grokscope.reproduce.zhong2023 import DI_CUTS, share_curves
+
+    def run(di, gs, acc=1.0):
+        m = {"gradient_symmetricity": gs, "distance_irrelevance": di, "circularity": 0.9}
+        return {"median": m, "final": m, "final_test_acc": acc, "trajectory": [m]}
+
+    rows = [run(0.95, 0.1), run(0.75, 0.1), run(0.3, 1.0), run(0.95, 0.1, acc=0.5)]
+    curves = share_curves(rows)
+    by_di = dict(zip(DI_CUTS, curves["by_di"]["0.6"], strict=True))
+    # of the 3 that generalised: the pizza always; the DI-0.75 run is a clock below its DI, other above
+    assert by_di[0.7] == pytest.approx(1.0) and by_di[0.8] == pytest.approx(2 / 3)
+    assert curves["by_gs"][-1] == pytest.approx(2 / 3)

@@ -10,6 +10,8 @@ circularity, and logit fraction of variance explained by clock / pizza templates
   the largest fraction of its power at one frequency (one-sided DFT, DC excluded); averaged.
 - logit FVE: least-squares fit of the logits, centred over classes, by one template per key
   frequency — clock cos(w_k(a+b−c)), pizza |cos(w_k(a−b)/2)|·cos(w_k(a+b−c)) — FVE = 1 − RSS/TSS.
+- families: `classify_run` reads one set of measures (clock / pizza / other / none);
+  `classify_trajectory` reads the medians over the checkpoints after the run generalised.
 """
 
 from __future__ import annotations
@@ -140,6 +142,27 @@ def classify_run(
     if distance_irrelevant != symmetric:
         return "clock" if distance_irrelevant else "pizza"
     return "other"
+
+
+TRAJECTORY_KEYS = ("gradient_symmetricity", "distance_irrelevance", "circularity", "fve_clock", "fve_pizza")
+
+
+def median_measures(points: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """The median of each measure (`TRAJECTORY_KEYS`) over a run's checkpoints (NaN when there are none)."""
+    return {k: float(np.median([p[k] for p in points])) if points else float("nan") for k in TRAJECTORY_KEYS}
+
+
+def classify_trajectory(
+    points: Sequence[Mapping[str, Any]], test_acc: float, min_test_acc: float = FAMILY_MIN_TEST_ACC,
+    min_circularity: float = FAMILY_MIN_CIRCULARITY, di_clock: float = 0.8, gs_pizza: float = 0.9,
+) -> str:
+    """One run's family (`classify_run`) from the medians of its measures over `points`: the checkpoints
+    after it generalised (from the first evaluation at test accuracy ≥ `min_test_acc` to the end), so a
+    measure that swings from one checkpoint to the next (a rate-0 model's DI) does not decide alone.
+    'none' when the run never generalised or ends below `min_test_acc`."""
+    if not points:
+        return "none"
+    return classify_run(median_measures(points), test_acc, min_test_acc, min_circularity, di_clock, gs_pizza)
 
 
 def algorithm_measures(

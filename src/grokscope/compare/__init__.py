@@ -9,7 +9,9 @@ directory.
 
 Best setting of an arm: the lr with the smallest median t_val99 (ties: more seeds grokked, then
 smaller median t_val95, then higher median final test accuracy). Selecting on the same seeds that estimate the speed-up favours both
-sides alike; the interval resamples seeds of the two chosen settings only.
+sides alike; the interval resamples seeds of the two chosen settings only. A best lr on the edge of its
+arm's grid is not a tuned lr: the grid is extended beyond that edge until the best is interior (at
+most `max_extensions` times per arm), and an arm left on an edge is flagged in compare.json/md.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from grokscope.keys import get_key
 from grokscope.store.names import COMPARE_JSON, COMPARE_MD, COMPARE_PNG
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -84,26 +85,43 @@ def _finite(x: float, default: float) -> float:
     return x if math.isfinite(x) else default
 
 
-def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *, workers: int | None = None,
-                threads: int | None = None, on_progress: Callable[[Any], None] | None = None, plot: bool = True,
-                sinks: Any = None) -> CompareResult:
-    """Train (resumably) and summarise a compare spec into `out` (default runs/<spec name>).
+EDGE_STEP = 3.0  # the step of an extension beyond a one-point grid (and the smallest step used: 1.5)
 
-    workers / threads / sinks go to `run_sweep` (sinks: per-run tracker factory, as `sweep --log`)."""
+
+def grid_edge(lrs: list[float], best_lr: float) -> str | None:
+    """Where the best lr lies on its arm's grid: "low" / "high" (an end of the grid: the optimum may lie
+    beyond it), "single" (a one-point grid: nothing was tuned), None (interior: tuned)."""
+    grid = sorted(set(lrs))
+    if len(grid) == 1:
+        return "single"
+    if math.isclose(best_lr, grid[0], rel_tol=1e-9):
+        return "low"
+    if math.isclose(best_lr, grid[-1], rel_tol=1e-9):
+        return "high"
+    return None
+
+
+def next_grid(lrs: list[float], best_lr: float) -> list[float]:
+    """The grid extended by one lr beyond the edge its best lr lies on (geometrically, at the grid's own step
+    at that end, at least ×1.5; ×3 for a one-point grid, on both sides); the grid itself when the best is interior."""
+    grid = sorted(set(lrs))
+    edge = grid_edge(grid, best_lr)
+    if edge is None:
+        return grid
+    if edge == "single":
+        return [grid[0] / EDGE_STEP, grid[0], grid[0] * EDGE_STEP]
+    if edge == "high":
+        return [*grid, grid[-1] * max(grid[-1] / grid[-2], 1.5)]
+    return [grid[0] / max(grid[1] / grid[0], 1.5), *grid]
+
+
+def _read_settings(spec: CompareSpec, path: Path, cfgs: list[Any]) -> list[dict[str, Any]]:
+    """One row per (arm, lr) setting of `spec` from the sweep store at `path`: order statistics over seeds."""
     import numpy as np
 
     from grokscope.events import first_step
-    from grokscope.store.files import write_json, write_text
     from grokscope.store.rundir import read_metrics, read_summary
-    from grokscope.sweep.runner import run_sweep
-    from grokscope.sweep.spec import expand
 
-    if not isinstance(spec, CompareSpec):
-        spec = load_compare(spec)
-    sweep = sweep_spec(spec)
-    cfgs = expand(sweep)  # every error surfaces here, before anything is written
-    path = Path(out) if out is not None else Path("runs") / spec.name
-    result = run_sweep(sweep, path, workers=workers, threads=threads, on_progress=on_progress, sinks=sinks)
     keys, values = setting_keys(spec), setting_values(spec)
     per_setting: list[list[dict[str, Any]]] = [[] for _ in values]
     for cfg in cfgs:
@@ -136,8 +154,77 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
             "state_mb": state_mb(cfg), "runs": runs,
             "settings": {k: values[i][k] for k in keys},
         })
-    arms = [_best([s for s in settings if s["arm"] == arm.name]) for arm in spec.arms]
-    best_base = _best([s for s in settings if s["baseline"]])
+    return settings
+
+
+def _train_and_read(spec: CompareSpec, path: Path, **sweep_kw: Any) -> tuple[list[dict[str, Any]], float]:
+    """Train the spec's unfinished runs (finished ones, e.g. of a grid before its extension, are reused)
+    and read its settings; (settings, the sweep's wall time)."""
+    from grokscope.sweep.runner import run_sweep
+    from grokscope.sweep.spec import expand
+
+    sweep = sweep_spec(spec)
+    cfgs = expand(sweep)
+    result = run_sweep(sweep, path, **sweep_kw)
+    return _read_settings(spec, path, cfgs), result.wall_s
+
+
+def _tuned(spec: CompareSpec, path: Path, extend: bool, **sweep_kw: Any) -> tuple[CompareSpec, list[dict[str, Any]],
+                                                                                  dict[str, int], float]:
+    """Train, then, while `extend`, extend every arm whose best lr lies on its grid's edge (at most
+    spec.max_extensions times per arm) and train the new settings; (final spec, settings, extensions per arm, wall)."""
+    extensions = {a.name: 0 for a in spec.arms}
+    settings, wall = _train_and_read(spec, path, **sweep_kw)
+    while extend:
+        grow = {}
+        for arm in spec.arms:
+            best = _best([s for s in settings if s["arm"] == arm.name])
+            if grid_edge(arm.lr, best["lr"]) and extensions[arm.name] < spec.max_extensions:
+                grow[arm.name] = next_grid(arm.lr, best["lr"])
+        if not grow:
+            break
+        for name, grid in grow.items():
+            extensions[name] += 1
+            log.info("compare %s: arm %s's best lr is on its grid's edge; grid -> %s", spec.name, name,
+                     ", ".join(f"{x:.3g}" for x in grid))
+        spec = spec.with_lrs(grow)
+        settings, more = _train_and_read(spec, path, **sweep_kw)
+        wall += more
+    return spec, settings, extensions, wall
+
+
+def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *, workers: int | None = None,
+                threads: int | None = None, on_progress: Callable[[Any], None] | None = None, plot: bool = True,
+                sinks: Any = None, extend: bool | None = None) -> CompareResult:
+    """Train (resumably) and summarise a compare spec into `out` (default runs/<spec name>).
+
+    workers / threads / sinks go to `run_sweep` (sinks: per-run tracker factory, as `sweep --log`).
+    extend (default: the spec's extend_lr, true unless set): extend the lr grid of an arm whose best lr is on
+    its edge until it is interior or max_extensions is reached; either way every arm says whether its best
+    lr is on an edge ("edge": low / high / single / None), and a speed-up resting on such an arm says so."""
+    from grokscope.store.files import write_json, write_text
+    from grokscope.sweep.spec import expand
+
+    if not isinstance(spec, CompareSpec):
+        spec = load_compare(spec)
+    cfgs = expand(sweep_spec(spec))  # every error surfaces here, before anything is written
+    path = Path(out) if out is not None else Path("runs") / spec.name
+    grids = {a.name: list(a.lr) for a in spec.arms}
+    spec, settings, extensions, wall = _tuned(spec, path, spec.extend_lr if extend is None else extend,
+                                              workers=workers, threads=threads, on_progress=on_progress, sinks=sinks)
+    cfgs = expand(sweep_spec(spec))
+    for s in settings:
+        s["added"] = not any(math.isclose(s["lr"], x, rel_tol=1e-9) for x in grids[s["arm"]])  # by an extension
+    arms = []
+    for arm in spec.arms:
+        best = dict(_best([s for s in settings if s["arm"] == arm.name]))
+        edge = grid_edge(arm.lr, best["lr"])
+        best.update({"grid": sorted(arm.lr), "spec_grid": sorted(grids[arm.name]), "edge": edge,
+                     "extensions": extensions[arm.name],
+                     "edge_capped": bool(edge and extensions[arm.name] >= spec.max_extensions)})
+        arms.append(best)
+    bases = [a for a in arms if a["baseline"]]
+    best_base = _best(bases)
     speedups = []
     for best in arms:
         if best["baseline"]:
@@ -146,6 +233,9 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
             base_t, method_t = ([r[event] for r in s["runs"]] or [None] for s in (best_base, best))
             speedups.append({"arm": best["arm"], "method": best["method"], "event": event, "lr": best["lr"],
                              "baseline_arm": best_base["arm"], "baseline_lr": best_base["lr"],
+                             # an edge: the arm's optimum may lie beyond its grid (method: a lower bound on
+                             # the speed-up; baseline: an upper bound)
+                             "method_edge": best["edge"], "baseline_edge": best_base["edge"],
                              **speedup(base_t, method_t, spec.bootstrap, spec.seed)})
     peak = _peak_rss_mb()
     png = None
@@ -157,16 +247,18 @@ def run_compare(spec: CompareSpec | str | Path, out: str | Path | None = None, *
     doc = {
         "name": spec.name, "base": spec.base, "seeds": spec.seeds, "set": spec.set,
         "methods": {a.name: METHODS[a.method].description for a in spec.arms},
-        "settings": settings, "arms": arms, "speedups": speedups, "wall_s": result.wall_s, "peak_rss_mb": peak,
+        "extend_lr": spec.extend_lr if extend is None else extend, "max_extensions": spec.max_extensions,
+        "settings": settings, "arms": arms, "speedups": speedups, "wall_s": wall, "peak_rss_mb": peak,
         "notes": "non-grokked seeds count as +inf; medians/quartiles are order statistics; wall_s is the time of "
                  "the ensemble a run trained in when it stopped; state_mb = parameters + optimizer + transform "
-                 "state of one model (float32)",
+                 "state of one model (float32); an arm's edge (low / high / single) says its best lr lies on the "
+                 "edge of its (extended) grid, so its optimum may lie beyond it",
     }
     write_json(path / COMPARE_JSON, doc)
     from grokscope.report.compare import markdown_tables  # matplotlib-free: the tables for notes and docs
 
     write_text(path / COMPARE_MD, markdown_tables(doc))
-    return CompareResult(path, settings, arms, speedups, result.wall_s, peak, png)
+    return CompareResult(path, settings, arms, speedups, wall, peak, png)
 
 
-__all__ = ["CompareResult", "run_compare", "load_compare", "METHODS"]
+__all__ = ["CompareResult", "run_compare", "load_compare", "METHODS", "grid_edge", "next_grid"]

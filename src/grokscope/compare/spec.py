@@ -6,6 +6,8 @@
     seeds = 5                        # int N -> seeds 0..N-1 (train.seed and task.data_seed), or a list
     bootstrap = 2000                 # resamples of the speed-up's confidence interval
     seed = 0                         # its RNG seed
+    extend_lr = true                 # extend an arm's grid while its best lr lies on its edge (default)
+    max_extensions = 3               # at most this many extensions per arm (flagged when the cap is hit)
     [set]                            # every arm: the same task, budget and stop rule
     train.steps = 3000
     [[arm]]
@@ -21,8 +23,13 @@
 Fairness: an arm may not change the task, the budget, the stop rule or the evaluation schedule
 (those are in [set], shared); for a gradient amplifier (Grokfast, g -> ~(1 + λ) g for a slow
 gradient) a baseline arm "<name>_matched" is added at lr x (1 + λ), the effective-step-matched
-control (lucidrains/grokfast-pytorch#1). Weight decay coupling is stated per arm (adamw:
-decoupled; adam, sgd: coupled L2).
+control (lucidrains/grokfast-pytorch#1); `grokfast_ema_norm` / `grokfast_ma_norm` are the lr-normalised
+variants (their runs use each listed lr / (1 + λ), so their matched control is the base lr; whether this
+normalisation is fair under Adam is disputed: lucidrains/grokfast-pytorch#4, #5). Weight decay coupling is stated per arm (adamw:
+decoupled; adam, sgd: coupled L2). An arm whose best lr lies on the edge of its grid is not tuned:
+the compare flags it and (extend_lr, on by default) adds the next lr beyond that edge, at the
+grid's own step there (×3 for a one-point grid), until the best lr is interior or the arm has
+had max_extensions extensions (`grokscope.compare.next_grid`).
 
 The spec becomes one sweep (`grokscope.sweep`): a zip axis over every (arm, lr) setting times
 the seeds, so the runs are a sweep store (ensembles underneath; `query` and `report` read it).
@@ -48,6 +55,7 @@ class Method:
     sets: dict[str, Any]
     gain_key: str | None = None
     description: str = ""
+    lr_over_gain: bool = False  # the lr-normalised variant: the arm's lr = [lr] / (1 + λ) (lucidrains/grokfast-pytorch)
 
 
 METHODS: dict[str, Method] = {
@@ -56,6 +64,12 @@ METHODS: dict[str, Method] = {
                            "optim.grokfast_lamb", "Grokfast-EMA"),
     "grokfast_ma": Method({"optim.grokfast": "ma", "optim.grokfast_lamb": 5.0, "optim.grokfast_window": 100},
                           "optim.grokfast_lamb", "Grokfast-MA"),
+    # the lr-normalised variants: the arm's lr = [...] lists the base lrs, its runs use lr / (1 + λ) (so the
+    # slow gradient moves at the base lr; its matched control is the optimizer at the base lr)
+    "grokfast_ema_norm": Method({"optim.grokfast": "ema", "optim.grokfast_lamb": 2.0, "optim.grokfast_alpha": 0.98},
+                                "optim.grokfast_lamb", "Grokfast-EMA at lr / (1 + λ)", lr_over_gain=True),
+    "grokfast_ma_norm": Method({"optim.grokfast": "ma", "optim.grokfast_lamb": 5.0, "optim.grokfast_window": 100},
+                               "optim.grokfast_lamb", "Grokfast-MA at lr / (1 + λ)", lr_over_gain=True),
     "ortho": Method({"optim.ortho": True}, None, "⊥Grad"),
     "stablemax": Method({"train.probs": "stablemax"}, None, "StableMax cross-entropy"),
     "weight_norm": Method({"optim.weight_norm": 1.0}, None, "fixed weight norm (Omnigrok)"),
@@ -67,7 +81,7 @@ METHODS: dict[str, Method] = {
 # shared by every arm: what is learned, the budget, the stop rule and when t_val99 can be seen
 FIXED_PREFIXES = ("task.", "train.steps", "train.stop_test_acc", "train.patience", "train.eval_every",
                   "train.eval_log_points", "train.seed", "optim.lr", "preset")
-TOP_KEYS = {"name", "description", "base", "seeds", "set", "arm", "bootstrap", "seed"}
+TOP_KEYS = {"name", "description", "base", "seeds", "set", "arm", "bootstrap", "seed", "extend_lr", "max_extensions"}
 ARM_KEYS = {"name", "method", "lr", "set"}
 
 
@@ -94,6 +108,14 @@ class CompareSpec:
     bootstrap: int = 2000
     seed: int = 0
     description: str = ""
+    extend_lr: bool = True  # extend an arm's lr grid while its best lr is on the grid's edge
+    max_extensions: int = 3  # per arm
+
+    def with_lrs(self, lrs: dict[str, list[float]]) -> CompareSpec:
+        """The same spec with the named arms' lr grids replaced (an extended grid)."""
+        from dataclasses import replace
+
+        return replace(self, arms=[replace(a, lr=list(lrs[a.name])) if a.name in lrs else a for a in self.arms])
 
     def settings(self) -> list[tuple[Arm, float]]:
         """Every (arm, lr) setting, in spec order."""
@@ -130,7 +152,13 @@ def _arm(data: Any, i: int) -> Arm:
         if key.startswith(FIXED_PREFIXES):
             raise ConfigError(f"arm {name!r} may not set {key!r}: the task, budget, stop rule, lr and seeds are "
                               "shared by every arm ([set], lr = [...], seeds)")
-    return Arm(name, method, lrs, {**METHODS[method].sets, **own})
+    sets = {**METHODS[method].sets, **own}
+    if METHODS[method].lr_over_gain:  # lr-normalised: the listed lrs are the base lrs
+        lamb = sets[METHODS[method].gain_key]
+        if not isinstance(lamb, int | float) or isinstance(lamb, bool) or lamb < 0:
+            raise ConfigError(f"arm {name!r}: {METHODS[method].gain_key} must be a number >= 0, got {lamb!r}")
+        lrs = [lr / (1 + float(lamb)) for lr in lrs]
+    return Arm(name, method, lrs, sets)
 
 
 def parse_compare(data: dict[str, Any], name: str = "compare") -> CompareSpec:
@@ -157,6 +185,12 @@ def parse_compare(data: dict[str, Any], name: str = "compare") -> CompareSpec:
         value = data.get(key, 2000 if key == "bootstrap" else 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise ConfigError(f"{key} must be an int >= {low}, got {value!r}")
+    extend_lr = data.get("extend_lr", True)
+    if not isinstance(extend_lr, bool):
+        raise ConfigError(f"extend_lr must be true or false, got {extend_lr!r}")
+    max_ext = data.get("max_extensions", 3)
+    if not isinstance(max_ext, int) or isinstance(max_ext, bool) or max_ext < 0:
+        raise ConfigError(f"max_extensions must be an int >= 0, got {max_ext!r}")
     for arm in [a for a in arms if METHODS[a.method].gain_key]:  # effective-step-matched controls
         gain = float(arm.set[METHODS[arm.method].gain_key])
         keep = {k: v for k, v in arm.set.items() if k not in METHODS[arm.method].sets}
@@ -171,7 +205,8 @@ def parse_compare(data: dict[str, Any], name: str = "compare") -> CompareSpec:
         raise ConfigError("[set] must be a table of key = value")
     spec = CompareSpec(name=check_name(str(data.get("name") or name), "compare name"), base=data["base"], arms=arms,
                        seeds=seeds, set=shared, bootstrap=data.get("bootstrap", 2000), seed=data.get("seed", 0),
-                       description=str(data.get("description", "")))
+                       description=str(data.get("description", "")), extend_lr=extend_lr,
+                       max_extensions=max_ext)
     expand(sweep_spec(spec))  # every key and value checked now, before anything runs
     return spec
 

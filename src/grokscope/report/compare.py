@@ -73,19 +73,39 @@ def describe(sp: dict[str, float]) -> str:
     return f"×{r:.3g} [{sp['ci_low']:.3g}, {sp['ci_high']:.3g}]"
 
 
+EDGE_WORDS = {"high": "top edge of its lr grid", "low": "bottom edge of its lr grid", "single": "one-point lr grid"}
+
+
 def markdown_tables(data: dict[str, Any]) -> str:
     """compare.json -> two Markdown tables (every setting; the speed-ups) for notes and docs."""
     out = ["| arm | lr | optimizer (wd) | grokked | t_val99 median [IQR] | t_val95 median | final test acc (median) "
            "| state MB |", "|---|---|---|---|---|---|---|---|"]
-    best = {(a["arm"], a["lr"]) for a in data["arms"]}
+    best = {(a["arm"], a["lr"]): a.get("edge") for a in data["arms"]}
     for s in data["settings"]:
         q, mark = s["t_val99"], " **(best)**" if (s["arm"], s["lr"]) in best else ""
-        out.append(f"| {s['arm']}{mark} | {s['lr']:.3g} | {s['optimizer']} ({s['wd_coupling']} {s['weight_decay']:g}) "
+        if best.get((s["arm"], s["lr"])):  # the best lr lies on the edge of its grid: not tuned
+            mark += f" ⚠ {EDGE_WORDS[best[(s['arm'], s['lr'])]]}"
+        lr = f"{s['lr']:.3g}" + (" (ext)" if s.get("added") else "")
+        out.append(f"| {s['arm']}{mark} | {lr} | {s['optimizer']} ({s['wd_coupling']} {s['weight_decay']:g}) "
                    f"| {s['grokked']:.0%} of {s['n']} | {_steps(q['median'])} [{_steps(q['q25'])}, {_steps(q['q75'])}] "
                    f"| {_steps(s['t_val95']['median'])} | {s.get('final_test_acc', math.nan):.3f} | {s['state_mb']:.2f} |")
     if data["speedups"]:
         out += ["", "| method (best lr) | vs best baseline (lr) | event | speed-up [95% bootstrap CI] |", "|---|---|---|---|"]
         for sp in data["speedups"]:
+            edges = [f"{who}'s best lr on the {EDGE_WORDS[sp[key]]}" for who, key in (("method", "method_edge"),
+                                                                                    ("baseline", "baseline_edge"))
+                     if sp.get(key)]
             out.append(f"| {sp['arm']} ({sp['lr']:.3g}) | {sp['baseline_arm']} ({sp['baseline_lr']:.3g}) | {sp['event']} "
-                       f"| {describe(sp)} |")
+                       f"| {describe(sp)}{' ⚠ ' + ', '.join(edges) if edges else ''} |")
+    flagged = [a for a in data["arms"] if a.get("edge")]
+    if flagged:
+        out += ["", "⚠ best lr on the edge of its arm's grid (its optimum may lie beyond; a speed-up resting on it is a "
+                "bound): " + "; ".join(f"{a['arm']} ({EDGE_WORDS[a['edge']]}, lr {a['lr']:.3g}, after "
+                                       f"{a.get('extensions', 0)} extension(s)"
+                                       + (", the cap" if a.get("edge_capped") else "") + ")" for a in flagged)]
+    extended = [a for a in data["arms"] if a.get("extensions")]
+    if extended:
+        out += ["", "lr grids extended (the best lr lay on an edge): " + "; ".join(
+            f"{a['arm']} {', '.join(f'{x:.3g}' for x in a['spec_grid'])} → {', '.join(f'{x:.3g}' for x in a['grid'])}"
+            for a in extended)]
     return "\n".join(out) + "\n"

@@ -262,6 +262,15 @@ def replicate(cfg: RunConfig, seed: int) -> RunConfig:
     return cfg.override([f"train.seed={cfg.train.seed + seed}", f"task.data_seed={cfg.task.data_seed + seed}"])
 
 
+def first_replicate(out: Path) -> bool:
+    """Whether `out` is the lowest-numbered of the replicate folders `reproduce(seeds=N)` writes side by side
+    (`<root>/seed<N>`; any other folder: True): a multi-seed reproduction draws its figures there only."""
+    n = out.name[4:]
+    if not (out.name.startswith("seed") and n.isdigit()):
+        return True
+    return not any(p.name[4:].isdigit() and int(p.name[4:]) < int(n) for p in out.parent.glob("seed*"))
+
+
 class Deferred(BaseException):
     """Raised by `train_or_reuse` while `deferring`: runs are missing; they were added to the pending list.
     A BaseException (like GeneratorExit: control flow, not an error), so no `except Exception` swallows it."""

@@ -7,7 +7,9 @@ two directions disagree — ungrokking runs keep ≈ 0.7 test accuracy down to �
 the semi-grokking run needed ≈ 2,000 to reach it (appendix A.2).
 
 Ours, on CPU: the fast modular recipe (`swaroop2026_fast`: (a+b) mod p, two-hot → ReLU MLP → p,
-AdamW lr 0.15, β₂ 0.95, wd 1, full batch, stratified split), 3 seeds per size as one ensemble:
+AdamW lr 0.15, β₂ 0.95, wd 1, full batch, stratified split), one model per size per replicate (the
+seeds are `reproduce`'s: `--seeds 3`, replicate s = init and data seed s; their runs train as one
+ensemble per size, the continuations too):
 
 1. from scratch, a fixed budget at each training fraction of a ladder (no early stop);
 2. the largest size's models (grokked) continued, each on a smaller nested subset of its own
@@ -16,8 +18,8 @@ AdamW lr 0.15, β₂ 0.95, wd 1, full batch, stratified split), 3 seeds per size
    (full) training set;
 3. per direction, the smallest size whose mean final test accuracy stays ≥ 0.7.
 
-Full: p = 97, d_mlp 256 (the preset), ladder 0.10–0.50, 3,000 steps from scratch, 2,000 continued.
-Quick: p = 59, d_mlp 128, ladder 0.2–0.5, 2,000 from scratch, 1,000 continued (~1–2 min).
+Full: p = 59, d_mlp 128, ladder 0.15–0.50, 4,000 steps from scratch, 2,000 continued (`--seeds 5`).
+Quick: p = 59, d_mlp 128, ladder 0.2–0.5, 2,000 from scratch, 1,000 continued (~2–4 min for 3 seeds).
 
 Test accuracy of a continued run is the engine's: on every pair outside its (smaller) training set,
 i.e. the source's held-out pairs plus the training pairs it no longer sees — the same test set as
@@ -32,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grokscope.reproduce.common import Result, replicate, train_or_reuse
+from grokscope.reproduce.common import Result, first_replicate, replicate, train_or_reuse
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +45,14 @@ PAPER_UNGROK = (800, 1000)  # ungrokking keeps ≈ 0.7 test accuracy down to ≈
 PAPER_SCRATCH = 2000  # the semi-grokking run needed ≈ 2,000 to reach it
 COMMON_SETS = ["train.stop_test_acc=2", "train.patience=0", "train.checkpoint_log_points=0"]
 # Both at p = 59, d_mlp 128 (p = 97 with the preset's d_mlp 256 costs ~9x more per step); full has the
-# finer ladder, 5 seeds and twice the budgets (so the two show whether a plateau is budget-limited).
+# finer ladder and twice the budgets (so the two show whether a plateau is budget-limited). "seeds": models per
+# size within one replicate (1: the replicates are reproduce's seeds; replicate s = seed s, so `--seeds 3` trains
+# the runs the earlier 3-model stacks of replicate 0 did, and the full form's published runs are `--seeds 5`).
 SMALL = ["task.p=59", "model.d_mlp=128"]
 SETTINGS: dict[bool, dict[str, Any]] = {
-    False: {"sets": SMALL, "seeds": 5, "scratch": (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
+    False: {"sets": SMALL, "seeds": 1, "scratch": (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
             "ungrok": (0.1, 0.15, 0.2, 0.25, 0.3, 0.35), "scratch_steps": 4000, "ungrok_steps": 2000},
-    True: {"sets": SMALL, "seeds": 3, "scratch": (0.2, 0.3, 0.4, 0.5),
+    True: {"sets": SMALL, "seeds": 1, "scratch": (0.2, 0.3, 0.4, 0.5),
            "ungrok": (0.1, 0.2, 0.3), "scratch_steps": 2000, "ungrok_steps": 1000},
 }
 
@@ -98,6 +102,47 @@ def continue_from(cfgs: list[Any], paths: list[Path], sources: list[Path]) -> No
                     init=[src[j.path].params for j in group] if fresh else None)
         for j in group:
             write_curves(j.path)
+
+
+def continuations(root: Path, quick: bool) -> tuple[list[Any], list[Path], list[Path]]:
+    """The continuation runs of the replicate in `root` (configs, paths, their source runs): the largest size's
+    finished models, each continued on every smaller size of the ungrokking ladder and on its own size."""
+    from grokscope.store.run import load_run
+
+    s = SETTINGS[quick]
+    source_frac = max(s["scratch"])
+    sources = [root / "scratch" / f"frac_{source_frac:.3f}_s{k}" for k in range(s["seeds"])]
+    share = s["ungrok_steps"] / s["scratch_steps"]
+    cfgs, paths, srcs = [], [], []
+    for f in [*s["ungrok"], source_frac]:
+        for k, src in enumerate(sources):
+            cfgs.append(continued(load_run(src).config, f, share))
+            paths.append(root / "ungrok" / f"from_{source_frac:.2f}_to_{f:.3f}_s{k}")
+            srcs.append(src)
+    return cfgs, paths, srcs
+
+
+def _replicates_ready(out: Path, quick: bool, sources: list[Path]) -> list[Path]:
+    """While `reproduce(seeds=N)` defers training (its replicates in sibling `seed<N>` folders), the other
+    replicates whose from-scratch sources are finished and of this form: their continuations are trained in
+    the same call as ours, one stack per size over the replicates (`continue_from` trains directly, outside
+    the deferral)."""
+    from grokscope.reproduce import common
+    from grokscope.store.run import load_run
+    from grokscope.store.rundir import is_finished
+    from grokscope.train.loop import stack_key
+
+    if common._pending is None:
+        return []
+    key = stack_key(load_run(sources[0]).config)  # seeds aside: the same form
+    ready = []
+    for other in sorted(out.parent.glob("seed*")):
+        theirs = [other / "scratch" / p.name for p in sources]
+        if other == out or not all(p.is_dir() and is_finished(p) for p in theirs):
+            continue
+        if stack_key(load_run(theirs[0]).config) == key:
+            ready.append(other)
+    return ready
 
 
 def _summarise(path: Path, held_out: Any = None) -> dict[str, Any]:
@@ -160,11 +205,10 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
     sources = scratch_paths[source_frac]
     targets = [*s["ungrok"], source_frac]
     # each source run's own config with a smaller training set (as `grokscope run --init-from` does)
-    ung_cfgs = {f: [continued(load_run(p).config, f, s["ungrok_steps"] / s["scratch_steps"]) for p in sources]
-                for f in targets}
+    cont = [continuations(root, quick) for root in [out, *_replicates_ready(out, quick, sources)]]
+    continue_from(*(sum((c[i] for c in cont), []) for i in range(3)))
+    ung_cfgs = {f: [c for c in cont[0][0] if c.task.frac_train == f] for f in targets}
     ung_paths = {f: [out / "ungrok" / f"from_{source_frac:.2f}_to_{f:.3f}_s{k}" for k in range(n_seeds)] for f in targets}
-    continue_from([c for f in targets for c in ung_cfgs[f]], [p for f in targets for p in ung_paths[f]],
-                  [src for _ in targets for src in sources])
     timing["ungrok_s"] = round(time.perf_counter() - t0, 1)
 
     held_out = [load_run(p).split().test_idx for p in sources]  # each source's own test pairs
@@ -228,30 +272,41 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
                for f in partial}
     res.data.update({"semi_grokking_fracs": partial, "t_rise_source": big_rise, "t_rise_partial": delayed})
     below = [f for f in ungrok if f in scratch]
-    res.checks = {
-        f"from scratch: memorisation at the smallest size (test acc {scratch[min(scratch)]:.3f} < 0.1) and "
-        f"generalisation at the largest ({scratch[source_frac]:.3f} ≥ 0.99)":
-            scratch[min(scratch)] < 0.1 and scratch[source_frac] >= 0.99,
-        f"semi-grokking: a size ends partial (0.2–0.9: {', '.join(f'{f:.2f}' for f in partial) or 'none'}) "
-        "and its rise comes later than the largest size's":
-            bool(partial) and all(delayed[f] > big_rise for f in partial),
-        f"ungrokking: grokked models continued on the smallest subset ({smallest_u:.2f}) fall to test acc "
-        f"{ungrok[smallest_u]:.3f} < 0.1 (from {_mean([r['start_test_acc'] for r in rows if r['direction'] == 'ungrok']):.3f})":
-            ungrok[smallest_u] < 0.1,
-        f"control: continued on the same training set they keep test acc ({control[source_frac]:.3f} ≥ 0.99)":
-            control[source_frac] >= 0.99,
-        "ungrokked models still fit their (smaller) training set (train acc ≥ 0.99)":
-            all(r["final_train_acc"] >= 0.99 for r in rows if r["direction"] == "ungrok"),
-        f"hysteresis: the ungrokking direction keeps ≥ {LEVEL} at a smaller size than from scratch reaches it "
-        f"({th_ungrok} < {th_scratch})":
-            th_ungrok is not None and th_scratch is not None and th_ungrok < th_scratch,
-        "hysteresis: at some size the continued models beat the from-scratch ones by ≥ 0.2 test acc":
-            any(ungrok[f] - scratch[f] >= 0.2 for f in below),
-    }
+    smallest_s = min(scratch)
+    generalises = scratch[source_frac] >= 0.99
+    ung_rows = [r for r in rows if r["direction"] == "ungrok"]
+    res.claim(f"from scratch at the largest size ({source_frac:.2f}) the model generalises (test acc ≥ 0.99)",
+              generalises, scratch[source_frac], f"test acc from scratch at {source_frac:.2f}")
+    # "does not generalise" stands beside the largest size of the same run, which does (the claim above)
+    res.claim(f"from scratch at the smallest size ({smallest_s:.2f}) the model memorises: train acc ≥ 0.99, test acc < 0.1",
+              generalises and scratch[smallest_s] < 0.1 and per("scratch", "final_train_acc")[smallest_s] >= 0.99,
+              scratch[smallest_s], f"test acc from scratch at {smallest_s:.2f}")
+    res.claim("semi-grokking: a size from scratch ends partial (test acc 0.2–0.9), its rise later than the largest size's",
+              bool(partial) and all(delayed[f] > big_rise for f in partial),
+              min((delayed[f] / big_rise for f in partial if big_rise), default=None),
+              "t_rise at the partial size / at the largest")
+    res.claim(f"ungrokking: grokked models continued on the smallest subset ({smallest_u:.2f}) fall to test acc < 0.1",
+              ungrok[smallest_u] < 0.1 and _mean([r["start_test_acc"] for r in ung_rows]) >= 0.99,
+              ungrok[smallest_u], f"test acc after continuing on {smallest_u:.2f}")
+    held = per("ungrok", "held_out_test_acc")[smallest_u]
+    res.claim("ungrokking: on the source's own held-out pairs the continued models fall below 0.1 as well",
+              held < 0.1, held, "test acc on the source's held-out pairs")
+    # the ungrokking claims stand beside this control of the same run, which keeps its test accuracy
+    res.claim("control: continued on the same training set the grokked models keep test acc ≥ 0.99",
+              control[source_frac] >= 0.99, control[source_frac], f"test acc after continuing on {source_frac:.2f}")
+    res.claim("ungrokked models still fit their (smaller) training set (train acc ≥ 0.99)",
+              all(r["final_train_acc"] >= 0.99 for r in ung_rows),
+              min((r["final_train_acc"] for r in ung_rows), default=None), "lowest final train acc, ungrokking")
+    res.claim(f"hysteresis: the ungrokking direction keeps test acc ≥ {LEVEL} at a smaller size than from scratch reaches it",
+              th_ungrok is not None and th_scratch is not None and th_ungrok < th_scratch, ratio,
+              "ratio of the two sizes (ungrokking / from scratch)")
+    gain = max((ungrok[f] - scratch[f] for f in below), default=None)
+    res.claim("hysteresis: at some size the continued models beat the from-scratch ones by ≥ 0.2 test acc",
+              gain is not None and gain >= 0.2, gain, "largest test-acc gain of continued over from-scratch")
     res.notes = [
         f"regime: {'quick' if quick else 'full'} — (a+b) mod {src_cfg.task.p} (swaroop2026_fast: two-hot → "
         f"{src_cfg.model.d_mlp} ReLU → p, AdamW lr 0.15 β₂ 0.95 wd 1, full batch, stratified), "
-        f"{n_seeds} seeds; {res.data['scratch_steps']:,} steps from scratch, {res.data['ungrok_steps']:,} continued "
+        f"{n_seeds} model(s) per size; {res.data['scratch_steps']:,} steps from scratch, {res.data['ungrok_steps']:,} continued "
         "with a fresh optimizer",
         f"sizes are training fractions of the {n_pairs:,} pairs; the paper's are examples of p² = 12,769 (p = 113), "
         "shown as fractions; the thresholds are read on our ladder (resolution: its spacing)",
@@ -266,15 +321,18 @@ def reproduce(out: Path, quick: bool = False, device: str = "cpu", seed: int = 0
 
 
 def _figure(res: Result, rows: list[dict[str, Any]], out: Path) -> None:
-    """hysteresis.png and hysteresis.csv beside reproduce.json (a figure never costs the result)."""
+    """hysteresis.csv beside reproduce.json, and hysteresis.png in the first replicate's folder (a figure never
+    costs the result)."""
     from grokscope.report.ungrokking import plot_hysteresis, write_hysteresis_csv
 
     out.mkdir(parents=True, exist_ok=True)
     try:
         write_hysteresis_csv(rows, out / "hysteresis.csv")
+        if not first_replicate(out):  # over seeds the figure is drawn once
+            return
         d = res.data
         plot_hysteresis(rows, out / "hysteresis.png", source_frac=d["source_frac"], level=LEVEL,
-                        title=f"(a+b) mod {d['p']}, {d['seeds']} seeds: {d['scratch_steps']:,} steps from scratch; "
+                        title=f"(a+b) mod {d['p']}, {d['seeds']} model(s) per size: {d['scratch_steps']:,} steps from scratch; "
                               f"grokked at {d['source_frac']:.2f}, then {d['ungrok_steps']:,} steps on the subset")
     except Exception as e:  # noqa: BLE001 — matplotlib or disk: log it, keep the numbers
         log.warning("could not draw the hysteresis figure: %s", e)
