@@ -136,3 +136,10 @@ def test_power2022_runs_each_regime_with_its_own_recipe():
         assert (cfg.optim.name, cfg.optim.weight_decay) == ("adamw", 1.0)
     quick = power2022.configs(True)["fig1"]["div"]
     assert (quick.optim.name, quick.optim.weight_decay) == ("adam", 0.0) and quick.task.p < 97
+
+
+def test_reproduce_bad_seed_count_exits_2_in_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["reproduce", "swaroop2026", "--quick", "--seeds", "0", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--seeds must be ≥ 1" in result.output and len(result.output.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # nothing trained or written
