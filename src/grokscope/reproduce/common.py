@@ -139,10 +139,6 @@ class Result:
         """{claim: held (in every seed)} for the claims tested at this scale."""
         return {c.text: c.ok for c in self.claims if c.ok is not None}
 
-    @checks.setter
-    def checks(self, checks: dict[str, bool]) -> None:  # transitional: claims without their numbers
-        self.claims = [Claim(text, bool(ok)) for text, ok in checks.items()]
-
     def add(self, quantity: str, paper: float | None, ours: float | None, **kw: Any) -> None:
         self.rows.append(Row(quantity, None if paper is None else float(paper), None if ours is None else float(ours), **kw))
 
