@@ -34,6 +34,8 @@ def train(run_dir: Path) -> None:
 
 
 def publish(run_dir: Path) -> None:
+    from claims_table import publish as publish_claims  # scripts/ is on sys.path when run as a script
+
     from grokscope.report.curves import plot_curves
     from grokscope.reproduce.common import Result, claims_markdown
     from grokscope.reproduce.power2022 import TITLE, fig1_claims, measure
@@ -45,7 +47,7 @@ def publish(run_dir: Path) -> None:
     res.claims = [c for c in res.claims if not c.text.startswith("control:")]
     doc = {**{k: v for k, v in res.to_dict().items() if k in ("name", "title", "quick", "seed", "seeds", "claims")},
            "wall_s": d["wall_s"] or 0.0, "rows": [], "notes": [f"{d['steps']:,} of {d['budget']:,} steps"]}
-    (ROOT / "docs/data/claims" / f"{KEY}.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    publish_claims(doc, KEY)
     rows = load_run(run_dir).rows()
     keep = ("step", "train_acc", "test_acc", "train_loss", "test_loss", "weight_norm")
     out = ROOT / "docs/data/power2022/fig1_full_trajectory.json"
@@ -53,10 +55,6 @@ def publish(run_dir: Path) -> None:
     out.write_text(json.dumps([{k: r.get(k) for k in keep} for r in rows]) + "\n")
     plot_curves(rows, {"run_id": f"Figure 1 regime, x/y mod 97, 50%: {d['steps']:,} steps", "t_train99": d["t_train99"],
                        "t_val99": d["t_val99"]}, ROOT / "docs/papers/img/power2022_fig1_full_curves.png")
-    page = ROOT / "docs/papers/power2022.md"
-    text, start, end = page.read_text(), f"<!-- claims:{KEY} -->", "<!-- /claims -->"
-    head, rest = text.split(start, 1)
-    page.write_text(head + f"{start}\n{claims_markdown(doc)}{end}" + rest.split(end, 1)[1])
     print(claims_markdown(doc))
 
 

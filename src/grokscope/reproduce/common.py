@@ -96,18 +96,22 @@ class Claim:
     def status(self) -> str:
         return NOT_TESTED if self.ok is None else ("✓" if self.ok else "✗")
 
+    def measured(self) -> list[float]:
+        """The seeds' values that were measured (finite)."""
+        return [v for v in self.values if v is not None and math.isfinite(v)]
+
     def spread(self) -> tuple[float, float] | None:
-        vals = [v for v in self.values if v is not None and math.isfinite(v)]
+        vals = self.measured()
         return (min(vals), max(vals)) if vals else None
 
     def shown_value(self) -> str:
         """'mean [min–max]' over seeds (one number for one seed), '—' when nothing was measured."""
-        vals = [v for v in self.values if v is not None and math.isfinite(v)]
-        if not vals:
+        vals, spread = self.measured(), self.spread()
+        if spread is None:
             return "—"
         if len(vals) == 1:
             return fmt(vals[0])
-        return f"{fmt(statistics.fmean(vals))} [{fmt(min(vals))}–{fmt(max(vals))}]"
+        return f"{fmt(statistics.fmean(vals))} [{fmt(spread[0])}–{fmt(spread[1])}]"
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "status": self.status, "seeds": self.seeds, "spread": self.spread(),
