@@ -3,8 +3,8 @@ run, then publish how far it got. `python scripts/power_fig1_long.py RUN_DIR [--
 
 --train  brings RUN_DIR (the `power2022_fig1` preset, replicate 0 — the config `grokscope reproduce power2022`
          trains) towards its 10⁶ steps, resuming from its last checkpoint; kill it whenever, re-run to continue.
-         Denormal floats are flushed to zero: after the slingshots the Adam moments of the collapsed-softmax
-         gradients are denormal and made each step ~8× slower on x86 (measured 346 → 45 ms per step).
+         (The engine flushes denormal floats, `train.flush_denormal`: after the slingshots the Adam moments of
+         the collapsed-softmax gradients are denormal and made each step ~8× slower on x86, 346 → 45 ms.)
 Then it writes the run's Figure 1 claims (grokscope.reproduce.power2022.fig1_claims: each ✓ / ✗ / not tested
 at the steps reached) to docs/data/claims/power2022_fig1_full.json, the evaluated trajectory to
 docs/data/power2022/fig1_full_trajectory.json, the curves to docs/papers/img/power2022_fig1_full_curves.png,
@@ -29,7 +29,6 @@ def train(run_dir: Path) -> None:
     from grokscope.reproduce.power2022 import configs
 
     torch.set_num_threads(1)
-    torch.set_flush_denormal(True)
     train_or_reuse([configs(False)["fig1"]["div"]], [run_dir])
 
 

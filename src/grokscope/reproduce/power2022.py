@@ -7,8 +7,8 @@ run in:
   (the `power2022_fig1` preset). The figure: train accuracy ≈ 100% before 10³ steps, "very little
   evidence of any generalization until 10⁵ steps", validation ≈ 100% "close to 10⁶". We stop a
   run once validation accuracy reaches 99.9% (the curve is flat at 1 after that). Full: the
-  preset itself — 10⁶ steps cost ~12 h on one thread (23–45 ms per step; scripts/power_fig1_long.py
-  trains it with denormals flushed), so the run resumes where it stopped each time it is re-run. Quick: the same recipe at p = 59, d_model 64,
+  preset itself — 10⁶ steps cost ~12 h on one thread (23–45 ms per step with denormals flushed, the
+  engine's default), so the run resumes where it stopped each time it is re-run. Quick: the same recipe at p = 59, d_model 64,
   d_mlp 256, 4,000 steps (`FIG1_QUICK`), the default regime's quick scale: early memorisation and the
   plateau at chance, beside the same run with AdamW wd 1 (the control, which generalises). The late rise is a claim about 10⁵–10⁶ steps, not tested at this scale (we searched p = 23–97
   for a smaller scale where it shows over seeds and found none: docs/papers/power2022.md).

@@ -30,6 +30,7 @@ from grokscope.models import Params, StackedModel, build_model
 from grokscope.models.base import flat_rows
 from grokscope.tasks import AnyTask, Split, make_split, make_task
 from grokscope.train.allocator import reuse_freed_memory
+from grokscope.train.denormals import flushed
 from grokscope.train.losses import pair_losses, per_model_loss
 from grokscope.train.optim import OPTIMIZERS, StackedOptimizer
 from grokscope.train.schedule import log_spaced_steps
@@ -339,6 +340,10 @@ class Engine:
 
     def run(self) -> list[dict[str, Any]]:
         """Train until every model has stopped; returns each model's summary."""
+        with flushed(self.cfg.train.flush_denormal):
+            return self._run()
+
+    def _run(self) -> list[dict[str, Any]]:
         t0 = time.perf_counter() - max(m.wall_s for m in self.members)
         while self.rows:
             wall = time.perf_counter() - t0
