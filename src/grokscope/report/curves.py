@@ -26,7 +26,8 @@ def plot_curves(rows: Sequence[dict[str, Any]], summary: dict[str, Any], path: P
     from matplotlib.figure import Figure
 
     steps = [max(r["step"], 1) for r in rows]  # step 0 drawn at 1 on the log axis
-    fig = Figure(figsize=(11, 4), layout="constrained")
+    fig = Figure(figsize=(11, 4))
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12, top=0.9, wspace=0.18)  # fixed: a constrained layout costs ~0.2 s
     ax_acc, ax_loss = fig.subplots(1, 2)
     for key, color in (("train", "tab:blue"), ("test", "tab:orange")):
         ax_acc.plot(steps, [r[f"{key}_acc"] for r in rows], color=color, label=key)
