@@ -7,7 +7,11 @@
     python -m bench --profile --only transformer   # torch.profiler tables of grokscope's step
 
 Every speed is also printed as a ratio against the eager baseline measured in the same run
-(× eager > 1 means grokscope is faster). Timings run on `--threads` CPU threads (default 1: on a
+(× eager > 1 means grokscope is faster), and as its share of a roofline floor: the slower of the
+step's unavoidable matmul FLOPs at the measured fp32 (digits: fp64) matmul peak and the bytes it
+must move (parameters, optimizer state, activations and their gradients; each setup module's
+`step_bytes`) at the measured memory bandwidth (a large tensor copy); "floor bound" names the one
+that binds. Timings run on `--threads` CPU threads (default 1: on a
 small shared machine, OpenMP threads fighting other processes for cores make multi-threaded
 timings swing by 10×; pass 0 for PyTorch's default).
 """

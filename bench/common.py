@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmark: settings, a no-op sink, timing, the matmul peak, tables."""
+"""Shared pieces of the benchmark: settings, a no-op sink, timing, the roofline (matmul peak, memory
+bandwidth, the byte-count rules every setup uses), tables."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -41,6 +43,7 @@ class Settings:
     tf_eval_every: int = 100
     tf_check_steps: int = 10
     peak_n: int = 2048
+    bw_mb: int = 0  # memory-bandwidth copy size in MB (0 = twice the last-level cache, at least 256)
     # PAIR ensembles
     ens_p: int = 67
     ens_width: int = 24
@@ -65,7 +68,7 @@ QUICK = Settings(
     mode="quick", repeats=1,
     mlp_p=23, mlp_width=32, mlp_warmup=4, mlp_steps=8, mlp_eval_every=4, check_steps=10,
     tf_p=23, tf_d_model=32, tf_heads=4, tf_d_mlp=64, tf_warmup=2, tf_steps=4, tf_eval_every=2,
-    tf_check_steps=4, peak_n=256,
+    tf_check_steps=4, peak_n=256, bw_mb=32,
     ens_p=23, ens_width=8, ens_steps=8, ens_eval_every=4, ens_loop_models=2, ens_Ks=(1, 4), rss_K=4,
     tied_steps=2, tied_Ks=(1, 2), tied_check_steps=3, dense_steps=2, dense_Ks=(1, 2), dense_check_steps=3,
 )
@@ -127,6 +130,123 @@ def matmul_peak(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.floa
         torch.mm(a, b)
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
+
+
+def llc_mb(default: int = 128) -> int:
+    """The last-level cache of CPU 0 in MB (Linux sysfs; `default` where it cannot be read)."""
+    sizes = []
+    for f in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = f.read_text().strip()
+        unit = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        sizes.append(int(text.rstrip("KMG")) * unit)
+    return max(sizes) // 2**20 if sizes else default
+
+
+def copy_mb(mb: int) -> int:
+    """The size `memory_bandwidth` copies: `mb`, or for 0 twice the last-level cache, at least 256 MB
+    (src and dst together are then 4× the cache: neither stays cached between repeats)."""
+    return mb or max(256, 2 * llc_mb())
+
+
+def memory_bandwidth(mb: int = 256, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Measured memory bandwidth of this process (GB/s): best of `repeats` `dst.copy_(src)` of an
+    `mb`-MB tensor (0: `copy_mb`), counting the read of src and the write of dst. On the same torch
+    threads as the timings; a write-allocating copy also reads dst, so DRAM moves ~1.5× what is counted."""
+    src = torch.ones(copy_mb(mb) * 2**20 // torch.empty((), dtype=dtype).element_size(), dtype=dtype)
+    dst = torch.empty_like(src)
+    dst.copy_(src)  # warm up: the first touch faults dst's pages in
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * src.nbytes / best / 1e9
+
+
+def roofline(flops: float, bytes_: float, peak_gflops: float, bw_gbs: float) -> dict[str, Any]:
+    """The floor of a step that must execute `flops` and move `bytes_`: the slower of the two at
+    the measured matmul peak and memory bandwidth (they can overlap, so the max, not the sum)."""
+    flop_floor, byte_floor = flops / (peak_gflops * 1e9), bytes_ / (bw_gbs * 1e9)
+    return {"floor_s": max(flop_floor, byte_floor), "flop_floor_s": flop_floor, "byte_floor_s": byte_floor,
+            "bound": "FLOPs" if flop_floor >= byte_floor else "bytes"}
+
+
+def roofline_extra(roof: dict[str, Any], flops: float, bytes_: float, peak_gflops: float, bw_gbs: float,
+                   per: str = "step") -> dict[str, Any]:
+    """The --json numbers of a floor: its inputs (`per` step, model-step or model) and `roofline`'s."""
+    return {"peak_gflops": peak_gflops, "bw_gbs": bw_gbs, f"flops_per_{per}": flops,
+            f"bytes_per_{per}": bytes_, **roof}
+
+
+def floor_shares(roof: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """A row's share (%) of the binding floor and of the FLOP floor alone, taking `seconds` per
+    unit of the floor's work, and which floor binds."""
+    return {"pct_floor": 100 * roof["floor_s"] / seconds, "pct_flop_floor": 100 * roof["flop_floor_s"] / seconds,
+            "bound": roof["bound"]}
+
+
+def floor_note(roof: dict[str, Any], bytes_: float, bw_gbs: float, mb: int, counts: str, per: str = "step") -> str:
+    """The note line of a byte floor: what it counts, the bandwidth (of an `mb`-MB copy, 0: `copy_mb`),
+    and which floor binds."""
+    return (f"byte floor: {counts} = {bytes_ / 1e6:.3g} MB per {per}, {roof['byte_floor_s'] * 1e3:.3g} ms at the "
+            f"measured {bw_gbs:.1f} GB/s (best {copy_mb(mb)} MB tensor copy, read + write), vs the FLOP floor "
+            f"{roof['flop_floor_s'] * 1e3:.3g} ms: {roof['bound']} bind; % of floor is the share of that floor.")
+
+
+# ------------------------------------------------------------------------------- byte counts
+# What a training step must move between memory and the cores: every tensor it cannot avoid,
+# each pass counted once (what a well-fused implementation moves; unfused ones re-read more).
+# Counted as traffic at the measured DRAM bandwidth even where the step's working set would fit
+# in cache, so for small working sets (K = 1 PAIR models) the byte floor is not a strict bound.
+
+INDEX_BYTES = 8  # int64 operands and labels
+
+
+def bytes_counted(backward: str, activations: str, data: str) -> str:
+    """What a setup's byte count includes, for its note line (the rules of `param_bytes` and
+    `activation_bytes`, with the setup's tensors named)."""
+    return (f"parameters (read in forward, {backward} also in backward; gradient written; the update reads p, g "
+            f"and the optimizer state and writes p and the state) + {activations} and their gradients (each "
+            f"written and read once) + {data} (read once)")
+
+
+def optimizer_states(cfg: Any) -> int:
+    """Per-parameter state tensors of `cfg.optim` (AdamW/Adam: m, v -> 2; SGD: 1 with momentum)."""
+    from grokscope.train.optim import OPTIMIZERS
+
+    return len(OPTIMIZERS.get(cfg.optim.name)(cfg.optim).state_kinds)
+
+
+def param_bytes(n_params: int, n_backward: int, n_state: int, itemsize: int) -> int:
+    """Bytes a step moves for its parameters (elements × itemsize), each pass once:
+      forward reads every parameter                                   n_params
+      backward reads the weights it sends a gradient through          n_backward (not a gathered
+                                                                      table, a bias, a first layer on data)
+      backward writes every gradient once                             n_params
+      the update reads p, g and each state tensor, writes p and state  (3 + 2·n_state)·n_params
+    -> (5 + 2·n_state)·n_params + n_backward elements (AdamW: 9·n_params + n_backward; the
+    gradient's read is the update's)."""
+    return itemsize * ((5 + 2 * n_state) * n_params + n_backward)
+
+
+def activation_bytes(numel: int, itemsize: int) -> int:
+    """Activations (`numel` elements in all) the step cannot avoid, and their gradients: each
+    written once and read once -> 4 passes."""
+    return 4 * numel * itemsize
+
+
+def pair_step_flops(n_train: int, d_mlp: int, n_out: int) -> int:
+    """The matmuls a full-batch step of a one-hidden-layer model on operand pairs cannot skip:
+    logits [B, d_mlp] @ [d_mlp, n_out] forward, dlogits @ W_outᵀ and hiddenᵀ @ dlogits backward
+    (the input layer is a row gather: no FLOPs)."""
+    return 3 * 2 * n_train * d_mlp * n_out
+
+
+def pair_activation_bytes(n_train: int, d_mlp: int, n_out: int, itemsize: int) -> int:
+    """A full-batch step of a one-hidden-layer model on operand pairs, past its parameters:
+    hidden [B, d_mlp] and logits [B, n_out] with their gradients, and the data a, b, y [B] int64
+    read once (B = n_train)."""
+    return activation_bytes(n_train * (d_mlp + n_out), itemsize) + 3 * n_train * INDEX_BYTES
 
 
 def ratio(baseline: float, value: float) -> float:

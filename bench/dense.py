@@ -15,10 +15,48 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.common import Section, Settings, matmul_peak, preset
+from bench.common import (
+    INDEX_BYTES,
+    Section,
+    Settings,
+    activation_bytes,
+    bytes_counted,
+    floor_note,
+    floor_shares,
+    matmul_peak,
+    memory_bandwidth,
+    optimizer_states,
+    param_bytes,
+    preset,
+    roofline,
+    roofline_extra,
+)
 
 # (preset, what the row calls it); the presets hold the recipes (task, width, optimizer, batch)
 SETUPS = (("omnigrok2023_digits", "digits (Omnigrok MNIST recipe)"), ("merrill2023", "sparse parity (Merrill et al.)"))
+
+
+def step_flops(widths: list[int], batch: int) -> int:
+    """A model-step's matmuls: forward 2·B·fan_in·fan_out per layer and backward twice that (the
+    input layer's weight gradient only: no gradient w.r.t. the data). widths = [n_in, ..., n_out]."""
+    layers = list(zip(widths, widths[1:]))
+    return sum(2 * batch * i * o * (2 if k == 0 else 3) for k, (i, o) in enumerate(layers))
+
+
+def step_bytes(widths: list[int], batch: int, bias: bool, n_state: int, itemsize: int) -> int:
+    """The bytes a model-step cannot avoid moving (rules: common.param_bytes, activation_bytes):
+    parameters W [fan_in, fan_out] (+ b [fan_out]) per layer, backward reading every weight but the
+    first (no gradient w.r.t. the data); every layer's output [B, fan_out] (ReLU in place on the
+    pre-activation) with its gradient; the batch x [B, n_in] and labels y [B] int64 read once."""
+    layers = list(zip(widths, widths[1:]))
+    n_params = sum(i * o + (o if bias else 0) for i, o in layers)
+    n_backward = sum(i * o for i, o in layers[1:])
+    return (param_bytes(n_params, n_backward, n_state, itemsize) + activation_bytes(batch * sum(widths[1:]), itemsize)
+            + batch * (widths[0] * itemsize + INDEX_BYTES))
+
+
+BYTES_COUNTED = bytes_counted("every weight but the first", "every layer's output [B, fan_out]",
+                              "x [B, n_in] and y int64")
 
 
 def _configs(name: str, K: int, *sets: str):
@@ -80,7 +118,8 @@ def _timed(step, n: int) -> float:
     return (time.perf_counter() - t) / n
 
 
-def _setup_rows(name: str, label: str, s: Settings) -> tuple[list[dict], str]:
+def _setup_rows(name: str, label: str, s: Settings) -> tuple[list[dict], list[str], dict]:
+    """The rows of one task (eager, then grokscope at each K), its note lines and its floor's --json numbers."""
     from grokscope.train import NullSink
     from grokscope.train.loop import Engine
 
@@ -95,21 +134,23 @@ def _setup_rows(name: str, label: str, s: Settings) -> tuple[list[dict], str]:
     for _ in range(s.repeats):
         for k, fn in steps.items():
             best[k] = min(best[k], _timed(fn, s.dense_steps))
-    # floor: a model-step's matmuls, forward 2·B·fan_in·fan_out per layer and backward twice that
-    # (the input layer's weight gradient only: no gradient w.r.t. the data), at the measured matmul
-    # peak in the recipe's precision (digits trains in float64, as Omnigrok's notebook)
-    peak = matmul_peak(s.peak_n, dtype=dtype)
+    # floor per model-step: its matmuls and bytes at the measured matmul peak and bandwidth in the
+    # recipe's precision (digits trains in float64, as Omnigrok's notebook)
+    peak, bw = matmul_peak(s.peak_n, dtype=dtype), memory_bandwidth(s.bw_mb, dtype=dtype)
     shapes = [one.params[w].shape[1:] for w, _ in _layers(one.params, one.cfg.model.n_layers)]
+    widths = [shapes[0][0], *(o for _, o in shapes)]  # n_in, hidden widths, n_out
     B = one.batch_size
-    flops = sum(2 * B * i * o * (2 if k == 0 else 3) for k, (i, o) in enumerate(shapes))
-    floor = flops / (peak * 1e9)
+    flops = step_flops(widths, B)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    bytes_ = step_bytes(widths, B, one.cfg.model.bias, optimizer_states(one.cfg), itemsize)
+    roof = roofline(flops, bytes_, peak, bw)
     eager = best["eager"]
     rows = [{"impl": f"{label}: eager nn.Sequential + torch.optim", "K": 1, "s_per_step": eager,
-             "model_steps_per_s": 1 / eager, "ratio": 1.0, "pct_floor": 100 * floor / eager}]
+             "model_steps_per_s": 1 / eager, "ratio": 1.0, **floor_shares(roof, eager)}]
     for K in s.dense_Ks:
         rows.append({"impl": f"{label}: grokscope Engine", "K": K, "s_per_step": best[K],
                      "model_steps_per_s": K / best[K], "ratio": K * eager / best[K],
-                     "pct_floor": 100 * floor * K / best[K]})
+                     **floor_shares(roof, best[K] / K)})
     # same-init check: full batch from the same weights, both sides, a few steps
     cfg = _configs(name, 1, "train.batch_size=0")[0]
     check = Engine([cfg], [NullSink()])
@@ -123,27 +164,32 @@ def _setup_rows(name: str, label: str, s: Settings) -> tuple[list[dict], str]:
     with torch.no_grad():
         eager_loss = loss().item()
     ours = check.evaluate()["train_loss"][0].item()
-    shape = " → ".join(str(i) for i, _ in shapes) + f" → {shapes[-1][1]}"
-    note = (f"{label} ({name}: {shape}, batch {B}, {dtype}): {flops / 1e6:.2f} MFLOP per model-step, floor "
-            f"{floor * 1e6:.1f} µs at the measured {peak:.1f} GFLOP/s ({dtype}); same-init check after {s.dense_check_steps} "
-            f"full-batch steps: train loss eager {eager_loss:.6f} vs grokscope {ours:.6f}")
+    shape = " → ".join(map(str, widths))
+    notes = [
+        f"{label} ({name}: {shape}, batch {B}, {dtype}, {one.cfg.optim.name}): {flops / 1e6:.2f} MFLOP per "
+        f"model-step, FLOP floor {roof['flop_floor_s'] * 1e6:.1f} µs at the measured {peak:.1f} GFLOP/s ({dtype}); "
+        f"same-init check after {s.dense_check_steps} full-batch steps: train loss eager {eager_loss:.6f} vs "
+        f"grokscope {ours:.6f}",
+        f"{label}: " + floor_note(roof, bytes_, bw, s.bw_mb, BYTES_COUNTED, per="model-step"),
+    ]
     for r in rows:
         r["same_init_check"] = {"steps": s.dense_check_steps, "eager_loss": eager_loss, "grokscope_loss": ours}
-    return rows, note
+    return rows, notes, roofline_extra(roof, flops, bytes_, peak, bw, per="model_step")
 
 
 def run(s: Settings) -> Section:
-    rows, notes = [], []
+    rows, notes, floors = [], [], {}
     for name, label in SETUPS:
-        r, note = _setup_rows(name, label, s)
+        r, n, floors[name] = _setup_rows(name, label, s)
         rows += r
-        notes.append(note)
+        notes += n
     section = Section(
         key="dense", title="5. Dense-input tasks: training steps of K models (minibatches, each model its own order)",
         columns=[("impl", "implementation"), ("K", "K"), ("s_per_step", "s/step"),
                  ("model_steps_per_s", "model-steps/s"), ("ratio", "× eager (model-steps/s)"),
-                 ("pct_floor", "% of floor")],
+                 ("pct_floor", "% of floor"), ("bound", "floor bound")],
         rows=rows,
+        extra={"floors": floors},
     )
     section.notes.extend(notes)
     return section

@@ -19,11 +19,41 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from bench.common import MemorySink, Section, Settings, bench_schedule, matmul_peak, preset, split_data
+from bench.common import (
+    MemorySink,
+    Section,
+    Settings,
+    bench_schedule,
+    bytes_counted,
+    floor_note,
+    floor_shares,
+    matmul_peak,
+    memory_bandwidth,
+    optimizer_states,
+    pair_activation_bytes,
+    pair_step_flops,
+    param_bytes,
+    preset,
+    roofline,
+    roofline_extra,
+    split_data,
+)
 from bench.eager import PairMLP
 
 PRESET = "pair2023"
 REPO = Path(__file__).resolve().parent.parent
+
+
+def step_bytes(p: int, d_mlp: int, n_train: int, n_state: int, itemsize: int = 4) -> int:
+    """The bytes one model's full-batch step cannot avoid moving (rules: common.param_bytes,
+    pair_activation_bytes): parameters W_in [p, d] (shared by both operands) and W_out [d, p], of
+    which backward reads W_out only (W_in is a row gather); hidden [B, d] and logits [B, p] with
+    their gradients; a, b, y [B] int64. A stack of K models moves K times this."""
+    return param_bytes(2 * p * d_mlp, d_mlp * p, n_state, itemsize) + pair_activation_bytes(n_train, d_mlp, p, itemsize)
+
+
+BYTES_COUNTED = bytes_counted("W_out", "hidden [B, d] and logits [B, p]", "a, b, y int64") + (
+    " in each training step (evaluations left out)")
 
 
 def base_config(p: int, width: int, steps: int, eval_every: int):
@@ -145,29 +175,33 @@ def run(s: Settings) -> Section:
         big = child(s.rss_K)
     small = child(1)
     n_train = len(split_data(base).y_train)
-    # The matmul work of one model no implementation can skip: the output layer [n, w] @ [w, p]
-    # forward and its two backward matmuls each training step (the input layer is a row gather:
-    # no FLOPs; evaluations are left out, so this is a lower bound).
-    flops = 3 * 2 * n_train * s.ens_width * s.ens_p * s.ens_steps
-    peak = matmul_peak(s.peak_n)
-    floor = flops / (peak * 1e9)
+    # a model's floor: its training steps only (evaluations are left out, so this is a lower bound)
+    flops = pair_step_flops(n_train, s.ens_width, s.ens_p) * s.ens_steps
+    bytes_ = step_bytes(s.ens_p, s.ens_width, n_train, optimizer_states(base)) * s.ens_steps
+    peak, bw = matmul_peak(s.peak_n), memory_bandwidth(s.bw_mb)
+    roof = roofline(flops, bytes_, peak, bw)
+    floor = roof["flop_floor_s"]
     for r in rows:
-        r["pct_floor"] = 100 * floor / r["s_per_model"]
+        r.update(floor_shares(roof, r["s_per_model"]))
     section = Section(
         key="ensemble",
         title=(f"3. PAIR ensembles  (a+b) mod {s.ens_p}, symmetric, shared W_in, {s.ens_width} neurons, "
                f"{n_train} train pairs, {s.ens_steps} steps per model"),
         columns=[("impl", "implementation"), ("s_per_model", "s/model"),
-                 ("models_per_hour", "models/hour"), ("ratio", "× eager"), ("pct_floor", "% of floor")],
+                 ("models_per_hour", "models/hour"), ("ratio", "× eager"), ("pct_floor", "% of floor"),
+                 ("bound", "floor bound")],
         rows=rows,
-        extra={"rss": {"K1": small, f"K{s.rss_K}": big}, "peak_gflops": peak,
-               "floor_s_per_model": floor, "max_ratio": (t_eager / M) / floor},
+        extra={"rss": {"K1": small, f"K{s.rss_K}": big}, "floor_s_per_model": floor,
+               "max_ratio": (t_eager / M) / floor, **roofline_extra(roof, flops, bytes_, peak, bw, per="model")},
     )
     section.notes.append(
-        f"floor: a model's unavoidable matmuls ({flops / 1e6:.0f} MFLOP) at the measured peak {peak:.1f} GFLOP/s "
-        f"take {floor * 1e3:.2f} ms, so no fp32 implementation on this CPU trains more than "
-        f"{(t_eager / M) / floor:.1f}× the eager loop's models per hour; the best ensemble here "
-        f"reaches {100 * floor / min(r['s_per_model'] for r in rows):.0f}% of that floor."
+        f"FLOP floor: a model's unavoidable matmuls ({flops / 1e6:.0f} MFLOP) at the measured peak {peak:.1f} GFLOP/s "
+        f"take {floor * 1e3:.3g} ms."
+    )
+    section.notes.append(
+        floor_note(roof, bytes_, bw, s.bw_mb, BYTES_COUNTED, per="model") + " No fp32 implementation on this CPU trains "
+        f"more than {(t_eager / M) / roof['floor_s']:.1f}× the eager loop's models per hour; the best ensemble "
+        f"here reaches {100 * roof['floor_s'] / min(r['s_per_model'] for r in rows):.0f}% of that floor."
     )
     section.notes.append(
         f"each model: {s.ens_steps} steps, evaluation every {s.ens_eval_every} and at the end, own "

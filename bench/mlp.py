@@ -21,16 +21,38 @@ from bench.common import (
     Settings,
     bench_schedule,
     best_of,
+    bytes_counted,
     eager_timing,
+    floor_note,
+    floor_shares,
     matmul_peak,
+    memory_bandwidth,
+    optimizer_states,
+    pair_activation_bytes,
+    pair_step_flops,
+    param_bytes,
     preset,
     ratio,
+    roofline,
+    roofline_extra,
     split_data,
     timing_fns,
 )
 from bench.eager import SwaroopMLP, load_mlp_from_stack, two_hot
 
 PRESET = "swaroop2026"
+
+
+def step_bytes(p: int, d_mlp: int, n_train: int, n_state: int, itemsize: int = 4) -> int:
+    """The bytes a full-batch step cannot avoid moving (rules: common.param_bytes, pair_activation_bytes):
+    parameters W_a, W_b [p, d], b_in [d], W_out [d, p], b_out [p], of which backward reads W_out
+    only (the tables are row gathers, the bias gradients sums); hidden [B, d] and logits [B, p]
+    with their gradients; a, b, y [B] int64."""
+    n_params = 2 * p * d_mlp + d_mlp + d_mlp * p + p
+    return param_bytes(n_params, d_mlp * p, n_state, itemsize) + pair_activation_bytes(n_train, d_mlp, p, itemsize)
+
+
+BYTES_COUNTED = bytes_counted("W_out", "hidden [B, d] and logits [B, p]", "a, b, y int64")
 
 
 def config(s: Settings, steps: int, *extra: str):
@@ -166,17 +188,17 @@ def run(s: Settings) -> Section:
     W, N, E = s.mlp_warmup, s.mlp_steps, s.mlp_eval_every
     cfg = config(s, W + N + 1)
     data = split_data(cfg)
-    peak = matmul_peak(s.peak_n)
+    peak, bw = matmul_peak(s.peak_n), memory_bandwidth(s.bw_mb)
     t = best_of(timing_fns(cfg, lambda: EagerRun(cfg, data).timing(W, N, E), W, N, s.compile), s.repeats)
     names = {
         "eager": f"eager: nn.Linear({2 * data.p},{s.mlp_width}) on dense two-hot + torch AdamW",
         "grokscope": "grokscope Engine, K=1", "compiled": COMPILED_NAME,
     }
     n_train, p = len(data.y_train), data.p
-    # The matmuls no implementation can skip: logits [n, d] @ [d, p], and in the backward
-    # dlogits @ W_outᵀ and hiddenᵀ @ dlogits (the input layer is a row gather: no FLOPs).
-    useful = 3 * 2 * n_train * s.mlp_width * p
-    floor = useful / (peak * 1e9)  # seconds per step if those ran at the measured peak
+    useful = pair_step_flops(n_train, s.mlp_width, p)
+    bytes_ = step_bytes(p, s.mlp_width, n_train, optimizer_states(cfg))
+    roof = roofline(useful, bytes_, peak, bw)
+    floor = roof["flop_floor_s"]  # seconds per step if those matmuls ran at the measured peak
     t["eager_own"] = eager_own_process(s)
     names["eager_own"] = "the same eager script in its own process (glibc malloc defaults)"
     rows = []
@@ -185,7 +207,7 @@ def run(s: Settings) -> Section:
         rows.append({
             "impl": names[key], "loop_s_per_step": lt, "loop_ratio": ratio(t["eager"]["loop"], lt),
             "step_s_per_step": st, "step_ratio": ratio(t["eager"]["step"], st),
-            "gflops": useful / st / 1e9, "pct_peak": 100 * useful / st / 1e9 / peak,
+            "gflops": useful / st / 1e9, "pct_peak": 100 * useful / st / 1e9 / peak, **floor_shares(roof, st),
         })
     section = Section(
         key="mlp",
@@ -194,15 +216,18 @@ def run(s: Settings) -> Section:
         columns=[("impl", "implementation"),
                  ("loop_s_per_step", "loop s/step"), ("loop_ratio", "loop × eager"),
                  ("step_s_per_step", "update s/step"), ("step_ratio", "update × eager"),
-                 ("gflops", "useful GFLOP/s"), ("pct_peak", "% of floor")],
+                 ("gflops", "useful GFLOP/s"), ("pct_floor", "% of floor"), ("bound", "floor bound")],
         rows=rows,
-        extra={"timings": t, "peak_gflops": peak, "useful_flops_per_step": useful, "floor_s_per_step": floor,
-               "max_step_ratio": t["eager"]["step"] / floor},
+        extra={"timings": t, "useful_flops_per_step": useful, "floor_s_per_step": floor,
+               "max_step_ratio": t["eager"]["step"] / floor, **roofline_extra(roof, useful, bytes_, peak, bw)},
     )
     section.notes.append(
-        f"floor: the three unavoidable output-layer matmuls ({useful / 1e6:.0f} MFLOP/step) at the measured "
-        f"peak {peak:.1f} GFLOP/s ({s.peak_n}² fp32 torch.mm) take {floor * 1e3:.2f} ms, so no fp32 "
-        f"implementation on this CPU can beat eager's update by more than {t['eager']['step'] / floor:.2f}×."
+        f"FLOP floor: the three unavoidable output-layer matmuls ({useful / 1e6:.0f} MFLOP/step) at the measured "
+        f"peak {peak:.1f} GFLOP/s ({s.peak_n}² fp32 torch.mm) take {floor * 1e3:.3g} ms."
+    )
+    section.notes.append(
+        floor_note(roof, bytes_, bw, s.bw_mb, BYTES_COUNTED) + " No fp32 implementation on this CPU can beat eager's "
+        f"update by more than {t['eager']['step'] / roof['floor_s']:.2f}×."
     )
     section.notes.append(
         f"loop = {N} steps after {W} warm-up steps with an evaluation every {E} (eager: test acc "

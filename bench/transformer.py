@@ -10,12 +10,22 @@ from bench.common import (
     MemorySink,
     Section,
     Settings,
+    activation_bytes,
     bench_schedule,
     best_of,
+    bytes_counted,
     eager_timing,
+    floor_note,
+    floor_shares,
     matmul_peak,
+    memory_bandwidth,
+    optimizer_states,
+    pair_activation_bytes,
+    param_bytes,
     preset,
     ratio,
+    roofline,
+    roofline_extra,
     split_data,
     timing_fns,
 )
@@ -66,6 +76,30 @@ def eager_forward_flops(d_model: int, d_mlp: int, n_out: int) -> int:
     unembedding at 3 positions)."""
     dm = d_model
     return 24 * dm * dm + 36 * dm + N_CTX * (4 * dm * d_mlp + 2 * dm * n_out)
+
+
+def step_bytes(p: int, d_model: int, n_heads: int, d_mlp: int, n_train: int, n_state: int, itemsize: int = 4) -> int:
+    """The bytes a full-batch step of the one-layer model cannot avoid moving (rules:
+    common.param_bytes, activation_bytes, pair_activation_bytes; dm = d_model, H·d_head = dm):
+      parameters   W_E [p+1, dm], W_pos [3, dm], W_Q, W_K, W_V [H, dm, d_head], W_O [H, d_head, dm],
+                   W_in [dm, d_mlp], b_in [d_mlp], W_out [d_mlp, dm], b_out [dm], W_U [dm, p];
+                   backward reads every matrix but the embeddings (row gathers)
+      activations  per example, what the last-position computation of `useful_forward_flops` forms,
+                   with its gradient: k, v [3, dm] each; q, z (heads concatenated), resid_mid and
+                   resid_post [dm] each; the pattern [H, 3]; the MLP hidden [d_mlp]; logits [p]
+      data         a, b, y [B] int64
+    Attention scores and the MLP pre-activation are taken as overwritten in place (softmax, ReLU)."""
+    dm = d_model
+    matrices = 4 * dm * dm + 2 * dm * d_mlp + dm * p
+    n_params = matrices + (p + 1 + N_CTX) * dm + d_mlp + dm
+    attention = n_train * (10 * dm + N_CTX * n_heads)  # [B, 3, dm] k and v, [B, dm] q, z, resid_mid, resid_post
+    return (param_bytes(n_params, matrices, n_state, itemsize) + activation_bytes(attention, itemsize)
+            + pair_activation_bytes(n_train, d_mlp, p, itemsize))
+
+
+BYTES_COUNTED = bytes_counted(
+    "the matrices", "per example k, v at 3 positions, q, z, resid_mid, resid_post, the pattern, the MLP hidden "
+    "and the logits", "a, b, y int64")
 
 
 class EagerRun:
@@ -134,12 +168,14 @@ def run(s: Settings) -> Section:
     W, N, E = s.tf_warmup, s.tf_steps, s.tf_eval_every
     cfg = config(s, W + N + 1)
     data = split_data(cfg)
-    peak = matmul_peak(s.peak_n)
+    peak, bw = matmul_peak(s.peak_n), memory_bandwidth(s.bw_mb)
     t = best_of(timing_fns(cfg, lambda: EagerRun(cfg, data).timing(W, N, E), W, N, s.compile), s.tf_repeats)
     n_train, p = len(data.y_train), data.p
     useful = 3 * useful_forward_flops(s.tf_d_model, s.tf_d_mlp, p) * n_train  # per training step
     executed = 3 * eager_forward_flops(s.tf_d_model, s.tf_d_mlp, p) * n_train
     reassoc = 3 * reassociated_forward_flops(s.tf_d_model, s.tf_d_mlp, p) * n_train
+    bytes_ = step_bytes(p, s.tf_d_model, s.tf_heads, s.tf_d_mlp, n_train, optimizer_states(cfg))
+    roof, roof_reassoc = roofline(useful, bytes_, peak, bw), roofline(reassoc, bytes_, peak, bw)
     names = {"eager": "eager: nn.Module, every op at all 3 positions + torch AdamW",
              "grokscope": "grokscope Engine, K=1", "compiled": COMPILED_NAME}
     rows = []
@@ -150,7 +186,8 @@ def run(s: Settings) -> Section:
             "impl": names[key], "loop_s_per_step": lt, "loop_ratio": ratio(t["eager"]["loop"], lt),
             "step_s_per_step": st, "step_ratio": ratio(t["eager"]["step"], st),
             "gflops": gflops, "pct_peak": 100 * gflops / peak,
-            "pct_reassoc": 100 * reassoc / st / 1e9 / peak,
+            "pct_reassoc": 100 * reassoc / st / 1e9 / peak, **floor_shares(roof, st),
+            "pct_reassoc_floor": floor_shares(roof_reassoc, st)["pct_floor"],
         })
     section = Section(
         key="transformer",
@@ -159,11 +196,11 @@ def run(s: Settings) -> Section:
         columns=[("impl", "implementation"),
                  ("loop_s_per_step", "loop s/step"), ("loop_ratio", "loop × eager"),
                  ("step_s_per_step", "update s/step"), ("step_ratio", "update × eager"),
-                 ("gflops", "useful GFLOP/s"), ("pct_peak", "% of floor"),
-                 ("pct_reassoc", "% of re-associated floor")],
+                 ("gflops", "useful GFLOP/s"), ("pct_floor", "% of floor"),
+                 ("pct_reassoc_floor", "% of re-associated floor"), ("bound", "floor bound")],
         rows=rows,
-        extra={"timings": t, "peak_gflops": peak, "useful_flops_per_step": useful,
-               "eager_executed_flops_per_step": executed},
+        extra={"timings": t, "useful_flops_per_step": useful, "eager_executed_flops_per_step": executed,
+               **roofline_extra(roof, useful, bytes_, peak, bw), "reassociated": {"flops_per_step": reassoc, **roof_reassoc}},
     )
     section.notes.append(
         f"loop = {N} steps after {W} warm-up steps, evaluation every {E}; update = training step "
@@ -173,6 +210,7 @@ def run(s: Settings) -> Section:
         f"floor: share > 100% of the first floor means work was removed, not a faster matmul). Peak = {peak:.1f} GFLOP/s (best {s.peak_n}² fp32 torch.mm, "
         f"{torch.get_num_threads()} thread(s))."
     )
+    section.notes.append(floor_note(roof, bytes_, bw, s.bw_mb, BYTES_COUNTED) + f" The re-associated floor: {roof_reassoc['bound']} bind.")
     chk = same_init_check(s)
     section.extra["same_init_check"] = chk
     section.notes.append(

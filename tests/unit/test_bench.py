@@ -96,6 +96,26 @@ def test_ratios_and_speeds_are_positive_finite(quick):
 
 
 @pytest.mark.slow
+def test_every_row_has_its_share_of_the_binding_floor(quick):
+    """Every row: % of the binding floor (≥ its FLOP-only share), which floor binds; every floor's
+    bandwidth, bytes and both floors are in --json."""
+    stdout, data = quick
+    s = data["sections"]
+    floors = [s[key] for key in ("mlp", "transformer", "ensemble", "tied")] + list(s["dense"]["floors"].values())
+    for f in floors:
+        for key in ("bw_gbs", "peak_gflops", "floor_s", "flop_floor_s", "byte_floor_s"):
+            assert positive_finite(f[key]), key
+        assert f["floor_s"] == max(f["flop_floor_s"], f["byte_floor_s"])
+        assert f["bound"] == ("FLOPs" if f["flop_floor_s"] >= f["byte_floor_s"] else "bytes")
+        assert any(k.startswith("bytes_per_") and f[k] > 0 for k in f)
+    for key in s:
+        for row in s[key]["rows"]:
+            assert positive_finite(row["pct_floor"]) and row["pct_floor"] >= row["pct_flop_floor"]
+            assert row["bound"] in ("FLOPs", "bytes")
+    assert stdout.count("byte floor:") == 6  # a note per floor (dense: two tasks), each at a line's start
+
+
+@pytest.mark.slow
 def test_same_init_dynamics_match(quick):
     """Eager and grokscope trained from the same weights agree (the fast paths change no dynamics)."""
     _, data = quick
@@ -184,3 +204,78 @@ def test_weight_copy_makes_models_equal():
         ours = model.forward(params, data.a_all, data.b_all)[0]
         theirs = eager(two_hot(data.a_all, data.b_all, data.p))
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_roofline_takes_the_slower_floor_and_names_it():
+    """The floor is the max of FLOPs at the peak and bytes at the bandwidth; `bound` names which."""
+    from bench.common import floor_shares, roofline
+
+    flop_bound = roofline(flops=2e9, bytes_=1e6, peak_gflops=100.0, bw_gbs=10.0)  # 20 ms vs 0.1 ms
+    assert flop_bound["bound"] == "FLOPs"
+    assert flop_bound["floor_s"] == flop_bound["flop_floor_s"] == pytest.approx(0.02)
+    assert flop_bound["byte_floor_s"] == pytest.approx(1e-4)
+    byte_bound = roofline(flops=1e6, bytes_=2e9, peak_gflops=100.0, bw_gbs=10.0)  # 0.01 ms vs 200 ms
+    assert byte_bound["bound"] == "bytes"
+    assert byte_bound["floor_s"] == byte_bound["byte_floor_s"] == pytest.approx(0.2)
+    shares = floor_shares(byte_bound, seconds=0.4)  # twice the binding floor
+    assert shares["pct_floor"] == pytest.approx(50.0) and shares["bound"] == "bytes"
+    assert shares["pct_flop_floor"] == pytest.approx(100 * 1e-5 / 0.4)
+
+
+def _engine(cfg):
+    from grokscope.train import NullSink
+    from grokscope.train.loop import Engine
+
+    return Engine([cfg], [NullSink()])
+
+
+def _param_and_state_bytes(engine, backward: tuple[str, ...]) -> int:
+    """The parameter part counted from the engine's own tensors: forward read (P), gradient written
+    (P), the update reading p, g, m, v and writing p, m, v (2·(P + S) + P), and the weights in
+    `backward` read once more."""
+    nbytes = lambda t: t.numel() * t.element_size()  # noqa: E731
+    P = sum(nbytes(p) for p in engine.params.values())
+    S = sum(nbytes(t) for name, t in engine.opt.state_tensors().items() if name != "step_count")
+    return 3 * P + 2 * (P + S) + sum(nbytes(engine.params[w]) for w in backward)
+
+
+@pytest.mark.parametrize("setup", ["mlp", "ensemble", "tied"])
+def test_pair_step_bytes_match_the_engine_tensors(setup):
+    """Each pair model's byte formula equals a count over the engine's parameters, AdamW state and
+    the activations its forward returns (hidden, logits; each with a gradient: 4 passes)."""
+    from bench import ensemble, mlp, tied
+    from bench.common import QUICK, optimizer_states, split_data
+
+    s = QUICK
+    cfg = {"mlp": lambda: mlp.config(s, 10),
+           "ensemble": lambda: ensemble.base_config(s.ens_p, s.ens_width, 10, 5),
+           "tied": lambda: tied._configs(1)[0]}[setup]()
+    engine, data = _engine(cfg), split_data(cfg)
+    m, p, B, n_state = cfg.model, data.p, len(data.y_train), optimizer_states(cfg)
+    assert n_state == 2  # AdamW: m, v
+    formula = {"mlp": lambda: mlp.step_bytes(p, m.d_mlp, B, n_state),
+               "ensemble": lambda: ensemble.step_bytes(p, m.d_mlp, B, n_state),
+               "tied": lambda: tied.step_bytes(p, m.d_embed, m.d_mlp, B, n_state)}[setup]()
+    backward = tuple(engine.params) if setup == "tied" else ("W_out",)
+    cache: dict = {}
+    logits = engine.model.forward(engine.params, data.a_train, data.b_train, cache=cache)
+    acts = sum(t.numel() * t.element_size() for t in (cache["mlp.hook_post"], logits))
+    operands = sum(t.numel() * t.element_size() for t in (data.a_train, data.b_train, data.y_train))
+    assert formula == _param_and_state_bytes(engine, backward) + 4 * acts + operands
+
+
+def test_dense_step_bytes_match_the_engine_tensors():
+    """The dense byte formula (digits: float64, AdamW, minibatch) against the engine's tensors."""
+    from bench import dense
+    from bench.common import INDEX_BYTES, optimizer_states
+
+    engine = _engine(dense._configs("omnigrok2023_digits", 1)[0])
+    P = engine.params
+    widths = [P["W_in"].shape[1], *(P[w].shape[2] for w in ("W_in", "hidden.1.W", "W_out"))]
+    B, item = engine.batch_size, P["W_out"].element_size()
+    assert item == 8
+    formula = dense.step_bytes(widths, B, True, optimizer_states(engine.cfg), item)
+    x = engine.data["inputs_train"]["x"][0, :B]  # one batch [B, n_in]
+    acts = B * sum(P[b].shape[1] for b in ("b_in", "hidden.1.b", "b_out")) * item  # every layer's output
+    assert formula == (_param_and_state_bytes(engine, ("hidden.1.W", "W_out")) + 4 * acts
+                       + x.numel() * item + B * INDEX_BYTES)
