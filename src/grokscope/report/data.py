@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from grokscope.store.files import jsonable
+from grokscope.store.files import jsonable, read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +199,7 @@ def _read_analysis(path: Path) -> tuple[Any, dict[str, Any]]:
 
     table, summary = None, {}
     if (path / ANALYSIS_PARQUET).exists():
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path / ANALYSIS_PARQUET).to_pandas()
+        table = _numeric_nans(read_parquet(path / ANALYSIS_PARQUET).to_pydict())
     if (path / ANALYSIS_JSON).exists():
         try:
             summary = json.loads((path / ANALYSIS_JSON).read_text())
@@ -215,8 +214,6 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     progress_budget_s: when the series lacks restricted/excluded loss (no analysis.parquet, or one
     without the progress measures), they are computed at the series' checkpoints if one
     checkpoint's cost × their number fits this budget."""
-    import pandas as pd
-
     from grokscope.analysis import pipeline, snapshots
     from grokscope.analysis.views import unstack
     from grokscope.store.run import load_run
@@ -268,25 +265,26 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
 
     # ---- progress series: the analysis table, completed by the analysis functions where it lacks a measure
     t = time.perf_counter()
-    analysed = a_table is not None and len(a_table) > 0
-    table = a_table if analysed else pd.DataFrame({"step": data.frame_steps})
+    analysed = a_table is not None and len(a_table.get("step", ())) > 0
+    table = a_table if analysed else {"step": list(data.frame_steps)}  # {column: values}, one row per step
+    n_rows = len(table["step"])
     computed: list[str] = []
-    if len(table) and PROGRESS_COLUMN not in table and task.full_grid:
-        table = _add_columns(table, _progress_rows(run, table["step"].tolist(), progress_budget_s), computed,
+    if n_rows and PROGRESS_COLUMN not in table and task.full_grid:
+        table = _add_columns(table, _progress_rows(run, table["step"], progress_budget_s), computed,
                              "restricted/excluded loss from the logits, Gini and Σθ² from the weights")
-    if len(table) and WEIGHT_COLUMN not in table:
+    if n_rows and WEIGHT_COLUMN not in table:
         from grokscope.analysis.progress import weight_measures
 
         try:
             weight_rows = [{"step": s, **weight_measures(ones[s] if s in ones else unstack(run.params(s)), cfg.model,
-                                                         task.n)} for s in table["step"].tolist()]
+                                                         task.n)} for s in table["step"]]
             table = _add_columns(table, weight_rows, computed, "Gini and Σθ² from the weights")
         except Exception as e:  # noqa: BLE001 — a view that does not apply leaves the columns out
             data.notes.append(f"Gini and Σθ² unavailable: {e}")
-    data.series = {c: sig(table[c].to_numpy(dtype=float) if table[c].dtype.kind in "fiub" else table[c].tolist())
-                   for c in table.columns if c != "key_freqs"} if len(table) else {}
+    data.series = {c: sig(np.asarray(v, dtype=float) if _is_numeric(v) else list(v))
+                   for c, v in table.items() if c != "key_freqs"} if n_rows else {}
     run_here = (f"grokscope's analysis functions, run for this report at {'its' if analysed else 'the'} "
-                f"{len(table)} {'' if analysed else 'slider '}checkpoints ({'; '.join(computed)})")
+                f"{n_rows} {'' if analysed else 'slider '}checkpoints ({'; '.join(computed)})")
     data.series_source = "; ".join([*(["analysis.parquet (grokscope analyze)"] if analysed else []),
                                     *([run_here] if computed else [])]) or "no checkpoints"
     if PROGRESS_COLUMN not in data.series and not task.full_grid:
@@ -297,7 +295,7 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     data.timings["series"] = time.perf_counter() - t
 
     # ---- events: training's summary.json, analysis.json's (or analysis_summary of the series above)
-    series_rows = table.to_dict("records")
+    series_rows = [dict(zip(table, values, strict=True)) for values in zip(*table.values(), strict=True)]
     ev = a_summary
     if not all(k in a_summary for k in PHASE_KEYS):  # not analysed (or by an older grokscope)
         ev = {**pipeline.analysis_summary(run, series_rows, ()), **a_summary}
@@ -342,16 +340,33 @@ def collect(path: str | Path, max_frames: int = 60, progress_budget_s: float = 2
     return data
 
 
-def _add_columns(table: Any, rows: list[dict[str, Any]], computed: list[str], what: str) -> Any:
-    """`table` with the columns of `rows` (one per table row, same steps) that it lacks."""
+def _add_columns(table: dict[str, list], rows: list[dict[str, Any]], computed: list[str],
+                 what: str) -> dict[str, list]:
+    """`table` ({column: values}) with the columns of `rows` (one per table row, same steps) that it lacks."""
     if not rows:
         return table
-    table = table.copy()
+    table = dict(table)
     for c in rows[0]:
         if c not in table:
             table[c] = [r.get(c, math.nan) for r in rows]
     computed.append(what)
     return table
+
+
+def _is_numeric(values: Sequence[Any]) -> bool:
+    """A column of numbers (bools and ints included): drawn as a float series."""
+    return all(isinstance(v, (numbers.Real, np.bool_)) for v in values)
+
+
+def _numeric_nans(table: dict[str, list]) -> dict[str, list]:
+    """Parquet nulls in number columns as NaN (how the measures write a value that does not apply),
+    so those columns stay numeric; other columns as they are. (Plain lists, not a DataFrame: the
+    report of every run reads this, and importing pandas cost ~0.4 s of it.)"""
+    out = {}
+    for c, values in table.items():
+        present = [v for v in values if v is not None]
+        out[c] = [math.nan if v is None else v for v in values] if present and _is_numeric(present) else values
+    return out
 
 
 def _progress_rows(run: Any, steps: list[int], budget_s: float) -> list[dict[str, Any]]:

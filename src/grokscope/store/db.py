@@ -236,13 +236,12 @@ def _repair_metrics(duckdb: Any, con: Any, files: list[tuple[str, str]]) -> None
         return
     except duckdb.Error:
         pass
-    import pyarrow.parquet as pq
-
+    from grokscope.store.files import read_parquet
     from grokscope.store.rundir import read_metrics  # torch-importing: only on this rare path
 
     for _, file in files:
         try:
-            pq.read_table(file)
+            read_parquet(file)
         except Exception:  # noqa: BLE001 — any unreadable file: rebuild it (RunDirError if it cannot be)
             read_metrics(Path(file).parent)
 

@@ -29,6 +29,7 @@ from grokscope.errors import ConfigError, RunDirError
 from grokscope.store.files import (
     append_line,
     read_json,
+    read_parquet,
     write_error,
     write_json,
     write_parquet,
@@ -160,14 +161,13 @@ def is_finished(path: Path) -> bool:
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """Metrics rows of a run: metrics.parquet, rebuilt from metrics.jsonl if it is unreadable."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     path = Path(path)
     file = path / METRICS_PARQUET
     if not file.exists():
         return read_rows(path)
     try:
-        return pq.read_table(file).to_pylist()
+        return read_parquet(file).to_pylist()
     except (pa.ArrowException, OSError) as e:
         rows = read_rows(path)
         if not rows:
