@@ -116,11 +116,15 @@ def run(
         _fail(f"--threads must be >= 0, got {threads}")
     path: Path | None = None  # the run directory, once known (for the Ctrl-C message)
     try:
+        from grokscope.cores import CoreWatch, free_cores
+
+        try:  # the free cores are sampled while torch loads, not in a pause of their own
+            watch = CoreWatch() if not threads else None
+        except OSError:
+            watch = None
         import torch
 
-        from grokscope.cores import free_cores
-
-        torch.set_num_threads(threads or free_cores())  # a single run: every free core
+        torch.set_num_threads(threads or free_cores(watch))  # a single run: every free core
         from grokscope import api
         from grokscope.presets import load_preset
 

@@ -4,8 +4,8 @@ One OpenMP thread per core is PyTorch's default; beside other jobs those threads
 other and small models run up to 10x slower (docs). So the defaults count the cores that are
 free now and never hand out more threads than that: workers × threads per worker <= free cores.
 
-"Now" is a 0.1 s sample of the CPU time our cores spent busy (/proc/stat, the cores of this
-process's affinity mask), not the 1-minute load average: that average still counts a job that
+"Now" is a sample of at least 0.1 s of the CPU time our cores spent busy (/proc/stat, the cores
+of this process's affinity mask, less this process's own CPU time), not the 1-minute load average: that average still counts a job that
 ended seconds ago, so a run started right after another took 1 thread on an idle 2-core machine.
 Where /proc/stat cannot be read (not Linux), the load average is the fallback.
 """
@@ -48,26 +48,50 @@ def _mask() -> set[int] | None:
         return None
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds this process (every thread) has used so far."""
+    t = os.times()
+    return t.user + t.system
+
+
+class CoreWatch:
+    """Watches our cores from now on: `busy()` later gives how many of them *other* work kept busy
+    meanwhile — their busy share summed, less this process's own CPU time over the same wall time.
+    So the watch can run while this process works (`grokscope run` imports torch meanwhile) instead
+    of sleeping through a sample of its own (OSError where /proc/stat cannot be read)."""
+
+    def __init__(self) -> None:
+        self.mine = _mask()
+        self.t0, self.own0 = time.monotonic(), _own_cpu_s()
+        self.before = _cpu_times()
+
+    def busy(self, min_s: float = SAMPLE_S) -> float:
+        """Busy cores, over at least `min_s` seconds since the watch started (sleeps the rest)."""
+        elapsed = time.monotonic() - self.t0
+        if elapsed < min_s:
+            time.sleep(min_s - elapsed)
+        after, own = _cpu_times(), _own_cpu_s() - self.own0
+        wall = time.monotonic() - self.t0
+        busy = 0.0
+        for cpu, (b1, t1) in after.items():
+            if (self.mine is None or cpu in self.mine) and cpu in self.before:
+                b0, t0 = self.before[cpu]
+                busy += (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        return max(0.0, busy - (own / wall if wall > 0 else 0.0))
+
+
 def busy_cores(sample_s: float = SAMPLE_S) -> float:
     """How many of our cores other work keeps busy now: their busy share over `sample_s` seconds,
-    summed (this process sleeps meanwhile, so it does not count itself)."""
-    mine = _mask()
-    before = _cpu_times()
-    time.sleep(sample_s)
-    after = _cpu_times()
-    busy = 0.0
-    for cpu, (b1, t1) in after.items():
-        if (mine is None or cpu in mine) and cpu in before:
-            b0, t0 = before[cpu]
-            busy += (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
-    return busy
+    summed (this process sleeps meanwhile; its own CPU time is left out anyway)."""
+    return CoreWatch().busy(sample_s)
 
 
-def free_cores() -> int:
-    """Cores not busy with other work now: cores minus the rounded busy cores (at least 1)."""
+def free_cores(watch: CoreWatch | None = None) -> int:
+    """Cores not busy with other work now: cores minus the rounded busy cores (at least 1); over the
+    time since `watch` started when given, else over a fresh 0.1 s sample."""
     cores = cpu_count()
     try:
-        busy = busy_cores()
+        busy = watch.busy() if watch is not None else busy_cores()
     except (OSError, ValueError):
         try:
             busy = os.getloadavg()[0]

@@ -58,7 +58,23 @@ def test_busy_cores_is_the_busy_share_of_our_cores_over_the_sample(monkeypatch, 
     monkeypatch.setattr("builtins.open", lambda f, *a, **k: __import__("io").StringIO(next(snaps))
                         if f == "/proc/stat" else real_open(f, *a, **k))
     monkeypatch.setattr(cores, "_mask", lambda: {0, 1})
+    monkeypatch.setattr(cores, "_own_cpu_s", lambda: 0.0)  # this process idle meanwhile
     assert cores.busy_cores(sample_s=0) == pytest.approx(1.25)
+
+
+def test_a_watch_leaves_out_this_process_s_own_work(monkeypatch):
+    """`grokscope run` watches the cores while it imports torch: core 0 busy all along, half of it
+    this process's own import (0.5 CPU s over 1 s of wall) -> half a core busy with other work; the
+    control, the same ticks with the process idle, counts the whole core."""
+    clock = iter([0.0, 1.0, 1.0] * 2)
+    monkeypatch.setattr(cores.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(cores, "_mask", lambda: None)
+    for own_after, other in ((0.5, 0.5), (0.0, 1.0)):
+        snaps = iter([{0: (0, 0), 1: (0, 0)}, {0: (100, 100), 1: (0, 100)}])
+        monkeypatch.setattr(cores, "_cpu_times", lambda snaps=snaps: next(snaps))
+        own = iter([0.0, own_after])
+        monkeypatch.setattr(cores, "_own_cpu_s", lambda own=own: next(own))
+        assert cores.CoreWatch().busy(min_s=0) == pytest.approx(other)
 
 
 def test_a_job_that_just_ended_does_not_count(monkeypatch):
