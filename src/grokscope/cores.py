@@ -5,8 +5,9 @@ other and small models run up to 10x slower (docs). So the defaults count the co
 free now and never hand out more threads than that: workers × threads per worker <= free cores.
 
 "Now" is a sample of at least 0.1 s of the CPU time our cores spent busy (/proc/stat, the cores
-of this process's affinity mask, less this process's own CPU time), not the 1-minute load average: that average still counts a job that
-ended seconds ago, so a run started right after another took 1 thread on an idle 2-core machine.
+of this process's affinity mask, less this process's own CPU time), not the 1-minute load
+average: that average still counts a job that ended seconds ago, so a run started right after
+another took 1 thread on an idle 2-core machine.
 Where /proc/stat cannot be read (not Linux), the load average is the fallback.
 """
 

@@ -3,8 +3,9 @@
 Why: once a float32 softmax collapses (weight decay 0, large logits) its probabilities, gradients
 and Adam's moments decay through the denormal range (below 1.2e-38), where x86 arithmetic runs
 10-20x slower. Measured on a 2-core Intel Xeon, one thread: a 52-model PAIR slice of the
-pair_phase sweep (widths 24 and 96, wd 0 and 1) 393 s unflushed, 68 s flushed, every t_val99 and
-stop reason equal; Power's Figure 1 run after its slingshots 350 vs 45 ms a step. A denormal is
+pair_phase sweep (`python scripts/sweep_profile.py sweeps/pair_phase_slice.toml`, under cProfile)
+406 s unflushed, 73 s flushed, every t_val99 and stop reason equal; the whole 1,040-model grid
+ends in the same phases; Power's Figure 1 run after its slingshots 350 vs 45 ms a step. A denormal is
 smaller than any quantity a step adds it to by > 30 orders of magnitude, and Adam's eps keeps a
 flushed second moment from dividing by zero, so the dynamics are unchanged in every run we compared.
 
