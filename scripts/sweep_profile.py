@@ -17,12 +17,14 @@ import cProfile
 import dataclasses
 import json
 import os
-import platform
 import pstats
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ lives at the repository root
+from bench.__main__ import cpu_model  # noqa: E402
 
 # (label, file suffix, function name) of the parts reported; cumulative time of each
 PARTS = (
@@ -53,12 +55,16 @@ def main() -> int:
     args = ap.parse_args()
     import torch
 
+    from grokscope.config import RunConfig
+    from grokscope.keys import get_key
     from grokscope.sweep.runner import run_sweep
     from grokscope.sweep.spec import load_spec
 
     torch.set_num_threads(1)
     spec = load_spec(args.spec)
-    extra = {k: json.loads(v) if v not in ("", None) else v for k, v in (s.split("=", 1) for s in args.sets)}
+    # each value parsed as `grokscope run --set` parses it, by the config field's type
+    extra = {key: get_key(RunConfig().override([item]).to_dict(), key)
+             for item in args.sets for key in [item.partition("=")[0].strip()]}
     spec = dataclasses.replace(spec, set={**spec.set, **extra})
     with tempfile.TemporaryDirectory(prefix="sweep_profile_") as tmp:
         prof = cProfile.Profile()
@@ -70,8 +76,7 @@ def main() -> int:
     stats = pstats.Stats(prof)
     parts = {label: cumulative(stats, suffix, name) for label, suffix, name in PARTS}
     parts["everything else (planning, configs, Python)"] = wall - sum(parts.values())
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() else ""
+    cpu = cpu_model()
     print(f"{cpu}, 1 torch thread, 1-min load at the end {os.getloadavg()[0]:.2f}")
     print(f"sweep {spec.name}: {result.n_runs} runs, [set] extra {extra or '-'}: {wall:.1f} s wall (under cProfile)")
     for label, s in parts.items():

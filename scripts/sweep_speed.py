@@ -16,13 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # bench/ lives at the repository root
+from bench.__main__ import cpu_model  # noqa: E402
+
 CHILD = """
 import sys, time
 from grokscope.sweep.runner import run_sweep
@@ -64,9 +66,7 @@ def main() -> int:
                     [sys.executable, "-c", QUERY, str(Path(tmp) / name)], env={**env, "PYTHONPATH": str(REPO / "src")},
                     check=True, capture_output=True, text=True).stdout)} for name in sides}
     differ = [rid for rid in rows["new"] if rows["new"][rid] != rows["old"].get(rid)]
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
-    print(f"{cpu}, {os.cpu_count()} CPUs, 1-min load at start {load:.2f}")
+    print(f"{cpu_model()}, {os.cpu_count()} CPUs, 1-min load at start {load:.2f}")
     print(f"sweep {Path(args.spec).name}: {len(rows['new'])} runs, workers={args.workers}, 1 thread per side")
     print(f"  {args.rev}: {wall['old']:.1f} s   this tree: {wall['new']:.1f} s   ratio {wall['old'] / wall['new']:.2f}x")
     print(f"  runs whose Liu phase or t_val99 differ: {len(differ)} of {len(rows['new'])}")

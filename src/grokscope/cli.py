@@ -118,10 +118,7 @@ def run(
     try:
         from grokscope.cores import CoreWatch, free_cores
 
-        try:  # the free cores are sampled while torch loads, not in a pause of their own
-            watch = CoreWatch() if not threads else None
-        except OSError:
-            watch = None
+        watch = CoreWatch() if not threads else None  # the free cores are sampled while torch loads
         import torch
 
         torch.set_num_threads(threads or free_cores(watch))  # a single run: every free core

@@ -59,15 +59,21 @@ class CoreWatch:
     """Watches our cores from now on: `busy()` later gives how many of them *other* work kept busy
     meanwhile — their busy share summed, less this process's own CPU time over the same wall time.
     So the watch can run while this process works (`grokscope run` imports torch meanwhile) instead
-    of sleeping through a sample of its own (OSError where /proc/stat cannot be read)."""
+    of sleeping through a sample of its own. Where /proc/stat cannot be read, `busy()` raises
+    OSError (`free_cores` then falls back to the load average)."""
 
     def __init__(self) -> None:
         self.mine = _mask()
         self.t0, self.own0 = time.monotonic(), _own_cpu_s()
-        self.before = _cpu_times()
+        try:
+            self.before: dict[int, tuple[int, int]] | None = _cpu_times()
+        except (OSError, ValueError):
+            self.before = None
 
     def busy(self, min_s: float = SAMPLE_S) -> float:
         """Busy cores, over at least `min_s` seconds since the watch started (sleeps the rest)."""
+        if self.before is None:
+            raise OSError("/proc/stat could not be read when the watch started")
         elapsed = time.monotonic() - self.t0
         if elapsed < min_s:
             time.sleep(min_s - elapsed)

@@ -95,3 +95,20 @@ def test_a_job_that_just_ended_does_not_count(monkeypatch):
 def test_busy_cores_on_this_machine_is_a_share_of_its_cores():
     busy = cores.busy_cores(sample_s=0.05)
     assert 0.0 <= busy <= cores.cpu_count() + 1e-9
+
+
+def test_a_watch_started_without_proc_stat_falls_back_to_the_load_average(monkeypatch):
+    """`grokscope run` starts its watch before torch loads; where /proc/stat cannot be read then,
+    free_cores uses the 1-minute load (2 cores, load 1.0 -> 1 free), as without a watch."""
+    def unreadable():
+        raise OSError("no /proc/stat")
+
+    monkeypatch.setattr(cores, "_cpu_times", unreadable)
+    monkeypatch.setattr(cores, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cores.os, "getloadavg", lambda: (1.0, 0.6, 0.3))
+    watch = cores.CoreWatch()
+    with pytest.raises(OSError):
+        watch.busy(min_s=0)
+    assert cores.free_cores(watch) == 1
+    assert cores.free_cores() == 1
+

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import torch
 _Region = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
+@functools.cache  # loaded with torch, so it does not change for the life of the process
 def _openmp_runtime() -> ctypes.CDLL | None:
     """The libgomp torch loaded (from this process's memory map), or None."""
     try:
